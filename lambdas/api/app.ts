@@ -1,0 +1,177 @@
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { getObjectBytes, listKeys, presignGet, putObject } from '../../shared/artifacts.js';
+import {
+  DuplicateTaskError,
+  InvalidRequestError,
+  PipelineError,
+  SourceMissingError,
+  StartExecutionFailedError,
+  TaskNotFoundError,
+} from '../../shared/errors.js';
+import { isTaskId } from '../../shared/ids.js';
+import { sourceKey, taskArtifactKey, taskPrefix } from '../../shared/keys.js';
+import { createLogger } from '../../shared/logger.js';
+import { MAX_BODY_BYTES, MAX_SOURCE_TEXT_CHARS, assertId, parseRunRequest } from '../../shared/request.js';
+import type { Runtime } from '../../shared/runtime.js';
+import { submitTask } from '../../shared/submit.js';
+import { getTask, listTasks, type TaskRecord, type TaskStatus } from '../../shared/task-record.js';
+
+const TASK_STATUSES: TaskStatus[] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
+const ARTIFACT_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
+
+const CONTENT_TYPES: Record<string, string> = {
+  txt: 'text/plain; charset=utf-8',
+  srt: 'application/x-subrip; charset=utf-8',
+  json: 'application/json',
+  jsonl: 'application/x-ndjson',
+  wav: 'audio/wav',
+  mp3: 'audio/mpeg',
+  mp4: 'video/mp4',
+};
+
+type ErrorBody = { error: string; message: string; [k: string]: unknown };
+
+function errorResponse(c: Context, status: number, body: ErrorBody) {
+  return c.json(body, status as 400);
+}
+
+/** The record as the API shows it: internal index keys dropped, links added. */
+function publicTask(task: TaskRecord, base: string) {
+  const { pk: _pk, gsi1pk: _a, gsi1sk: _b, gsi2pk: _c, gsi2sk: _d, kind: _k, ...rest } = task;
+  return { ...rest, links: { self: `${base}/tasks/${task.task_id}` } };
+}
+
+/**
+ * The submit/status API: one Hono app that runs behind API Gateway (hono/aws-lambda) and,
+ * on the embedded stack, behind a Node HTTP server. Every answer is JSON except artifact bytes.
+ */
+export function createApiApp(rt: Runtime) {
+  const log = createLogger({ stage: 'api' });
+  const app = new Hono();
+  const base = '/api/pipeline';
+
+  app.onError((error, c) => {
+    if (error instanceof InvalidRequestError) {
+      return errorResponse(c, 400, { error: error.code, message: error.message, details: error.details });
+    }
+    if (error instanceof DuplicateTaskError) {
+      return errorResponse(c, 409, { error: error.code, message: error.message, task_id: error.holderTaskId });
+    }
+    if (error instanceof SourceMissingError) return errorResponse(c, 422, { error: error.code, message: error.message });
+    if (error instanceof TaskNotFoundError) return errorResponse(c, 404, { error: error.code, message: error.message });
+    if (error instanceof StartExecutionFailedError) {
+      c.header('retry-after', '5');
+      return errorResponse(c, 503, { error: error.code, message: error.message });
+    }
+    log.error('request failed', { error, method: c.req.method, path: c.req.path, code: error instanceof PipelineError ? error.code : undefined });
+    return errorResponse(c, 500, { error: 'internal_error', message: 'The request could not be completed because of an internal error; it has been logged.' });
+  });
+
+  app.notFound((c) => errorResponse(c, 404, { error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` }));
+
+  const limit = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) =>
+      errorResponse(c, 413, { error: 'body_too_large', message: `The request body is larger than ${MAX_BODY_BYTES} bytes (1 MiB).` }),
+  });
+
+  app.get('/api/health', (c) => c.json({ status: 'ok' }));
+
+  app.post(`${base}/run`, limit, async (c) => {
+    const type = c.req.header('content-type') ?? '';
+    if (!/^application\/json\b/i.test(type.trim())) {
+      return errorResponse(c, 415, { error: 'unsupported_media_type', message: 'Send the request as JSON with "content-type: application/json".' });
+    }
+    const text = await c.req.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new InvalidRequestError('The request body is not valid JSON.', undefined, 'invalid_json');
+    }
+    const request = parseRunRequest(body);
+    const result = await submitTask(rt, request, log);
+    c.header('location', `${base}/tasks/${result.task_id}`);
+    return c.json({ task_id: result.task_id, status: result.status, links: { self: `${base}/tasks/${result.task_id}` } }, 202);
+  });
+
+  app.get(`${base}/tasks`, async (c) => {
+    const q = c.req.query();
+    const creatorId = q.creator_id || undefined;
+    const videoId = q.video_id || undefined;
+    if (creatorId) assertId('creator_id', creatorId);
+    if (videoId) assertId('video_id', videoId);
+    const status = q.status ? (q.status.toUpperCase() as TaskStatus) : undefined;
+    if (status && !TASK_STATUSES.includes(status)) {
+      throw new InvalidRequestError(`status must be one of ${TASK_STATUSES.join(', ')}.`, [{ field: 'status', problem: 'unknown status' }]);
+    }
+    const limitValue = q.limit === undefined ? 20 : Number(q.limit);
+    if (!Number.isInteger(limitValue) || limitValue < 1 || limitValue > 100) {
+      throw new InvalidRequestError('limit must be a whole number from 1 to 100.', [{ field: 'limit', problem: 'out of range' }]);
+    }
+    const tasks = await listTasks(rt, { creatorId, videoId, status, limit: limitValue });
+    return c.json({ tasks: tasks.map((t) => publicTask(t, base)) });
+  });
+
+  const loadTask = async (taskId: string) => {
+    if (!isTaskId(taskId)) throw new TaskNotFoundError(taskId.slice(0, 80));
+    const task = await getTask(rt, taskId);
+    if (!task) throw new TaskNotFoundError(taskId);
+    return task;
+  };
+
+  app.get(`${base}/tasks/:task_id`, async (c) => {
+    const task = await loadTask(c.req.param('task_id'));
+    const artifacts =
+      task.artifacts ??
+      (await listKeys(rt, taskPrefix(task.task_id))).map((o) => ({ name: o.key.slice(taskPrefix(task.task_id).length), key: o.key, size: o.size }));
+    return c.json({
+      ...publicTask(task, base),
+      artifacts: artifacts.map((a) => ({ ...a, url: `${base}/tasks/${task.task_id}/artifacts/${a.name}` })),
+    });
+  });
+
+  app.get(`${base}/tasks/:task_id/artifacts/*`, async (c) => {
+    const task = await loadTask(c.req.param('task_id'));
+    const prefix = `${base}/tasks/${task.task_id}/artifacts/`;
+    const name = decodeURIComponent(c.req.path.slice(prefix.length));
+    if (!ARTIFACT_NAME.test(name) || name.split('/').includes('..')) {
+      return errorResponse(c, 400, { error: 'invalid_artifact_name', message: 'An artifact name is a relative file name such as "final_video.mp4".' });
+    }
+    const key = taskArtifactKey(task.task_id, name);
+    if (rt.settings.artifactDelivery === 'redirect') {
+      const exists = (await listKeys(rt, key)).some((o) => o.key === key);
+      if (!exists) return errorResponse(c, 404, { error: 'artifact_not_found', message: `Task ${task.task_id} has no artifact "${name}".` });
+      return c.redirect(await presignGet(rt, key), 302);
+    }
+    const bytes = await getObjectBytes(rt, key);
+    if (!bytes) return errorResponse(c, 404, { error: 'artifact_not_found', message: `Task ${task.task_id} has no artifact "${name}".` });
+    const ext = name.split('.').pop() ?? '';
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'content-type': CONTENT_TYPES[ext] ?? 'application/octet-stream' });
+  });
+
+  app.put(`${base}/sources/:creator_id/:video_id/source.txt`, limit, async (c) => {
+    const creatorId = c.req.param('creator_id');
+    const videoId = c.req.param('video_id');
+    assertId('creator_id', creatorId);
+    assertId('video_id', videoId);
+    const type = c.req.header('content-type') ?? '';
+    if (type && !/^text\/plain\b/i.test(type.trim())) {
+      return errorResponse(c, 415, { error: 'unsupported_media_type', message: 'Send source material as "content-type: text/plain; charset=utf-8".' });
+    }
+    const text = await c.req.text();
+    const chars = [...text].length;
+    if (!text.trim()) throw new InvalidRequestError('The source material is empty.', [{ field: '(body)', problem: 'empty' }]);
+    if (chars > MAX_SOURCE_TEXT_CHARS) {
+      throw new InvalidRequestError(`The source material must be at most ${MAX_SOURCE_TEXT_CHARS} characters (it has ${chars}).`, [
+        { field: '(body)', problem: 'too long' },
+      ]);
+    }
+    const key = sourceKey(creatorId, videoId);
+    await putObject(rt, key, text, 'text/plain; charset=utf-8');
+    return c.json({ key, characters: chars }, 201);
+  });
+
+  return app;
+}

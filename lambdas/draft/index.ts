@@ -1,0 +1,7 @@
+import { sharedRuntime } from '../../shared/runtime.js';
+import { requireSettings } from '../../shared/settings.js';
+import { createDraftHandler } from './handler.js';
+
+const rt = sharedRuntime();
+requireSettings(rt.settings, ['tableName', 'bucketName']);
+export const handler = createDraftHandler(rt);

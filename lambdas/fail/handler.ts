@@ -1,0 +1,56 @@
+import { isTaskId } from '../../shared/ids.js';
+import { releaseVideoLock } from '../../shared/lock.js';
+import { createLogger, taskLogFields } from '../../shared/logger.js';
+import type { Runtime } from '../../shared/runtime.js';
+import { taskErrorFromCatch, taskErrorFromExecutionEnd, type CaughtError } from '../../shared/failure.js';
+import { getTask, markTaskFailed, type FailureStage, type TaskError } from '../../shared/task-record.js';
+
+/** From the state machine's Catch path. */
+export interface CatchFailureEvent {
+  task_id: string;
+  creator_id: string;
+  video_id: string;
+  failed_stage: FailureStage;
+  error: CaughtError;
+}
+
+/** From an execution-status change (EventBridge on AWS, the interpreter's rejection locally). */
+export interface ExecutionStatusEvent {
+  source: 'aws.states';
+  'detail-type': string;
+  detail: { executionArn: string; name: string; status: string; error?: string | null; cause?: string | null };
+}
+
+export type FailEvent = CatchFailureEvent | ExecutionStatusEvent;
+
+const isStatusEvent = (e: FailEvent): e is ExecutionStatusEvent => 'detail' in e;
+
+/**
+ * Records a failure and releases the lock. Idempotent: Catch and the execution-status path may
+ * both report one failure; the record is written only while RUNNING, and the lock released only
+ * by its owner — so a report about an old task can never free a newer task's lock.
+ */
+export function createFailHandler(rt: Runtime) {
+  return async (event: FailEvent): Promise<{ recorded: boolean; lock_released: boolean }> => {
+    const taskId = isStatusEvent(event) ? event.detail.name : event.task_id;
+    if (!isTaskId(taskId)) return { recorded: false, lock_released: false };
+    const record = await getTask(rt, taskId);
+    const log = createLogger(taskLogFields({ task_id: taskId, creator_id: record?.creator_id, video_id: record?.video_id }, 'fail'));
+    if (!record) {
+      log.warn('failure reported for an unknown task');
+      return { recorded: false, lock_released: false };
+    }
+    let taskError: TaskError;
+    if (isStatusEvent(event)) {
+      if (event.detail.status === 'SUCCEEDED' || event.detail.status === 'RUNNING') return { recorded: false, lock_released: false };
+      taskError = taskErrorFromExecutionEnd(record, event.detail.status, event.detail.error ?? undefined, event.detail.cause ?? undefined);
+    } else {
+      taskError = taskErrorFromCatch(event.failed_stage, event.error);
+    }
+    const recorded = await markTaskFailed(rt, taskId, taskError);
+    const released = await releaseVideoLock(rt, { creatorId: record.creator_id, videoId: record.video_id, taskId });
+    if (recorded) log.error('task failed', { error: taskError, lock_released: released });
+    else log.info('failure report for a task that had already ended', { status: record.status, lock_released: released });
+    return { recorded, lock_released: released };
+  };
+}

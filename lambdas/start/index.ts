@@ -1,0 +1,7 @@
+import { sharedRuntime } from '../../shared/runtime.js';
+import { requireSettings } from '../../shared/settings.js';
+import { createStartHandler } from './handler.js';
+
+const rt = sharedRuntime();
+requireSettings(rt.settings, ['tableName']);
+export const handler = createStartHandler(rt);

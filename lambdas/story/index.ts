@@ -1,0 +1,8 @@
+import { sharedRuntime } from '../../shared/runtime.js';
+import { requireSettings } from '../../shared/settings.js';
+import { storyProviderFor } from '../functions.js';
+import { createStoryHandler } from './handler.js';
+
+const rt = sharedRuntime();
+requireSettings(rt.settings, ['tableName', 'bucketName']);
+export const handler = createStoryHandler(rt, storyProviderFor(rt));

@@ -1,0 +1,8 @@
+import { sharedRuntime } from '../../shared/runtime.js';
+import { requireSettings } from '../../shared/settings.js';
+import { ttsProviderFor } from '../functions.js';
+import { createTtsHandler } from './handler.js';
+
+const rt = sharedRuntime();
+requireSettings(rt.settings, ['tableName', 'bucketName']);
+export const handler = createTtsHandler(rt, ttsProviderFor(rt));

@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  NotFound,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { ARTIFACT, taskArtifactKey, taskPrefix } from './keys.js';
+import type { Runtime } from './runtime.js';
+import type { ArtifactEntry } from './task-record.js';
+
+/** Object storage for sources and task artifacts (S3, or the embedded S3 emulator). */
+export async function putObject(rt: Runtime, key: string, body: string | Uint8Array, contentType: string): Promise<void> {
+  await rt.s3.send(new PutObjectCommand({ Bucket: rt.settings.bucketName, Key: key, Body: body, ContentType: contentType }));
+}
+
+function isMissing(error: unknown): boolean {
+  if (error instanceof NoSuchKey || error instanceof NotFound) return true;
+  const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  return status === 404;
+}
+
+/** The object's bytes, or undefined when it does not exist. */
+export async function getObjectBytes(rt: Runtime, key: string): Promise<Uint8Array | undefined> {
+  try {
+    const out = await rt.s3.send(new GetObjectCommand({ Bucket: rt.settings.bucketName, Key: key }));
+    return out.Body ? await out.Body.transformToByteArray() : new Uint8Array();
+  } catch (error: unknown) {
+    if (isMissing(error)) return undefined;
+    throw error;
+  }
+}
+
+export async function getObjectText(rt: Runtime, key: string): Promise<string | undefined> {
+  const bytes = await getObjectBytes(rt, key);
+  return bytes === undefined ? undefined : Buffer.from(bytes).toString('utf8');
+}
+
+export async function objectExists(rt: Runtime, key: string): Promise<boolean> {
+  try {
+    await rt.s3.send(new HeadObjectCommand({ Bucket: rt.settings.bucketName, Key: key }));
+    return true;
+  } catch (error: unknown) {
+    if (isMissing(error)) return false;
+    throw error;
+  }
+}
+
+export async function listKeys(rt: Runtime, prefix: string): Promise<Array<{ key: string; size: number }>> {
+  const out: Array<{ key: string; size: number }> = [];
+  let token: string | undefined;
+  do {
+    const page = await rt.s3.send(
+      new ListObjectsV2Command({ Bucket: rt.settings.bucketName, Prefix: prefix, ContinuationToken: token }),
+    );
+    for (const o of page.Contents ?? []) if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0 });
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return out;
+}
+
+/** A short-lived URL for GET of one object (exporters and API clients fetch media with it). */
+export async function presignGet(rt: Runtime, key: string, seconds = rt.settings.presignSeconds): Promise<string> {
+  return getSignedUrl(rt.s3, new GetObjectCommand({ Bucket: rt.settings.bucketName, Key: key }), { expiresIn: seconds });
+}
+
+/**
+ * Lists every artifact under the task's prefix with its size and sha256 (the manifest itself
+ * and the log, which is appended after the manifest, excluded).
+ */
+export async function buildManifest(rt: Runtime, taskId: string): Promise<ArtifactEntry[]> {
+  const prefix = taskPrefix(taskId);
+  const keys = (await listKeys(rt, prefix)).filter(
+    (o) => o.key !== taskArtifactKey(taskId, ARTIFACT.manifest) && o.key !== taskArtifactKey(taskId, ARTIFACT.log),
+  );
+  const entries: ArtifactEntry[] = [];
+  for (const o of keys) {
+    const bytes = await getObjectBytes(rt, o.key);
+    if (!bytes) continue;
+    entries.push({
+      name: o.key.slice(prefix.length),
+      key: o.key,
+      size: bytes.byteLength,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+    });
+  }
+  return entries.sort((a, b) => a.name.localeCompare(b.name));
+}

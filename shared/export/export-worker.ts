@@ -1,0 +1,267 @@
+import { ChangeMessageVisibilityCommand, DeleteMessageCommand } from '@aws-sdk/client-sqs';
+import { SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
+import { getObjectText, objectExists, presignGet, putObject } from '../artifacts.js';
+import type { Draft } from '../draft/draft.js';
+import { ExportFailedError, ExportRetryableError, TaskNotRunningError, errorMessage, errorName } from '../errors.js';
+import { ARTIFACT, taskArtifactKey } from '../keys.js';
+import { createLogger, taskLogFields, type Logger } from '../logger.js';
+import type { Runtime } from '../runtime.js';
+import { getTask, markExportQueued, markStageRunning, markStageSucceeded } from '../task-record.js';
+import { ExporterBusyError, ExporterUnavailableError, type Exporter } from './exporter.js';
+
+/** The message the Export state puts on the FIFO queue: ids, keys and the task token. */
+export interface ExportMessage {
+  task_id: string;
+  creator_id: string;
+  video_id: string;
+  draft_key: string;
+  task_token: string;
+}
+
+export interface ReceivedExportMessage {
+  body: string;
+  receiptHandle: string;
+}
+
+export type ExportOutcome =
+  | 'succeeded'
+  | 'reused_existing_video'
+  | 'failed'
+  | 'retry_requested'
+  | 'skipped_not_running'
+  | 'cancelled'
+  | 'malformed'
+  | 'abandoned';
+
+export interface ExportWorkerDeps {
+  rt: Runtime;
+  exporter: Exporter;
+  queueUrl: string;
+  /** how long a received message stays invisible; renewed every third of it while the job runs */
+  visibilitySeconds: number;
+  /** long-poll wait of each job status call */
+  pollSeconds: number;
+  /** upper bound of the back-off while the exporter is busy or unreachable */
+  maxBackoffMs?: number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+const defaultSleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+function parseMessage(body: string): ExportMessage | undefined {
+  try {
+    const m = JSON.parse(body) as Partial<ExportMessage>;
+    if (typeof m.task_id === 'string' && typeof m.task_token === 'string' && typeof m.draft_key === 'string') return m as ExportMessage;
+  } catch {
+    // falls through: malformed
+  }
+  return undefined;
+}
+
+/** A late or duplicate report (the attempt timed out, or a redelivery already reported): log and drop. */
+const isStaleTokenError = (error: unknown) => ['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist'].includes(errorName(error));
+
+/**
+ * Handles one export message, start to finish. The worker is the only writer of
+ * `tasks/<id>/final_video.mp4`. It never has two jobs open: it returns only when its job ended.
+ *
+ * - task no longer RUNNING → delete the message (SQS cannot delete a message nobody received);
+ * - video already stored (a redelivery) → report success without a second render;
+ * - render failed → SendTaskFailure (terminal) and delete, so one bad task cannot block the queue;
+ * - a fault a fresh attempt may fix → SendTaskFailure `ExportRetryableError` and delete;
+ * - a crash (an exception escaping) leaves the message for redelivery after its visibility timeout.
+ */
+export async function processExportMessage(
+  deps: ExportWorkerDeps,
+  received: ReceivedExportMessage,
+  signal?: AbortSignal,
+): Promise<ExportOutcome> {
+  const { rt } = deps;
+  const sleep = deps.sleep ?? defaultSleep;
+  const maxBackoff = deps.maxBackoffMs ?? 30_000;
+  const deleteMessage = () =>
+    rt.sqs.send(new DeleteMessageCommand({ QueueUrl: deps.queueUrl, ReceiptHandle: received.receiptHandle }));
+
+  const message = parseMessage(received.body);
+  if (!message) {
+    createLogger({ stage: 'export' }).error('malformed export message deleted', { body: received.body.slice(0, 500) });
+    await deleteMessage();
+    return 'malformed';
+  }
+  const log = createLogger(taskLogFields(message, 'export'));
+
+  const report = async (outcome: { output: unknown } | { error: string; cause: string }) => {
+    try {
+      if ('output' in outcome) {
+        await rt.sfn.send(new SendTaskSuccessCommand({ taskToken: message.task_token, output: JSON.stringify(outcome.output) }));
+      } else {
+        await rt.sfn.send(new SendTaskFailureCommand({ taskToken: message.task_token, error: outcome.error, cause: outcome.cause.slice(0, 32_000) }));
+      }
+    } catch (error: unknown) {
+      if (!isStaleTokenError(error)) throw error;
+      log.warn('late or duplicate export report dropped', { reason: errorName(error) });
+    }
+  };
+
+  const task = await getTask(rt, message.task_id);
+  if (!task || task.status !== 'RUNNING') {
+    log.info('export message of a task that is not running deleted', { status: task?.status ?? 'unknown' });
+    await deleteMessage();
+    return 'skipped_not_running';
+  }
+
+  const videoKey = taskArtifactKey(message.task_id, ARTIFACT.finalVideo);
+  if (await objectExists(rt, videoKey)) {
+    log.info('video already stored (redelivered message): reporting success without a second render');
+    await markStageSucceeded(rt, message.task_id, 'export', { reused_existing_video: true }).catch(() => undefined);
+    await report({ output: { video_key: videoKey } });
+    await deleteMessage();
+    return 'reused_existing_video';
+  }
+
+  try {
+    await markStageRunning(rt, message.task_id, 'export');
+  } catch (error: unknown) {
+    if (!(error instanceof TaskNotRunningError)) throw error;
+    await deleteMessage();
+    return 'skipped_not_running';
+  }
+
+  // Keep the message invisible while the job runs; a dead worker stops renewing and the
+  // message reappears after one visibility timeout.
+  let extensions = 0;
+  const renew = setInterval(
+    () => {
+      rt.sqs
+        .send(
+          new ChangeMessageVisibilityCommand({
+            QueueUrl: deps.queueUrl,
+            ReceiptHandle: received.receiptHandle,
+            VisibilityTimeout: deps.visibilitySeconds,
+          }),
+        )
+        .then(() => log.info('export message visibility extended', { extensions: ++extensions, visibility_seconds: deps.visibilitySeconds }))
+        .catch((error: unknown) => log.warn('could not extend export message visibility', { error }));
+    },
+    Math.max(1000, (deps.visibilitySeconds * 1000) / 3),
+  );
+
+  const started = rt.clock.now();
+  try {
+    const draftText = await getObjectText(rt, message.draft_key);
+    if (draftText === undefined) {
+      await report({ error: 'ExportFailedError', cause: `The draft ${message.draft_key} is missing.` });
+      await deleteMessage();
+      return 'failed';
+    }
+    const draft = JSON.parse(draftText) as Draft;
+    const media: Record<string, string> = {};
+    for (const m of draft.materials) if ('key' in m) media[m.id] = await presignGet(rt, m.key);
+
+    const stillRunning = async () => (await getTask(rt, message.task_id))?.status === 'RUNNING';
+    const outcome = await driveJob({ deps, log, taskId: message.task_id, job: { draft, media }, stillRunning, sleep, maxBackoff, signal });
+    if (outcome.kind === 'abandoned') return 'abandoned';
+    if (outcome.kind === 'cancelled') {
+      log.info('task stopped while exporting: job cancelled at the exporter, message deleted');
+      await deleteMessage();
+      return 'cancelled';
+    }
+    if (outcome.kind === 'failed') {
+      const failure = new ExportFailedError(`The export service failed to render the video: ${outcome.error}`);
+      log.error('export failed', { error: failure.message });
+      await report({ error: failure.name, cause: failure.message });
+      await deleteMessage();
+      return 'failed';
+    }
+
+    let bytes: Uint8Array;
+    try {
+      bytes = await deps.exporter.video(message.task_id, signal);
+      await putObject(rt, videoKey, bytes, 'video/mp4');
+    } catch (error: unknown) {
+      if (signal?.aborted) return 'abandoned';
+      const retry = new ExportRetryableError(`The rendered video could not be stored: ${errorMessage(error)}`);
+      log.warn('export attempt failed; asking for a new attempt', { error: retry.message });
+      await markExportQueued(rt, message.task_id, { stage: 'export', code: 'export_retryable', message: retry.message }).catch(() => undefined);
+      await report({ error: retry.name, cause: retry.message });
+      await deleteMessage();
+      return 'retry_requested';
+    }
+    const renderMs = rt.clock.now() - started;
+    await markStageSucceeded(rt, message.task_id, 'export', { export_ms: renderMs, video_bytes: bytes.byteLength, visibility_extensions: extensions }).catch(
+      (error: unknown) => {
+        if (!(error instanceof TaskNotRunningError)) throw error;
+      },
+    );
+    await report({ output: { video_key: videoKey, bytes: bytes.byteLength } });
+    await deleteMessage();
+    log.info('export succeeded', { export_ms: renderMs, video_bytes: bytes.byteLength });
+    return 'succeeded';
+  } finally {
+    clearInterval(renew);
+  }
+}
+
+type JobOutcome = { kind: 'succeeded' } | { kind: 'failed'; error: string } | { kind: 'cancelled' } | { kind: 'abandoned' };
+
+/** Submit (retrying while busy or unreachable), then poll until the job ends or the task stops. */
+async function driveJob(a: {
+  deps: ExportWorkerDeps;
+  log: Logger;
+  taskId: string;
+  job: { draft: Draft; media: Record<string, string> };
+  stillRunning: () => Promise<boolean>;
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  maxBackoff: number;
+  signal?: AbortSignal;
+}): Promise<JobOutcome> {
+  const { deps, log, taskId } = a;
+  let backoff = 1000;
+  let submitted = false;
+  while (!a.signal?.aborted) {
+    if (!(await a.stillRunning())) {
+      if (submitted) await deps.exporter.cancel(taskId).catch((error: unknown) => log.warn('cancel at the exporter failed', { error }));
+      return { kind: 'cancelled' };
+    }
+    try {
+      if (!submitted) {
+        await deps.exporter.submit(taskId, a.job, a.signal);
+        submitted = true;
+        backoff = 1000;
+        log.info('export job accepted by the exporter');
+      }
+      const status = await deps.exporter.status(taskId, deps.pollSeconds, a.signal);
+      if (status.state === 'succeeded') return { kind: 'succeeded' };
+      if (status.state === 'failed') return { kind: 'failed', error: status.error ?? 'no reason given' };
+      if (status.state === 'cancelled') {
+        // Cancelled by someone else at the exporter: submit again on the next loop.
+        submitted = false;
+      }
+    } catch (error: unknown) {
+      if (a.signal?.aborted) break;
+      if (error instanceof ExporterBusyError) {
+        log.info('exporter busy with another job; waiting', { retry_after_seconds: error.retryAfterSeconds });
+        await a.sleep(Math.min(a.maxBackoff, Math.max(250, error.retryAfterSeconds * 1000)), a.signal);
+        continue;
+      }
+      if (error instanceof ExporterUnavailableError) {
+        log.warn('exporter unreachable; keeping the message and retrying', { error: error.message, backoff_ms: backoff });
+        await a.sleep(backoff, a.signal);
+        backoff = Math.min(a.maxBackoff, backoff * 2);
+        continue;
+      }
+      throw error;
+    }
+  }
+  return { kind: 'abandoned' };
+}

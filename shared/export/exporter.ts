@@ -1,0 +1,51 @@
+import type { Draft } from '../draft/draft.js';
+
+/** One export job: the draft and a fetchable URL for each material it references. */
+export interface ExportJob {
+  draft: Draft;
+  media: Record<string, string>;
+}
+
+export type ExportJobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface ExportJobStatus {
+  task_id: string;
+  state: ExportJobState;
+  started_at?: string;
+  ended_at?: string;
+  error?: string;
+}
+
+/**
+ * The asynchronous export contract (see README "Export service contract"): submit, poll,
+ * download, cancel. The HTTP client drives a remote exporter; the AWS deployment can also
+ * render in-process behind the same interface.
+ */
+export interface Exporter {
+  /** Submits the job (idempotent per task id). Resolves once accepted. */
+  submit(taskId: string, job: ExportJob, signal?: AbortSignal): Promise<void>;
+  /** The job's state, waiting up to `waitSeconds` for it to leave `running`. */
+  status(taskId: string, waitSeconds: number, signal?: AbortSignal): Promise<ExportJobStatus>;
+  /** The rendered mp4. */
+  video(taskId: string, signal?: AbortSignal): Promise<Uint8Array>;
+  /** Cancels the job; a job that is not running is left as it is. */
+  cancel(taskId: string): Promise<void>;
+}
+
+/** The exporter cannot be reached (connection refused, DNS, 5xx other than busy): an outage, not a task failure. */
+export class ExporterUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ExporterUnavailableError';
+  }
+}
+
+/** The exporter is rendering another task (503). */
+export class ExporterBusyError extends Error {
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds: number) {
+    super(message);
+    this.name = 'ExporterBusyError';
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}

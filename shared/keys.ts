@@ -1,0 +1,36 @@
+/**
+ * Every key the system writes, in one place. Table keys are typed by a prefix so that no user
+ * input can name another kind of item; object keys put every artifact of a task under its own
+ * prefix `tasks/<task_id>/`, so two tasks can never write the same object.
+ *
+ * Ids reaching these functions have been validated (`[A-Za-z0-9_-]{1,64}`, task ids are UUIDs):
+ * none can contain `/`, `#` or `..`.
+ */
+export const lockKey = (creatorId: string, videoId: string) => `LOCK#${creatorId}#${videoId}`;
+export const taskKey = (taskId: string) => `TASK#${taskId}`;
+export const idempotencyKey = (key: string) => `IDEM#${key}`;
+export const rateKey = (provider: string) => `RATE#${provider}`;
+
+/** GSI1 lists a creator's tasks newest first; GSI2 lists all tasks newest first. */
+export const creatorIndexKey = (creatorId: string) => `CREATOR#${creatorId}`;
+export const ALL_TASKS_INDEX_KEY = 'TASKS';
+
+export const taskPrefix = (taskId: string) => `tasks/${taskId}/`;
+
+/** Names of the artifacts a task writes, relative to its prefix. */
+export const ARTIFACT = {
+  source: 'source.txt',
+  story: 'story.txt',
+  narration: 'narration.wav',
+  narrationTimings: 'narration.timings.json',
+  subtitles: 'subtitles.srt',
+  draft: 'draft.json',
+  finalVideo: 'final_video.mp4',
+  manifest: 'manifest.json',
+  log: 'log.jsonl',
+} as const;
+
+export const taskArtifactKey = (taskId: string, name: string) => `${taskPrefix(taskId)}${name}`;
+
+/** Where a creator's source material waits before a submission snapshots it. */
+export const sourceKey = (creatorId: string, videoId: string) => `sources/${creatorId}/${videoId}/source.txt`;

@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import { InvalidRequestError } from './errors.js';
+
+/** Ids that become part of keys: nothing that can escape a key prefix. */
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/** Display names: any script's letters and digits (Chinese account names are normal). */
+export const ACCOUNT_NAME_PATTERN = /^[\p{L}\p{N}_-]{1,64}$/u;
+export const MAX_SOURCE_TEXT_CHARS = 50_000;
+/** Old clients send CJK as `\uXXXX` (6 bytes a character): 50,000 chars fit in 1 MiB. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+const id = (field: string) =>
+  z
+    .string({ error: (iss) => (iss.input === undefined ? `${field} is required` : `${field} must be a string`) })
+    .regex(ID_PATTERN, `${field} must be 1-64 characters of A-Z, a-z, 0-9, "_" or "-"`);
+
+export const runRequestSchema = z.strictObject(
+  {
+    creator_id: id('creator_id'),
+    video_id: id('video_id'),
+    account_name: z
+      .string({ error: 'account_name must be a string' })
+      .regex(ACCOUNT_NAME_PATTERN, 'account_name must be 1-64 letters, digits, "_" or "-"')
+      .optional(),
+    gender: z
+      .union([z.literal(0), z.literal(1), z.literal(2)], {
+        error: 'gender must be 0 (provider default), 1 (male) or 2 (female)',
+      })
+      .default(0),
+    export_video: z.boolean({ error: 'export_video must be true or false' }).default(true),
+    source_text: z
+      .string({ error: 'source_text must be a string' })
+      .max(MAX_SOURCE_TEXT_CHARS, `source_text must be at most ${MAX_SOURCE_TEXT_CHARS} characters`)
+      .refine((s) => s.trim().length > 0, 'source_text must not be empty')
+      .optional(),
+  },
+  { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown field(s): ${iss.keys.join(', ')}` : 'the body must be a JSON object') },
+);
+
+export type RunRequest = z.infer<typeof runRequestSchema>;
+
+export interface ValidationDetail {
+  field: string;
+  problem: string;
+}
+
+/**
+ * Validates a parsed JSON body. Throws {@link InvalidRequestError} with one sentence and a
+ * per-field list.
+ */
+export function parseRunRequest(body: unknown): RunRequest {
+  const result = runRequestSchema.safeParse(body);
+  if (result.success) return result.data;
+  const details: ValidationDetail[] = result.error.issues.map((issue) => ({
+    field: issue.path.length ? issue.path.map(String).join('.') : '(body)',
+    problem: issue.message,
+  }));
+  const summary = details.map((d) => (d.field === '(body)' ? d.problem : `${d.field}: ${d.problem}`)).join('; ');
+  throw new InvalidRequestError(`The request is not valid: ${summary}.`, details);
+}
+
+/** Validates a single id from a URL path the same way as in a body. */
+export function assertId(field: string, value: string): void {
+  if (!ID_PATTERN.test(value)) {
+    throw new InvalidRequestError(`${field} must be 1-64 characters of A-Z, a-z, 0-9, "_" or "-".`, [
+      { field, problem: 'invalid id' },
+    ]);
+  }
+}

@@ -1,0 +1,61 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { systemClock, type Clock } from './clock.js';
+import { readSettings, type Settings } from './settings.js';
+
+/**
+ * The dependency object every handler works through: AWS clients, settings and the clock.
+ * Endpoints come from the SDK's own `AWS_ENDPOINT_URL_*` variables, so the same code talks to
+ * AWS or to the embedded emulators without knowing which.
+ */
+export interface Runtime {
+  settings: Settings;
+  clock: Clock;
+  ddb: DynamoDBDocumentClient;
+  s3: S3Client;
+  sqs: SQSClient;
+  sfn: SFNClient;
+}
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Client options from an explicit environment. With the process environment the SDK reads the
+ * same variables itself (and Lambda's rotating credentials), so nothing is passed.
+ */
+function clientConfig(env: Env, endpointVariable: string) {
+  if (env === process.env) return {};
+  return {
+    ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
+    ...(env[endpointVariable] ? { endpoint: env[endpointVariable] } : {}),
+    ...(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+      ? { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } }
+      : {}),
+  };
+}
+
+export function createRuntime(env: Env = process.env, clock: Clock = systemClock): Runtime {
+  const settings = readSettings(env);
+  const ddb = DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig(env, 'AWS_ENDPOINT_URL_DYNAMODB')), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  return {
+    settings,
+    clock,
+    ddb,
+    s3: new S3Client({ ...clientConfig(env, 'AWS_ENDPOINT_URL_S3'), forcePathStyle: settings.s3ForcePathStyle }),
+    sqs: new SQSClient(clientConfig(env, 'AWS_ENDPOINT_URL_SQS')),
+    sfn: new SFNClient(clientConfig(env, 'AWS_ENDPOINT_URL_SFN')),
+  };
+}
+
+let shared: Runtime | undefined;
+
+/** The process-wide runtime, built once at module scope of a handler (as Lambda reuses it). */
+export function sharedRuntime(): Runtime {
+  shared ??= createRuntime();
+  return shared;
+}

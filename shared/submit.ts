@@ -1,0 +1,83 @@
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { isoNow } from './clock.js';
+import { SourceMissingError, StartExecutionFailedError, TaskNotRunningError, errorMessage } from './errors.js';
+import { newTaskId } from './ids.js';
+import { ARTIFACT, sourceKey, taskArtifactKey } from './keys.js';
+import { acquireVideoLock, releaseVideoLock } from './lock.js';
+import type { Logger } from './logger.js';
+import { getObjectText, putObject } from './artifacts.js';
+import type { RunRequest } from './request.js';
+import type { Runtime } from './runtime.js';
+import { markExecutionStarted, markTaskFailed, newTaskRecord, putNewTask } from './task-record.js';
+import type { ExecutionInput } from './state-machine.js';
+
+export interface SubmitResult {
+  task_id: string;
+  status: 'RUNNING';
+  execution_arn: string;
+}
+
+/**
+ * Accepts a validated request. The order is fixed so every caller gets the same answer for the
+ * same state: source exists (422) → lock (409) → snapshot the source into the task's prefix →
+ * task record → StartExecution (on failure: lock released, task FAILED, 503).
+ * Nothing is written before the lock is held.
+ */
+export async function submitTask(rt: Runtime, request: RunRequest, log: Logger): Promise<SubmitResult> {
+  const { creator_id: creatorId, video_id: videoId } = request;
+
+  const source = request.source_text ?? (await getObjectText(rt, sourceKey(creatorId, videoId)));
+  if (source === undefined || source.trim() === '') throw new SourceMissingError(creatorId, videoId, sourceKey(creatorId, videoId));
+
+  const taskId = newTaskId(rt.clock.now());
+  await acquireVideoLock(rt, { creatorId, videoId, taskId, leaseSeconds: rt.settings.submitLockLeaseSeconds });
+  const taskLog = log.child({ task_id: taskId, creator_id: creatorId, video_id: videoId, stage: 'submit' });
+
+  try {
+    // The snapshot: a later change under sources/ cannot alter this task.
+    await putObject(rt, taskArtifactKey(taskId, ARTIFACT.source), source, 'text/plain; charset=utf-8');
+    await putNewTask(
+      rt,
+      newTaskRecord({
+        taskId,
+        creatorId,
+        videoId,
+        accountName: request.account_name,
+        gender: request.gender,
+        exportVideo: request.export_video,
+        now: isoNow(rt.clock),
+      }),
+    );
+  } catch (error: unknown) {
+    await releaseVideoLock(rt, { creatorId, videoId, taskId });
+    throw error;
+  }
+
+  const input: ExecutionInput = {
+    task_id: taskId,
+    creator_id: creatorId,
+    video_id: videoId,
+    gender: request.gender,
+    export_video: request.export_video,
+  };
+  let executionArn: string;
+  try {
+    const out = await rt.sfn.send(
+      new StartExecutionCommand({ stateMachineArn: rt.settings.stateMachineArn, name: taskId, input: JSON.stringify(input) }),
+    );
+    executionArn = out.executionArn ?? '';
+  } catch (error: unknown) {
+    taskLog.error('start execution failed; releasing the lock', { error });
+    await markTaskFailed(rt, taskId, { stage: 'submit', code: 'start_failed', message: `The orchestrator did not start the task: ${errorMessage(error)}` });
+    await releaseVideoLock(rt, { creatorId, videoId, taskId });
+    throw new StartExecutionFailedError('The pipeline could not start the task right now; nothing was kept. Try again shortly.', { cause: error });
+  }
+  try {
+    await markExecutionStarted(rt, taskId, executionArn);
+  } catch (error: unknown) {
+    // The execution may already have ended (a fast failure); its record is terminal then.
+    if (!(error instanceof TaskNotRunningError)) throw error;
+  }
+  taskLog.info('task accepted', { execution_arn: executionArn, export_video: request.export_video });
+  return { task_id: taskId, status: 'RUNNING', execution_arn: executionArn };
+}

@@ -1,0 +1,265 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { isoNow } from './clock.js';
+import { TaskNotRunningError } from './errors.js';
+import { ALL_TASKS_INDEX_KEY, creatorIndexKey, taskKey } from './keys.js';
+import type { Runtime } from './runtime.js';
+
+export type TaskStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+export const STAGES = ['story', 'tts', 'draft', 'export'] as const;
+export type StageName = (typeof STAGES)[number];
+/** where a failure can happen besides the stages */
+export type FailureStage = StageName | 'submit' | 'start' | 'finalize' | 'execution';
+export type StageStatus = 'pending' | 'running' | 'queued' | 'succeeded' | 'failed' | 'skipped';
+
+export interface TaskError {
+  stage: FailureStage;
+  code: string;
+  message: string;
+}
+
+export interface StageRecord {
+  status: StageStatus;
+  attempts: number;
+  started_at?: string;
+  ended_at?: string;
+  /** export only: when the message went onto the export queue */
+  queued_at?: string;
+  error?: TaskError;
+  /** what the stage chose: provider, voice, durations… */
+  details?: Record<string, unknown>;
+}
+
+export interface ArtifactEntry {
+  name: string;
+  key: string;
+  size: number;
+  sha256: string;
+}
+
+export interface TaskRecord {
+  pk: string;
+  kind: 'task';
+  task_id: string;
+  creator_id: string;
+  video_id: string;
+  account_name?: string;
+  gender: 0 | 1 | 2;
+  export_video: boolean;
+  status: TaskStatus;
+  /** the stage running now, or the last one that ran */
+  stage: FailureStage | 'submitted' | 'done';
+  stages: Record<StageName, StageRecord>;
+  error?: TaskError;
+  created_at: string;
+  updated_at: string;
+  ended_at?: string;
+  execution_arn?: string;
+  artifacts?: ArtifactEntry[];
+  gsi1pk: string;
+  gsi1sk: string;
+  gsi2pk: string;
+  gsi2sk: string;
+}
+
+export const CREATOR_INDEX = 'gsi1';
+export const ALL_TASKS_INDEX = 'gsi2';
+
+/** The record a submission writes: RUNNING, every stage pending (export skipped when not asked). */
+export function newTaskRecord(a: {
+  taskId: string;
+  creatorId: string;
+  videoId: string;
+  accountName?: string;
+  gender: 0 | 1 | 2;
+  exportVideo: boolean;
+  now: string;
+}): TaskRecord {
+  const pending = (): StageRecord => ({ status: 'pending', attempts: 0 });
+  const sortKey = `${a.now}#${a.taskId}`;
+  return {
+    pk: taskKey(a.taskId),
+    kind: 'task',
+    task_id: a.taskId,
+    creator_id: a.creatorId,
+    video_id: a.videoId,
+    ...(a.accountName !== undefined ? { account_name: a.accountName } : {}),
+    gender: a.gender,
+    export_video: a.exportVideo,
+    status: 'RUNNING',
+    stage: 'submitted',
+    stages: {
+      story: pending(),
+      tts: pending(),
+      draft: pending(),
+      export: a.exportVideo ? pending() : { status: 'skipped', attempts: 0 },
+    },
+    created_at: a.now,
+    updated_at: a.now,
+    gsi1pk: creatorIndexKey(a.creatorId),
+    gsi1sk: sortKey,
+    gsi2pk: ALL_TASKS_INDEX_KEY,
+    gsi2sk: sortKey,
+  };
+}
+
+const isConditionFailure = (error: unknown) => error instanceof ConditionalCheckFailedException;
+
+export async function putNewTask(rt: Runtime, record: TaskRecord): Promise<void> {
+  await rt.ddb.send(
+    new PutCommand({ TableName: rt.settings.tableName, Item: record, ConditionExpression: 'attribute_not_exists(pk)' }),
+  );
+}
+
+export async function getTask(rt: Runtime, taskId: string): Promise<TaskRecord | undefined> {
+  const out = await rt.ddb.send(
+    new GetCommand({ TableName: rt.settings.tableName, Key: { pk: taskKey(taskId) }, ConsistentRead: true }),
+  );
+  return out.Item as TaskRecord | undefined;
+}
+
+/**
+ * Applies an update only while the task is RUNNING, so that nothing late (a stage that
+ * finishes after a cancel or a failure) can overwrite a terminal status.
+ * Throws {@link TaskNotRunningError} when the task is not running.
+ */
+async function updateWhileRunning(
+  rt: Runtime,
+  taskId: string,
+  update: { set: string[]; remove?: string[]; names?: Record<string, string>; values?: Record<string, unknown> },
+): Promise<void> {
+  const expression = `SET ${[...update.set, 'updated_at = :now_iso'].join(', ')}${update.remove?.length ? ` REMOVE ${update.remove.join(', ')}` : ''}`;
+  try {
+    await rt.ddb.send(
+      new UpdateCommand({
+        TableName: rt.settings.tableName,
+        Key: { pk: taskKey(taskId) },
+        UpdateExpression: expression,
+        ConditionExpression: '#status = :running',
+        ExpressionAttributeNames: { '#status': 'status', ...update.names },
+        ExpressionAttributeValues: { ':running': 'RUNNING', ':now_iso': isoNow(rt.clock), ...update.values },
+      }),
+    );
+  } catch (error: unknown) {
+    if (isConditionFailure(error)) throw new TaskNotRunningError(taskId);
+    throw error;
+  }
+}
+
+export async function markExecutionStarted(rt: Runtime, taskId: string, executionArn: string): Promise<void> {
+  await updateWhileRunning(rt, taskId, { set: ['execution_arn = :arn'], values: { ':arn': executionArn } });
+}
+
+export async function markStageRunning(rt: Runtime, taskId: string, stage: StageName): Promise<void> {
+  const now = isoNow(rt.clock);
+  await updateWhileRunning(rt, taskId, {
+    set: [
+      '#stage = :stage',
+      'stages.#st.#status = :s',
+      'stages.#st.started_at = :t',
+      'stages.#st.attempts = stages.#st.attempts + :one',
+    ],
+    remove: ['stages.#st.ended_at', 'stages.#st.#error'],
+    names: { '#stage': 'stage', '#st': stage, '#error': 'error' },
+    values: { ':stage': stage, ':s': 'running', ':t': now, ':one': 1 },
+  });
+}
+
+export async function markStageSucceeded(
+  rt: Runtime,
+  taskId: string,
+  stage: StageName,
+  details?: Record<string, unknown>,
+): Promise<void> {
+  await updateWhileRunning(rt, taskId, {
+    set: ['stages.#st.#status = :s', 'stages.#st.ended_at = :t', ...(details ? ['stages.#st.details = :d'] : [])],
+    names: { '#st': stage },
+    values: { ':s': 'succeeded', ':t': isoNow(rt.clock), ...(details ? { ':d': details } : {}) },
+  });
+}
+
+/** Export waits for the exporter: `queued` with the time it joined the queue. */
+export async function markExportQueued(rt: Runtime, taskId: string, note?: TaskError): Promise<void> {
+  await updateWhileRunning(rt, taskId, {
+    set: ['#stage = :stage', 'stages.#st.#status = :s', 'stages.#st.queued_at = :t', ...(note ? ['stages.#st.#error = :e'] : [])],
+    names: { '#stage': 'stage', '#st': 'export', ...(note ? { '#error': 'error' } : {}) },
+    values: { ':stage': 'export', ':s': 'queued', ':t': isoNow(rt.clock), ...(note ? { ':e': note } : {}) },
+  });
+}
+
+/** Marks the task SUCCEEDED with its artifact list. Throws if it is no longer RUNNING. */
+export async function markTaskSucceeded(rt: Runtime, taskId: string, artifacts: ArtifactEntry[]): Promise<void> {
+  await updateWhileRunning(rt, taskId, {
+    set: ['#status = :done', '#stage = :stage', 'ended_at = :t', 'artifacts = :a'],
+    names: { '#stage': 'stage' },
+    values: { ':done': 'SUCCEEDED', ':stage': 'done', ':t': isoNow(rt.clock), ':a': artifacts },
+  });
+}
+
+/**
+ * Marks the task FAILED with the stage and reason (and that stage `failed`). Returns false when
+ * the task had already ended (failure reports are idempotent: Catch and the execution-status
+ * event may both report the same failure).
+ */
+export async function markTaskFailed(rt: Runtime, taskId: string, error: TaskError): Promise<boolean> {
+  const isStage = (STAGES as readonly string[]).includes(error.stage);
+  try {
+    await updateWhileRunning(rt, taskId, {
+      set: [
+        '#status = :failed',
+        '#stage = :stage',
+        'ended_at = :t',
+        '#error = :e',
+        ...(isStage ? ['stages.#st.#status = :sf', 'stages.#st.ended_at = :t', 'stages.#st.#error = :e'] : []),
+      ],
+      names: { '#stage': 'stage', '#error': 'error', ...(isStage ? { '#st': error.stage } : {}) },
+      values: { ':failed': 'FAILED', ':stage': error.stage, ':t': isoNow(rt.clock), ':e': error, ...(isStage ? { ':sf': 'failed' } : {}) },
+    });
+    return true;
+  } catch (e: unknown) {
+    if (e instanceof TaskNotRunningError) return false;
+    throw e;
+  }
+}
+
+export interface TaskQuery {
+  creatorId?: string;
+  videoId?: string;
+  status?: TaskStatus;
+  limit: number;
+}
+
+/** Tasks newest first, from the creator index when a creator is given, else from the all-tasks index. */
+export async function listTasks(rt: Runtime, q: TaskQuery): Promise<TaskRecord[]> {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const filters: string[] = [];
+  if (q.videoId) {
+    filters.push('video_id = :v');
+    values[':v'] = q.videoId;
+  }
+  if (q.status) {
+    filters.push('#status = :s');
+    names['#status'] = 'status';
+    values[':s'] = q.status;
+  }
+  const base: QueryCommandInput = q.creatorId
+    ? { TableName: rt.settings.tableName, IndexName: CREATOR_INDEX, KeyConditionExpression: 'gsi1pk = :pk', ExpressionAttributeValues: { ':pk': creatorIndexKey(q.creatorId), ...values } }
+    : { TableName: rt.settings.tableName, IndexName: ALL_TASKS_INDEX, KeyConditionExpression: 'gsi2pk = :pk', ExpressionAttributeValues: { ':pk': ALL_TASKS_INDEX_KEY, ...values } };
+  const out: TaskRecord[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await rt.ddb.send(
+      new QueryCommand({
+        ...base,
+        ScanIndexForward: false,
+        ...(filters.length ? { FilterExpression: filters.join(' AND ') } : {}),
+        ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    out.push(...((page.Items ?? []) as TaskRecord[]));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey && out.length < q.limit);
+  return out.slice(0, q.limit);
+}
