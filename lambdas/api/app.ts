@@ -72,8 +72,11 @@ export function createApiApp(rt: Runtime) {
 
   const limit = bodyLimit({
     maxSize: MAX_BODY_BYTES,
-    onError: (c) =>
-      errorResponse(c, 413, { error: 'body_too_large', message: `The request body is larger than ${MAX_BODY_BYTES} bytes (1 MiB).` }),
+    onError: (c) => {
+      // The rest of the body is not read: tell the client not to reuse this connection.
+      c.header('connection', 'close');
+      return errorResponse(c, 413, { error: 'body_too_large', message: `The request body is larger than ${MAX_BODY_BYTES} bytes (1 MiB).` });
+    },
   });
 
   app.get('/api/health', (c) => c.json({ status: 'ok' }));

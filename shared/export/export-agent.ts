@@ -9,7 +9,7 @@ import { processExportMessage, type ExportOutcome, type ExportWorkerDeps } from 
  * the visibility timeout.
  */
 export async function runExportAgent(
-  deps: ExportWorkerDeps & { waitTimeSeconds?: number; onOutcome?: (outcome: ExportOutcome) => void },
+  deps: ExportWorkerDeps & { waitTimeSeconds?: number; onOutcome?: (outcome: ExportOutcome, messageBody: string) => void },
   signal: AbortSignal,
 ): Promise<void> {
   const log = createLogger({ stage: 'export-agent' });
@@ -28,7 +28,7 @@ export async function runExportAgent(
       for (const m of out.Messages ?? []) {
         if (!m.Body || !m.ReceiptHandle) continue;
         const outcome = await processExportMessage(deps, { body: m.Body, receiptHandle: m.ReceiptHandle }, signal);
-        deps.onOutcome?.(outcome);
+        deps.onOutcome?.(outcome, m.Body);
       }
     } catch (error: unknown) {
       if (signal.aborted) break;

@@ -176,6 +176,14 @@ export async function processExportMessage(
       await deleteMessage();
       return 'cancelled';
     }
+    if (outcome.kind === 'failed' && outcome.retryable) {
+      const retry = new ExportRetryableError(`The export attempt failed and may pass on a new attempt: ${outcome.error}`);
+      log.warn('export attempt failed; asking for a new attempt', { error: retry.message });
+      await markExportQueued(rt, message.task_id, { stage: 'export', code: 'export_retryable', message: retry.message }).catch(() => undefined);
+      await report({ error: retry.name, cause: retry.message });
+      await deleteMessage();
+      return 'retry_requested';
+    }
     if (outcome.kind === 'failed') {
       const failure = new ExportFailedError(`The export service failed to render the video: ${outcome.error}`);
       log.error('export failed', { error: failure.message });
@@ -212,7 +220,7 @@ export async function processExportMessage(
   }
 }
 
-type JobOutcome = { kind: 'succeeded' } | { kind: 'failed'; error: string } | { kind: 'cancelled' } | { kind: 'abandoned' };
+type JobOutcome = { kind: 'succeeded' } | { kind: 'failed'; error: string; retryable: boolean } | { kind: 'cancelled' } | { kind: 'abandoned' };
 
 /** Submit (retrying while busy or unreachable), then poll until the job ends or the task stops. */
 async function driveJob(a: {
@@ -242,7 +250,7 @@ async function driveJob(a: {
       }
       const status = await deps.exporter.status(taskId, deps.pollSeconds, a.signal);
       if (status.state === 'succeeded') return { kind: 'succeeded' };
-      if (status.state === 'failed') return { kind: 'failed', error: status.error ?? 'no reason given' };
+      if (status.state === 'failed') return { kind: 'failed', error: status.error ?? 'no reason given', retryable: status.retryable === true };
       if (status.state === 'cancelled') {
         // Cancelled by someone else at the exporter: submit again on the next loop.
         submitted = false;

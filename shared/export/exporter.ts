@@ -14,6 +14,8 @@ export interface ExportJobStatus {
   started_at?: string;
   ended_at?: string;
   error?: string;
+  /** set on failure: whether a new attempt of the same task may succeed (fresh URLs, a passing fault) */
+  retryable?: boolean;
 }
 
 /**

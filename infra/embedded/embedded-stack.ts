@@ -1,0 +1,340 @@
+import './promise-with-resolvers.js';
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { serve, type ServerType } from '@hono/node-server';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import dynalite from 'dynalite';
+import { startFauxqs } from 'fauxqs';
+import S3rver from 's3rver';
+import { createApiApp } from '../../lambdas/api/app.js';
+import { STATE_MACHINE_FUNCTIONS, createStateMachineHandlers, type StateMachineFunction } from '../../lambdas/functions.js';
+import { putObject } from '../../shared/artifacts.js';
+import { runExportAgent } from '../../shared/export/export-agent.js';
+import type { ExportOutcome } from '../../shared/export/export-worker.js';
+import type { Exporter } from '../../shared/export/exporter.js';
+import { HttpExporter } from '../../shared/export/http-exporter.js';
+import { ARTIFACT, taskArtifactKey } from '../../shared/keys.js';
+import { releaseVideoLock } from '../../shared/lock.js';
+import { addLogSink, createLogger, type LogLine } from '../../shared/logger.js';
+import { createRuntime, type Runtime } from '../../shared/runtime.js';
+import {
+  DEFAULT_DEFINITION_OPTIONS,
+  pipelineDefinition,
+  substituteDefinition,
+  type DefinitionOptions,
+  type DefinitionPlaceholder,
+} from '../../shared/state-machine.js';
+import { ALL_TASKS_INDEX, CREATOR_INDEX, STAGES, listTasks, markTaskFailed, type StageName } from '../../shared/task-record.js';
+import { startExportService } from './export-service.js';
+import { startLocalStepFunctions, type LambdaLike } from './local-step-functions.js';
+import { TestControls, injectedError } from './test-controls.js';
+
+export const REGION = 'us-east-1';
+export const ACCOUNT = '000000000000';
+export const TABLE_NAME = 'reel-pipeline';
+export const BUCKET_NAME = 'reel-pipeline-artifacts';
+export const EXPORT_QUEUE = 'reel-pipeline-export.fifo';
+export const EXPORT_DLQ = 'reel-pipeline-export-dlq.fifo';
+export const STATE_MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:reel-pipeline`;
+export const functionArn = (fn: StateMachineFunction) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:reel-pipeline-${fn}`;
+
+export interface EmbeddedStackOptions {
+  /** where the table and the objects live; survives a restart (default `.data`) */
+  dataDir: string;
+  /** HTTP API port (0 = any free port) */
+  port: number;
+  host?: string;
+  /** test-only gates and faults under /__test (PIPELINE_TEST_CONTROLS=1) */
+  testControls?: boolean;
+  /** run the export agent in-process (default true) */
+  exportWorker?: boolean;
+  /** an external exporter; without it the embedded single-threaded export service starts */
+  exportVideoUrl?: string;
+  exportVisibilitySeconds?: number;
+  exportPollSeconds?: number;
+  /** export queue receives before a message goes to the DLQ */
+  exportMaxReceiveCount?: number;
+  definition?: Partial<DefinitionOptions>;
+  /** wraps the exporter the worker uses (tests inject faults there) */
+  wrapExporter?: (exporter: Exporter) => Exporter;
+  onExportOutcome?: (outcome: ExportOutcome, messageBody: string) => void;
+}
+
+export interface EmbeddedStack {
+  apiUrl: string;
+  exportServiceUrl: string;
+  /** the environment a handler process would get (endpoints, names, dummy credentials) */
+  env: Record<string, string>;
+  runtime: Runtime;
+  controls: TestControls;
+  exportQueueUrl: string;
+  exportDlqUrl: string;
+  exportService?: Awaited<ReturnType<typeof startExportService>>;
+  /** resolves when the given task's execution has ended and its logs are stored */
+  settled(taskId: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function freePort(host: string): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+async function ensureTable(client: DynamoDBClient): Promise<void> {
+  try {
+    await client.send(new DescribeTableCommand({ TableName: TABLE_NAME }));
+    return;
+  } catch (error: unknown) {
+    if (!(error instanceof ResourceNotFoundException)) throw error;
+  }
+  const index = (name: string, pk: string, sk: string) => ({
+    IndexName: name,
+    KeySchema: [
+      { AttributeName: pk, KeyType: 'HASH' as const },
+      { AttributeName: sk, KeyType: 'RANGE' as const },
+    ],
+    Projection: { ProjectionType: 'ALL' as const },
+  });
+  await client.send(
+    new CreateTableCommand({
+      TableName: TABLE_NAME,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'gsi1pk', AttributeType: 'S' },
+        { AttributeName: 'gsi1sk', AttributeType: 'S' },
+        { AttributeName: 'gsi2pk', AttributeType: 'S' },
+        { AttributeName: 'gsi2sk', AttributeType: 'S' },
+      ],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      GlobalSecondaryIndexes: [index(CREATOR_INDEX, 'gsi1pk', 'gsi1sk'), index(ALL_TASKS_INDEX, 'gsi2pk', 'gsi2sk')],
+    }),
+  );
+}
+
+/**
+ * The whole pipeline in one process: dynalite (DynamoDB), s3rver (S3, file-backed), fauxqs
+ * (SQS FIFO), the local Step Functions API running the shared definition, the same handlers
+ * that Lambda runs, the export agent, the single-threaded export service and the HTTP API.
+ */
+export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise<EmbeddedStack> {
+  const log = createLogger({ stage: 'embedded-stack' });
+  const host = options.host ?? '127.0.0.1';
+  const dataDir = resolve(options.dataDir);
+  for (const dir of ['dynamodb', 's3', 'exporter']) mkdirSync(join(dataDir, dir), { recursive: true });
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close().catch((error: unknown) => log.warn('shutdown step failed', { error }));
+  };
+
+  try {
+    // DynamoDB
+    const ddbServer = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, path: join(dataDir, 'dynamodb') });
+    await new Promise<void>((ok) => ddbServer.listen(0, host, () => ok()));
+    closers.push(() => new Promise<void>((ok) => ddbServer.close(() => ok())));
+    const ddbAddress = ddbServer.address();
+    const ddbPort = typeof ddbAddress === 'object' && ddbAddress ? ddbAddress.port : 0;
+
+    // S3 (objects as files under dataDir/s3)
+    const s3rver = new S3rver({ port: 0, address: host, silent: true, directory: join(dataDir, 's3') });
+    const s3Address = await s3rver.run();
+    closers.push(() => s3rver.close());
+
+    // SQS
+    const sqsServer = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
+    closers.push(() => sqsServer.stop());
+
+    const sfnPort = await freePort(host);
+    const env: Record<string, string> = {
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_ENDPOINT_URL_DYNAMODB: `http://${host}:${ddbPort}`,
+      AWS_ENDPOINT_URL_S3: `http://${host}:${s3Address.port}`,
+      AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${sqsServer.port}`,
+      AWS_ENDPOINT_URL_SFN: `http://${host}:${sfnPort}`,
+      S3_FORCE_PATH_STYLE: 'true',
+      TABLE_NAME,
+      BUCKET_NAME,
+      STATE_MACHINE_ARN,
+      ARTIFACT_DELIVERY: 'inline',
+      EXPORT_VISIBILITY_SECONDS: String(options.exportVisibilitySeconds ?? 60),
+      EXPORT_POLL_SECONDS: String(options.exportPollSeconds ?? 20),
+    };
+    const bootstrap = createRuntime(env);
+    await ensureTable(new DynamoDBClient({ region: REGION, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } }));
+    try {
+      await bootstrap.s3.send(new HeadBucketCommand({ Bucket: BUCKET_NAME }));
+    } catch {
+      await bootstrap.s3.send(new CreateBucketCommand({ Bucket: BUCKET_NAME }));
+    }
+    const dlq = await bootstrap.sqs.send(new CreateQueueCommand({ QueueName: EXPORT_DLQ, Attributes: { FifoQueue: 'true' } }));
+    const dlqArn = (
+      await bootstrap.sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }))
+    ).Attributes?.QueueArn;
+    const queue = await bootstrap.sqs.send(
+      new CreateQueueCommand({
+        QueueName: EXPORT_QUEUE,
+        Attributes: {
+          FifoQueue: 'true',
+          ContentBasedDeduplication: 'false',
+          VisibilityTimeout: env.EXPORT_VISIBILITY_SECONDS,
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.exportMaxReceiveCount ?? 5 }),
+        },
+      }),
+    );
+    const exportQueueUrl = queue.QueueUrl ?? '';
+    env.EXPORT_QUEUE_URL = exportQueueUrl;
+
+    // Export service (the single-threaded exporter), unless an external one is named.
+    let exportService: Awaited<ReturnType<typeof startExportService>> | undefined;
+    let exportVideoUrl: string = options.exportVideoUrl ?? '';
+    if (!exportVideoUrl) {
+      exportService = await startExportService({ port: 0, host, workDir: join(dataDir, 'exporter') });
+      closers.push(() => exportService!.close());
+      exportVideoUrl = exportService.url;
+    }
+    env.EXPORT_VIDEO_URL = exportVideoUrl;
+
+    const rt = createRuntime(env);
+    const controls = new TestControls();
+
+    // Recovery: tasks RUNNING when the stack last stopped cannot resume (their executions lived
+    // in this process): mark them FAILED and free their locks.
+    for (const task of await listTasks(rt, { status: 'RUNNING', limit: 10_000 })) {
+      const stage = (STAGES as readonly string[]).includes(task.stage) ? (task.stage as StageName) : 'execution';
+      await markTaskFailed(rt, task.task_id, {
+        stage,
+        code: 'interrupted_by_restart',
+        message: 'The embedded stack stopped while this task was running (interrupted by restart); submit it again.',
+      });
+      await releaseVideoLock(rt, { creatorId: task.creator_id, videoId: task.video_id, taskId: task.task_id });
+      log.warn('task interrupted by restart marked FAILED', { task_id: task.task_id, creator_id: task.creator_id, video_id: task.video_id, stage });
+    }
+
+    // Each task's log lines, kept with its artifacts when its execution ends.
+    const taskLogs = new Map<string, string[]>();
+    const removeSink = addLogSink((line: LogLine) => {
+      const id = line.task_id;
+      if (typeof id !== 'string') return;
+      const lines = taskLogs.get(id) ?? [];
+      lines.push(JSON.stringify(line));
+      taskLogs.set(id, lines);
+    });
+    closers.push(async () => void removeSink());
+    const flushTaskLog = async (taskId: string) => {
+      const lines = taskLogs.get(taskId);
+      if (!lines) return;
+      taskLogs.delete(taskId);
+      await putObject(rt, taskArtifactKey(taskId, ARTIFACT.log), `${lines.join('\n')}\n`, 'application/x-ndjson');
+    };
+
+    // Handlers, invoked as Lambda invokes them.
+    const handlers = createStateMachineHandlers(rt);
+    const lambdas: Record<string, LambdaLike> = {};
+    const stateOfFunction: Record<string, string> = {};
+    for (const fn of Object.keys(STATE_MACHINE_FUNCTIONS) as StateMachineFunction[]) {
+      const handler = handlers[fn] as (event: unknown) => Promise<unknown>;
+      lambdas[functionArn(fn)] = async (event) => {
+        const fault = options.testControls ? controls.takeFault(stateOfFunction[fn] ?? fn) : undefined;
+        if (fault) throw injectedError(fault);
+        return handler(event);
+      };
+    }
+    Object.assign(stateOfFunction, { start: 'Start', story: 'Story', tts: 'Tts', draft: 'Draft', finalize: 'Finalize', fail: 'RecordFailure' });
+    const placeholders = Object.fromEntries(
+      Object.entries(STATE_MACHINE_FUNCTIONS).map(([fn, placeholder]) => [placeholder, functionArn(fn as StateMachineFunction)]),
+    ) as Record<DefinitionPlaceholder, string>;
+    placeholders.ExportQueueUrl = exportQueueUrl;
+    const definition = substituteDefinition(pipelineDefinition({ ...DEFAULT_DEFINITION_OPTIONS, ...options.definition }), placeholders);
+
+    const settledWaiters = new Map<string, Array<() => void>>();
+    const settledTasks = new Set<string>();
+    const sfn = await startLocalStepFunctions({
+      definition,
+      stateMachineArn: STATE_MACHINE_ARN,
+      lambdas,
+      sqs: rt.sqs,
+      port: sfnPort,
+      host,
+      beforeTask: options.testControls ? ({ stateName, executionName }) => controls.beforeTask(stateName, executionName) : undefined,
+      onExecutionEnded: async (ended) => {
+        // What the EventBridge rule does on AWS: endings Catch cannot see reach the fail handler.
+        if (ended.status !== 'SUCCEEDED') {
+          await (handlers.fail as (e: unknown) => Promise<unknown>)({
+            source: 'aws.states',
+            'detail-type': 'Step Functions Execution Status Change',
+            detail: { executionArn: ended.executionArn, name: ended.name, status: ended.status, error: ended.error, cause: ended.cause },
+          }).catch((error: unknown) => log.error('fail handler failed for an ended execution', { error, task_id: ended.name }));
+        }
+        await flushTaskLog(ended.name).catch((error: unknown) => log.warn('could not store task log', { error, task_id: ended.name }));
+        settledTasks.add(ended.name);
+        for (const done of settledWaiters.get(ended.name) ?? []) done();
+        settledWaiters.delete(ended.name);
+      },
+    });
+    closers.push(() => sfn.close());
+
+    // Export agent, in-process (the same code runs by hand: npm run export-agent).
+    const agentAbort = new AbortController();
+    let agentDone: Promise<void> = Promise.resolve();
+    if (options.exportWorker !== false) {
+      const baseExporter: Exporter = new HttpExporter(exportVideoUrl);
+      agentDone = runExportAgent(
+        {
+          rt,
+          exporter: options.wrapExporter ? options.wrapExporter(baseExporter) : baseExporter,
+          queueUrl: exportQueueUrl,
+          visibilitySeconds: rt.settings.exportVisibilitySeconds,
+          pollSeconds: rt.settings.exportPollSeconds,
+          waitTimeSeconds: 1,
+          onOutcome: options.onExportOutcome,
+        },
+        agentAbort.signal,
+      );
+      closers.push(async () => {
+        agentAbort.abort();
+        await agentDone;
+      });
+    }
+
+    // HTTP API
+    const root = createApiApp(rt);
+    if (options.testControls) root.route('/__test', controls.routes());
+    const server: ServerType = await new Promise((ok) => {
+      const s = serve({ fetch: root.fetch, port: options.port, hostname: host }, () => ok(s));
+    });
+    closers.push(() => new Promise<void>((ok) => server.close(() => ok())));
+    const address = server.address();
+    const apiPort = typeof address === 'object' && address ? address.port : options.port;
+
+    return {
+      apiUrl: `http://${host}:${apiPort}`,
+      exportServiceUrl: exportVideoUrl,
+      env,
+      runtime: rt,
+      controls,
+      exportQueueUrl,
+      exportDlqUrl: dlq.QueueUrl ?? '',
+      exportService,
+      settled: (taskId: string) =>
+        settledTasks.has(taskId)
+          ? Promise.resolve()
+          : new Promise<void>((ok) => settledWaiters.set(taskId, [...(settledWaiters.get(taskId) ?? []), ok])),
+      stop: closeAll,
+    };
+  } catch (error: unknown) {
+    await closeAll();
+    throw error;
+  }
+}

@@ -1,0 +1,516 @@
+/**
+ * The single-threaded export service of the embedded stack: an HTTP wrapper around
+ * {@link renderDraft} with ONE render slot, speaking the asynchronous job contract
+ * (submit with PUT, long-poll with GET, download the video, cancel with DELETE).
+ *
+ * While a job holds the slot (downloading its media, then rendering), a PUT for another task is
+ * answered 503 with `Retry-After`; there is no queue here — the pipeline's export queue is the
+ * queue. The service keeps its own accounting (`/stats`) so tests and benchmarks can prove it
+ * never ran two renders at once.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { serve } from '@hono/node-server';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { z } from 'zod';
+import type { Draft, DraftMaterial } from '../../shared/draft/draft.js';
+import { errorMessage } from '../../shared/errors.js';
+import { createLogger, type Logger } from '../../shared/logger.js';
+import { InvalidDraftError, materialIdsNeedingMedia, RenderFailedError, renderDraft } from '../../shared/render/render-draft.js';
+
+/** A job's state as the service reports it. A job is `running` from the accepted PUT until it ends. */
+export type ExportJobRunState = 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+/** Answer of `GET /jobs/{task_id}` (and of PUT and DELETE). */
+export interface ExportJobView {
+  task_id: string;
+  state: ExportJobRunState;
+  /** ISO 8601 */
+  started_at: string;
+  /** ISO 8601; null while running */
+  ended_at: string | null;
+  /** why it failed, a sentence (set when failed) */
+  error?: string;
+  /** class of the failure, e.g. `MediaDownloadError`, `RenderFailedError`, `InvalidDraftError` */
+  error_name?: string;
+  /** whether a new PUT of the same task may succeed (fresh URLs, a passing fault) */
+  retryable?: boolean;
+  /** render wall time (set when succeeded) */
+  render_ms?: number;
+  /** size of the mp4 (set when succeeded) */
+  video_bytes?: number;
+}
+
+/** One run of one task, in the order runs started. */
+export interface ExportRunSummary {
+  task_id: string;
+  /** service-wide run number, 1-based */
+  run: number;
+  state: ExportJobRunState;
+  started_at: string;
+  ended_at: string | null;
+}
+
+/** The service's own accounting (`GET /stats`). */
+export interface ExportServiceStats {
+  renders_started: number;
+  renders_completed: number;
+  renders_failed: number;
+  renders_cancelled: number;
+  /** high-water mark of renders in flight at once: 1 for a healthy single-slot service */
+  max_concurrent_renders: number;
+  /** total wall time spent inside renders, milliseconds */
+  busy_ms: number;
+  running_task_id: string | null;
+  /** the most recent runs (at most {@link RUN_HISTORY_LIMIT}), oldest first */
+  jobs: ExportRunSummary[];
+}
+
+/** Options of {@link startExportService}. */
+export interface ExportServiceOptions {
+  /** 0 (the default) picks a free port */
+  port?: number;
+  /** default 127.0.0.1 */
+  host?: string;
+  /** where job folders and finished videos live; its `jobs/` folder is emptied at start */
+  workDir: string;
+  /** finished jobs (and their videos) kept for GET; the oldest is evicted beyond this. Default 20. */
+  keepJobs?: number;
+  /** the renderer; tests swap it */
+  render?: typeof renderDraft;
+  /** x264 preset passed to the renderer */
+  preset?: string;
+  /** output frame rate passed to the renderer (its default: the canvas fps, at most 15) */
+  fps?: number;
+  /** longest long-poll `?wait=` honoured, seconds. Default 60. */
+  maxWaitSeconds?: number;
+  /** per-file media download timeout, milliseconds. Default 120 000. */
+  downloadTimeoutMs?: number;
+  log?: Logger;
+}
+
+/** A running export service. */
+export interface ExportService {
+  /** base URL, e.g. `http://127.0.0.1:40123` */
+  url: string;
+  port: number;
+  /** cancels the running job (killing ffmpeg), then stops listening */
+  close(): Promise<void>;
+  stats(): ExportServiceStats;
+}
+
+/** A material could not be fetched from its URL. */
+export class MediaDownloadError extends Error {
+  /** HTTP status of the answer, undefined when there was none (network error, timeout) */
+  readonly status: number | undefined;
+  constructor(message: string, status?: number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MediaDownloadError';
+    this.status = status;
+  }
+}
+
+/** Runs kept in `/stats` `jobs`. */
+export const RUN_HISTORY_LIMIT = 1000;
+const MAX_BODY_BYTES = 5 * 1024 * 1024;
+
+/**
+ * Whether a failed export may succeed if the same task is PUT again — the one place that decides.
+ */
+export function isRetryableExportError(error: unknown): boolean {
+  if (error instanceof MediaDownloadError) {
+    // no answer, a server fault, throttling, or an expired presigned URL (403): fresh URLs or time may fix it
+    return error.status === undefined || error.status >= 500 || error.status === 403 || error.status === 408 || error.status === 429;
+  }
+  // ffmpeg killed by the system (out of memory): the same input can pass on a calmer machine
+  if (error instanceof RenderFailedError) return error.exitSignal !== null;
+  // an invalid draft or media ffmpeg rejects fails the same way every time
+  return false;
+}
+
+const hexColor = z.string().regex(/^#[0-9a-fA-F]{6}$/);
+const timeRange = z.looseObject({ start_us: z.number().min(0), duration_us: z.number().min(0) });
+const mediaSegment = z.looseObject({ id: z.string(), material_id: z.string(), target: timeRange, source: timeRange.optional() });
+const draftSchema = z.looseObject({
+  version: z.literal(1),
+  task_id: z.string(),
+  canvas: z.looseObject({ width: z.number().int().positive(), height: z.number().int().positive(), fps: z.number().positive() }),
+  duration_us: z.number().positive(),
+  language: z.string(),
+  materials: z.array(
+    z.discriminatedUnion('type', [
+      z.looseObject({ id: z.string(), type: z.literal('audio'), key: z.string(), content_type: z.string(), duration_us: z.number() }),
+      z.looseObject({ id: z.string(), type: z.literal('generated_background'), colors: z.tuple([hexColor, hexColor]) }),
+      z.looseObject({ id: z.string(), type: z.literal('image'), key: z.string(), content_type: z.string() }),
+      z.looseObject({ id: z.string(), type: z.literal('subtitles'), key: z.string(), content_type: z.string() }),
+    ]),
+  ),
+  tracks: z.array(
+    z.discriminatedUnion('type', [
+      z.looseObject({ type: z.literal('audio'), name: z.string(), segments: z.array(mediaSegment) }),
+      z.looseObject({ type: z.literal('video'), name: z.string(), segments: z.array(mediaSegment) }),
+      z.looseObject({ type: z.literal('text'), name: z.string(), segments: z.array(z.looseObject({ id: z.string(), text: z.string(), target: timeRange })) }),
+    ]),
+  ),
+});
+const jobBodySchema = z.object({
+  draft: draftSchema,
+  media: z.record(z.string(), z.url({ protocol: /^https?$/ })),
+});
+
+interface Job {
+  taskId: string;
+  run: number;
+  state: ExportJobRunState;
+  startedAt: number;
+  endedAt: number | null;
+  draftHash: string;
+  durationUs: number;
+  dir: string;
+  videoPath: string;
+  controller: AbortController;
+  /** settles when the job has left `running` and released the slot */
+  done: Promise<void>;
+  summary: ExportRunSummary;
+  failure?: { name: string; message: string; retryable: boolean };
+  renderMs?: number;
+  videoBytes?: number;
+}
+
+/**
+ * Starts the export service and resolves once it listens.
+ *
+ * Routes: `PUT /jobs/{task_id}` (202, or 503 busy, 409 conflicting draft, 400 invalid),
+ * `GET /jobs/{task_id}?wait=S`, `GET /jobs/{task_id}/video`, `DELETE /jobs/{task_id}`,
+ * `GET /health`, `GET /stats`.
+ */
+export async function startExportService(opts: ExportServiceOptions): Promise<ExportService> {
+  const log = opts.log ?? createLogger({ component: 'export-service' });
+  const render = opts.render ?? renderDraft;
+  const keepJobs = Math.max(1, opts.keepJobs ?? 20);
+  const maxWaitSeconds = opts.maxWaitSeconds ?? 60;
+  const downloadTimeoutMs = opts.downloadTimeoutMs ?? 120_000;
+  const jobsDir = path.join(path.resolve(opts.workDir), 'jobs');
+  // Job folders of an earlier process are unreachable (the job table lives in memory).
+  await rm(jobsDir, { recursive: true, force: true });
+  await mkdir(jobsDir, { recursive: true });
+
+  const jobs = new Map<string, Job>();
+  const history: ExportRunSummary[] = [];
+  let current: Job | null = null;
+  let runCounter = 0;
+  let activeRenders = 0;
+  let closing = false;
+  const counters = { renders_started: 0, renders_completed: 0, renders_failed: 0, renders_cancelled: 0, max_concurrent_renders: 0, busy_ms: 0 };
+  // observed render speed (render ms per media ms), for Retry-After
+  let renderedMediaMs = 0;
+
+  const stats = (): ExportServiceStats => ({
+    ...counters,
+    running_task_id: current?.taskId ?? null,
+    jobs: history.map((s) => ({ ...s })),
+  });
+
+  const view = (job: Job): ExportJobView => ({
+    task_id: job.taskId,
+    state: job.state,
+    started_at: new Date(job.startedAt).toISOString(),
+    ended_at: job.endedAt === null ? null : new Date(job.endedAt).toISOString(),
+    ...(job.failure ? { error: job.failure.message, error_name: job.failure.name, retryable: job.failure.retryable } : {}),
+    ...(job.state === 'succeeded' ? { render_ms: job.renderMs, video_bytes: job.videoBytes } : {}),
+  });
+
+  const retryAfterSeconds = (job: Job): number => {
+    const speed = renderedMediaMs > 0 ? counters.busy_ms / renderedMediaMs : 0.6;
+    const expectedMs = (job.durationUs / 1000) * speed + 2000;
+    return Math.min(30, Math.max(1, Math.ceil((expectedMs - (Date.now() - job.startedAt)) / 1000)));
+  };
+
+  const evictFinishedJobs = async () => {
+    const finished = [...jobs.values()].filter((j) => j.state !== 'running').sort((a, b) => (a.endedAt ?? 0) - (b.endedAt ?? 0));
+    for (const job of finished.slice(0, Math.max(0, finished.length - keepJobs))) {
+      jobs.delete(job.taskId);
+      await rm(job.dir, { recursive: true, force: true });
+    }
+  };
+
+  const runJob = async (job: Job, draft: Draft, mediaUrls: Record<string, string>, release: () => void) => {
+    const jobLog = log.child({ task_id: job.taskId, stage: 'export', run: job.run });
+    const scratch = [path.join(job.dir, 'media'), path.join(job.dir, 'render')];
+    try {
+      const media = await downloadMedia({ draft, urls: mediaUrls, dir: scratch[0], signal: job.controller.signal, timeoutMs: downloadTimeoutMs });
+      counters.renders_started++;
+      activeRenders++;
+      counters.max_concurrent_renders = Math.max(counters.max_concurrent_renders, activeRenders);
+      const renderStart = Date.now();
+      try {
+        const result = await render({
+          draft,
+          media,
+          outputPath: job.videoPath,
+          workDir: scratch[1],
+          signal: job.controller.signal,
+          preset: opts.preset,
+          fps: opts.fps,
+          log: (msg, data) => jobLog.debug(msg, { ...data }),
+        });
+        job.renderMs = result.render_ms;
+      } finally {
+        activeRenders--;
+        counters.busy_ms += Date.now() - renderStart;
+      }
+      renderedMediaMs += job.durationUs / 1000;
+      job.videoBytes = (await stat(job.videoPath)).size;
+      job.state = 'succeeded';
+      counters.renders_completed++;
+      jobLog.info('export succeeded', { render_ms: job.renderMs, video_bytes: job.videoBytes });
+    } catch (error: unknown) {
+      if (job.controller.signal.aborted) {
+        job.state = 'cancelled';
+        counters.renders_cancelled++;
+        jobLog.info('export cancelled');
+      } else {
+        job.state = 'failed';
+        counters.renders_failed++;
+        job.failure = { name: error instanceof Error ? error.name : 'Error', message: failureMessage(error), retryable: isRetryableExportError(error) };
+        jobLog.warn('export failed', { error, retryable: job.failure.retryable });
+      }
+    } finally {
+      await Promise.all(scratch.map((dir) => rm(dir, { recursive: true, force: true })));
+      job.endedAt = Date.now();
+      job.summary.state = job.state;
+      job.summary.ended_at = new Date(job.endedAt).toISOString();
+      await evictFinishedJobs().catch((error: unknown) => log.warn('evicting old export jobs failed', { error }));
+      if (current === job) current = null;
+      release();
+    }
+  };
+
+  const app = new Hono();
+
+  app.onError((error, c) => {
+    log.error('export service request failed', { error, path: c.req.path });
+    return c.json({ error: 'internal', message: 'The export service hit an unexpected error; see its log.' }, 500);
+  });
+  app.notFound((c) => c.json({ error: 'not_found', message: `No route ${c.req.method} ${c.req.path}.` }, 404));
+
+  app.get('/health', (c) => c.json({ status: 'ok', busy: current !== null, ...stats() }));
+  app.get('/stats', (c) => c.json(stats()));
+
+  app.put(
+    '/jobs/:taskId',
+    bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.json({ error: 'too_large', message: `The job body exceeds ${MAX_BODY_BYTES} bytes.` }, 413) }),
+    async (c) => {
+      const taskId = c.req.param('taskId');
+      let body: unknown;
+      try {
+        body = await c.req.json();
+      } catch {
+        return c.json({ error: 'invalid_request', message: 'The body is not JSON.' }, 400);
+      }
+      const parsed = jobBodySchema.safeParse(body);
+      if (!parsed.success) {
+        const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
+        return c.json({ error: 'invalid_request', message: `The job is not {draft, media}: ${issues.join('; ')}.` }, 400);
+      }
+      const draft = parsed.data.draft as Draft;
+      const media = parsed.data.media;
+      const missing = materialIdsNeedingMedia(draft).filter((id) => !media[id]);
+      if (missing.length) {
+        return c.json({ error: 'invalid_request', message: `No media URL for material(s) ${missing.map((m) => `"${m}"`).join(', ')}.` }, 400);
+      }
+      // No await from here on: check and claim of the slot happen in one turn of the event loop.
+      const draftHash = createHash('sha256').update(JSON.stringify(draft)).digest('hex');
+      const existing = jobs.get(taskId);
+      if (existing && (existing.state === 'running' || existing.state === 'succeeded')) {
+        if (existing.draftHash !== draftHash) {
+          return c.json({ error: 'conflict', message: `Task ${taskId} already has a ${existing.state} export of a different draft.` }, 409);
+        }
+        return c.json(view(existing), 202);
+      }
+      if (closing) return c.json({ error: 'closing', message: 'The export service is shutting down.' }, 503);
+      if (current) {
+        const retryAfter = retryAfterSeconds(current);
+        c.header('Retry-After', String(retryAfter));
+        return c.json(
+          { error: 'busy', message: `The export service is rendering task ${current.taskId}; retry in about ${retryAfter} s.`, running_task_id: current.taskId },
+          503,
+        );
+      }
+      const run = ++runCounter;
+      const dir = path.join(jobsDir, `${String(run).padStart(6, '0')}-${taskId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 48)}`);
+      let release: () => void = () => {};
+      const done = new Promise<void>((resolve) => (release = resolve));
+      const startedAt = Date.now();
+      const summary: ExportRunSummary = { task_id: taskId, run, state: 'running', started_at: new Date(startedAt).toISOString(), ended_at: null };
+      const job: Job = {
+        taskId, run, state: 'running', startedAt, endedAt: null, draftHash, durationUs: draft.duration_us,
+        dir, videoPath: path.join(dir, 'video.mp4'), controller: new AbortController(), done, summary,
+      };
+      // A failed or cancelled earlier run has no video worth keeping.
+      if (existing) void rm(existing.dir, { recursive: true, force: true });
+      jobs.set(taskId, job);
+      current = job;
+      history.push(summary);
+      if (history.length > RUN_HISTORY_LIMIT) history.splice(0, history.length - RUN_HISTORY_LIMIT);
+      if (draft.task_id !== taskId) log.warn('draft task_id differs from the job id', { task_id: taskId, draft_task_id: draft.task_id });
+      log.info('export accepted', { task_id: taskId, run, duration_us: draft.duration_us });
+      void runJob(job, draft, media, release);
+      return c.json(view(job), 202);
+    },
+  );
+
+  app.get('/jobs/:taskId', async (c) => {
+    const taskId = c.req.param('taskId');
+    const job = jobs.get(taskId);
+    if (!job) return unknownTask(c, taskId);
+    const wait = Math.min(maxWaitSeconds, Math.max(0, Number(c.req.query('wait') ?? 0) || 0));
+    if (job.state === 'running' && wait > 0) await waitForJob(job, wait * 1000, c.req.raw.signal);
+    return c.json(view(jobs.get(taskId) ?? job));
+  });
+
+  app.get('/jobs/:taskId/video', async (c) => {
+    const taskId = c.req.param('taskId');
+    const job = jobs.get(taskId);
+    if (!job) return unknownTask(c, taskId);
+    if (job.state !== 'succeeded') {
+      return c.json({ error: 'not_ready', message: `The export of task ${taskId} is ${job.state}, not succeeded.`, state: job.state }, 409);
+    }
+    const size = (await stat(job.videoPath)).size;
+    const body = Readable.toWeb(createReadStream(job.videoPath)) as unknown as ReadableStream<Uint8Array>;
+    return new Response(body, { status: 200, headers: { 'content-type': 'video/mp4', 'content-length': String(size) } });
+  });
+
+  app.delete('/jobs/:taskId', async (c) => {
+    const taskId = c.req.param('taskId');
+    const job = jobs.get(taskId);
+    if (!job) return unknownTask(c, taskId);
+    if (job.state === 'running') {
+      log.info('export cancel requested', { task_id: taskId, run: job.run });
+      job.controller.abort();
+      // The slot is free only once ffmpeg has exited; answer after that (bounded, in case a renderer ignores the signal).
+      await waitForJob(job, 15_000);
+    }
+    return c.json(view(job));
+  });
+
+  const server = serve({ fetch: app.fetch, port: opts.port ?? 0, hostname: opts.host ?? '127.0.0.1' }) as Server;
+  await new Promise<void>((resolve, reject) => {
+    if (server.listening) return resolve();
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = opts.host ?? '127.0.0.1';
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  log.info('export service listening', { url, work_dir: opts.workDir });
+
+  return {
+    url,
+    port,
+    stats,
+    async close() {
+      closing = true;
+      const running = current;
+      if (running) {
+        running.controller.abort();
+        await running.done;
+      }
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+function unknownTask(c: Context, taskId: string): Response {
+  return c.json({ error: 'not_found', message: `No export job for task ${taskId}.` }, 404);
+}
+
+/** Resolves when the job ends, after `ms`, or when `signal` aborts (the client went away). */
+function waitForJob(job: Job, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const finish = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', finish);
+      resolve();
+    };
+    const timer = setTimeout(finish, ms);
+    signal?.addEventListener('abort', finish, { once: true });
+    void job.done.then(finish);
+  });
+}
+
+/** A human sentence for the job's `error` field: no stack, no URL signatures. */
+function failureMessage(error: unknown): string {
+  if (error instanceof RenderFailedError) return `The render failed: ${error.message}`;
+  if (error instanceof MediaDownloadError || error instanceof InvalidDraftError) return error.message;
+  return `The export failed: ${errorMessage(error)}`;
+}
+
+const EXTENSIONS: Record<string, string> = {
+  'audio/wav': '.wav', 'audio/x-wav': '.wav', 'audio/wave': '.wav', 'audio/mpeg': '.mp3', 'audio/mp4': '.m4a', 'audio/aac': '.aac',
+  'image/png': '.png', 'image/jpeg': '.jpg', 'image/webp': '.webp', 'application/x-subrip': '.srt',
+};
+
+function extensionOf(material: DraftMaterial): string {
+  return 'content_type' in material ? (EXTENSIONS[material.content_type.toLowerCase()] ?? '') : '';
+}
+
+/** Fetches every material the render needs into `dir`, in parallel; returns their local paths. */
+async function downloadMedia(a: {
+  draft: Draft;
+  urls: Record<string, string>;
+  dir: string;
+  signal: AbortSignal;
+  timeoutMs: number;
+}): Promise<Record<string, string>> {
+  await mkdir(a.dir, { recursive: true });
+  const files: Record<string, string> = {};
+  const materials = new Map(a.draft.materials.map((m) => [m.id, m]));
+  await Promise.all(
+    materialIdsNeedingMedia(a.draft).map(async (id, i) => {
+      const material = materials.get(id);
+      if (!material) return;
+      const file = path.join(a.dir, `${i}-${material.type}${extensionOf(material)}`);
+      await downloadTo({ id, url: a.urls[id], file, signal: a.signal, timeoutMs: a.timeoutMs });
+      files[id] = file;
+    }),
+  );
+  return files;
+}
+
+async function downloadTo(a: { id: string; url: string; file: string; signal: AbortSignal; timeoutMs: number }): Promise<void> {
+  const signal = AbortSignal.any([a.signal, AbortSignal.timeout(a.timeoutMs)]);
+  // The query string of a presigned URL is a credential: never in messages or logs.
+  const where = redactUrl(a.url);
+  try {
+    const res = await fetch(a.url, { signal });
+    if (!res.ok || !res.body) {
+      await res.body?.cancel();
+      throw new MediaDownloadError(`Material "${a.id}" could not be downloaded from ${where}: HTTP ${res.status}.`, res.status);
+    }
+    await pipeline(Readable.fromWeb(res.body as unknown as NodeReadableStream<Uint8Array>), createWriteStream(a.file), { signal });
+  } catch (error: unknown) {
+    if (error instanceof MediaDownloadError || a.signal.aborted) throw error;
+    throw new MediaDownloadError(`Material "${a.id}" could not be downloaded from ${where}: ${errorMessage(error)}`, undefined, { cause: error });
+  }
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return '(invalid URL)';
+  }
+}

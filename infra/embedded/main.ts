@@ -1,0 +1,38 @@
+import { createLogger } from '../../shared/logger.js';
+import { startEmbeddedStack } from './embedded-stack.js';
+
+/**
+ * `npm start`: the whole pipeline on this machine, one process.
+ * Settings: PORT (51082), HOST (127.0.0.1), DATA_DIR (.data), EXPORT_VIDEO_URL (an external
+ * exporter instead of the embedded one), EXPORT_WORKER=off (no in-process export agent),
+ * PIPELINE_TEST_CONTROLS=1 (test-only gates and faults under /__test).
+ */
+const log = createLogger({ stage: 'embedded-stack' });
+const env = process.env;
+const stack = await startEmbeddedStack({
+  dataDir: env.DATA_DIR ?? '.data',
+  port: Number(env.PORT ?? 51082),
+  host: env.HOST ?? '127.0.0.1',
+  testControls: env.PIPELINE_TEST_CONTROLS === '1',
+  exportWorker: env.EXPORT_WORKER !== 'off',
+  exportVideoUrl: env.EXPORT_VIDEO_URL || undefined,
+  exportVisibilitySeconds: env.EXPORT_VISIBILITY_SECONDS ? Number(env.EXPORT_VISIBILITY_SECONDS) : undefined,
+});
+log.info('reel-pipeline is listening', {
+  api: `${stack.apiUrl}/api/pipeline/run`,
+  export_service: stack.exportServiceUrl,
+  data_dir: env.DATA_DIR ?? '.data',
+  test_controls: env.PIPELINE_TEST_CONTROLS === '1',
+});
+process.stderr.write(`\nreel-pipeline listening on ${stack.apiUrl}  (POST ${stack.apiUrl}/api/pipeline/run) — Ctrl-C to stop\n\n`);
+
+let stopping = false;
+const shutdown = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  log.info('shutting down', { signal });
+  await stack.stop();
+  process.exit(0);
+};
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));

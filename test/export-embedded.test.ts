@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getObjectBytes } from '../shared/artifacts.js';
+import type { ExportOutcome } from '../shared/export/export-worker.js';
+import type { Exporter } from '../shared/export/exporter.js';
+import { probeVideo } from '../shared/render/render-draft.js';
+import { startTestStack, type TestStack } from './support/stack.js';
+
+/**
+ * Export end to end: real renders (a few seconds each) through the FIFO queue, the export
+ * agent and the single-threaded export service.
+ */
+let stack: TestStack;
+const outcomes: ExportOutcome[] = [];
+const messages: Array<{ task_id: string; task_token: string }> = [];
+let failNextVideoDownloads = 0;
+
+beforeAll(async () => {
+  stack = await startTestStack({
+    onExportOutcome: (o, body) => {
+      outcomes.push(o);
+      messages.push(JSON.parse(body) as { task_id: string; task_token: string });
+    },
+    // Fault injection at the worker's exporter client: the download of the rendered video fails.
+    wrapExporter: (inner: Exporter): Exporter => ({
+      submit: (id, job, signal) => inner.submit(id, job, signal),
+      status: (id, wait, signal) => inner.status(id, wait, signal),
+      cancel: (id) => inner.cancel(id),
+      video: async (id, signal) => {
+        if (failNextVideoDownloads > 0) {
+          failNextVideoDownloads -= 1;
+          throw new Error('connection reset while downloading the video (injected)');
+        }
+        return inner.video(id, signal);
+      },
+    }),
+  });
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+const SOURCES = ['Short one.', '很短的一句话。', 'Two words.', '第四个视频。'];
+
+describe('export', () => {
+  it('renders 4 concurrent tasks one at a time into playable 1080x1920 videos', async () => {
+    const subs = await Promise.all(
+      SOURCES.map((text, i) => stack.post({ creator_id: 'exp', video_id: `v${i}`, source_text: text, gender: (i % 3) as 0 | 1 | 2 })),
+    );
+    expect(subs.map((s) => s.status)).toEqual([202, 202, 202, 202]);
+    const tasks = await Promise.all(subs.map((s) => stack.finished(s.body.task_id as string)));
+    const dir = mkdtempSync(join(tmpdir(), 'reel-videos-'));
+    for (const task of tasks) {
+      expect(task.status, JSON.stringify(task.error)).toBe('SUCCEEDED');
+      expect(task.artifacts.map((a) => a.name)).toContain('final_video.mp4');
+      const bytes = await getObjectBytes(stack.runtime, `tasks/${task.task_id}/final_video.mp4`);
+      const file = join(dir, `${task.task_id}.mp4`);
+      writeFileSync(file, bytes!);
+      const probe = await probeVideo(file);
+      expect(probe).toMatchObject({ codec: 'h264', width: 1080, height: 1920, audio_codec: 'aac' });
+      const narrationMs = task.stages.tts.details!.duration_ms as number;
+      expect(Math.abs(probe.duration_ms - narrationMs)).toBeLessThan(500);
+    }
+    // The exporter's own accounting: never two renders at once.
+    const stats = stack.exportService!.stats();
+    expect(stats.max_concurrent_renders).toBe(1);
+    expect(stats.renders_completed).toBeGreaterThanOrEqual(4);
+    // And the tasks' export stages never overlap in time.
+    const spans = tasks
+      .map((t) => [Date.parse(t.stages.export.started_at!), Date.parse(t.stages.export.ended_at!)] as const)
+      .sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < spans.length; i++) expect(spans[i][0]).toBeGreaterThanOrEqual(spans[i - 1][1]);
+    for (const t of tasks) expect(t.stages.export.queued_at).toBeDefined();
+  });
+
+  it('gives a retried Export attempt its own message and token, and completes', async () => {
+    failNextVideoDownloads = 1;
+    const before = outcomes.length;
+    const sub = await stack.post({ creator_id: 'exp', video_id: 'retry', source_text: 'Try again.' });
+    const task = await stack.finished(sub.body.task_id as string);
+    expect(task.status, JSON.stringify(task.error)).toBe('SUCCEEDED');
+    expect(outcomes.slice(before)).toEqual(['retry_requested', 'succeeded']);
+    expect(task.stages.export.attempts).toBe(2);
+    const mine = messages.filter((m) => m.task_id === task.task_id);
+    expect(mine).toHaveLength(2);
+    expect(mine[0].task_token).not.toBe(mine[1].task_token);
+    expect(task.stages.export.status).toBe('succeeded');
+  });
+});

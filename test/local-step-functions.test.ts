@@ -1,0 +1,667 @@
+import { createHash } from 'node:crypto';
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  ExecutionDoesNotExist,
+  InvalidName,
+  InvalidToken,
+  ListExecutionsCommand,
+  SendTaskFailureCommand,
+  SendTaskHeartbeatCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  StartExecutionCommand,
+  StateMachineDoesNotExist,
+  StopExecutionCommand,
+  TaskTimedOut,
+} from '@aws-sdk/client-sfn';
+import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { createLocalhostHandler, startFauxqs, type FauxqsServer } from 'fauxqs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  startLocalStepFunctions,
+  type ExecutionEnded,
+  type LambdaContextLike,
+  type LambdaLike,
+  type LocalStepFunctions,
+  type LocalStepFunctionsOptions,
+} from '../infra/embedded/local-step-functions.js';
+
+const REGION = 'us-east-1';
+const ACCOUNT = '000000000000';
+const STATE_MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:reel-pipeline`;
+const STORY_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:reel-story`;
+const NARRATE_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:reel-narrate`;
+const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
+
+class BoomError extends Error {
+  name = 'BoomError';
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((done) => {
+    resolve = done;
+  });
+  return { promise, resolve };
+}
+
+/** Settles at once into the rejection reason, so an expected failure is never an unhandled one. */
+function failureOf(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    (value) => {
+      throw new Error(`expected a failure, got ${JSON.stringify(value)}`);
+    },
+    (error: unknown) => error,
+  );
+}
+
+let fauxqs: FauxqsServer;
+let sqs: SQSClient;
+let queueSequence = 0;
+const started: LocalStepFunctions[] = [];
+
+beforeAll(async () => {
+  fauxqs = await startFauxqs({ port: 0, logger: false });
+  sqs = new SQSClient({
+    region: REGION,
+    credentials,
+    endpoint: `http://sqs.${REGION}.localhost:${fauxqs.port}`,
+    requestHandler: createLocalhostHandler(),
+  });
+});
+
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((instance) => instance.close()));
+});
+
+afterAll(async () => {
+  sqs.destroy();
+  await fauxqs.stop();
+});
+
+async function start(options: Partial<LocalStepFunctionsOptions> & Pick<LocalStepFunctionsOptions, 'definition'>) {
+  const instance = await startLocalStepFunctions({ stateMachineArn: STATE_MACHINE_ARN, lambdas: {}, sqs, ...options });
+  started.push(instance);
+  const sfn = new SFNClient({ region: REGION, endpoint: instance.endpoint, credentials, maxAttempts: 1 });
+  return { instance, sfn };
+}
+
+function exportQueue(): string {
+  queueSequence += 1;
+  return fauxqs.createQueue(`export-${queueSequence}.fifo`, {
+    attributes: { FifoQueue: 'true', VisibilityTimeout: '30' },
+  }).queueUrl;
+}
+
+/** The consumer side: one message, deleted as a worker would after reading it. */
+async function receiveOne(queueUrl: string): Promise<Message & { Body: string }> {
+  for (let poll = 0; poll < 10; poll += 1) {
+    const { Messages } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        WaitTimeSeconds: 1,
+        MaxNumberOfMessages: 1,
+        MessageSystemAttributeNames: ['All'],
+      }),
+    );
+    const message = Messages?.[0];
+    if (message?.Body !== undefined) {
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
+      return { ...message, Body: message.Body };
+    }
+  }
+  throw new Error(`no message on ${queueUrl}`);
+}
+
+function exportState(queueUrl: string, extra: Record<string, unknown> = {}) {
+  return {
+    Type: 'Task',
+    Resource: 'arn:aws:states:::sqs:sendMessage.waitForTaskToken',
+    Parameters: {
+      QueueUrl: queueUrl,
+      MessageBody: { 'taskId.$': '$.taskId', 'taskToken.$': '$$.Task.Token', 'attempt.$': '$$.State.RetryCount' },
+      'MessageGroupId.$': '$.taskId',
+      'MessageDeduplicationId.$': "States.Hash($$.Task.Token, 'SHA-256')",
+    },
+    TimeoutSeconds: 30,
+    ResultPath: '$.export',
+    ...extra,
+  };
+}
+
+describe('embedded Step Functions: Lambda tasks', () => {
+  it('runs two Lambda tasks in order and DescribeExecution shows the output', async () => {
+    // prepare
+    const contexts: LambdaContextLike[] = [];
+    const story: LambdaLike = async (event, context) => {
+      contexts.push(context);
+      return { storyKey: `tasks/${String((event as { taskId: string }).taskId)}/story.json`, seen: event };
+    };
+    const narrate: LambdaLike = async (event, context) => {
+      contexts.push(context);
+      return { audioKey: (event as { storyKey: string }).storyKey.replace('story.json', 'audio.wav') };
+    };
+    const ended: ExecutionEnded[] = [];
+    const { instance, sfn } = await start({
+      definition: {
+        StartAt: 'WriteStory',
+        States: {
+          WriteStory: {
+            Type: 'Task',
+            Resource: STORY_ARN,
+            TimeoutSeconds: 30,
+            Parameters: {
+              'taskId.$': '$.taskId',
+              'execution.$': '$$.Execution.Name',
+              'executionId.$': '$$.Execution.Id',
+              'machine.$': '$$.StateMachine.Name',
+              'state.$': '$$.State.Name',
+              'enteredTime.$': '$$.State.EnteredTime',
+              'startTime.$': '$$.Execution.StartTime',
+            },
+            ResultPath: '$.story',
+            Next: 'Narrate',
+          },
+          Narrate: {
+            Type: 'Task',
+            Resource: NARRATE_ARN,
+            InputPath: '$.story',
+            ResultPath: '$.narration',
+            End: true,
+          },
+        },
+      },
+      lambdas: { [STORY_ARN]: story, [NARRATE_ARN]: narrate },
+      onExecutionEnded: async (event) => {
+        ended.push(event);
+      },
+    });
+
+    // act
+    const { executionArn, startDate } = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, name: 'task-001', input: '{"taskId":"t-001"}' }),
+    );
+    await instance.idle();
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+
+    // assess
+    expect(executionArn).toBe(`arn:aws:states:${REGION}:${ACCOUNT}:execution:reel-pipeline:task-001`);
+    expect(startDate).toBeInstanceOf(Date);
+    expect(described.status).toBe('SUCCEEDED');
+    expect(described.input).toBe('{"taskId":"t-001"}');
+    expect(described.stopDate?.getTime()).toBeGreaterThanOrEqual(described.startDate?.getTime() ?? Infinity);
+    const output = JSON.parse(described.output ?? 'null');
+    expect(output.narration).toEqual({ audioKey: 'tasks/t-001/audio.wav' });
+    expect(output.story.seen).toMatchObject({
+      taskId: 't-001',
+      execution: 'task-001',
+      executionId: executionArn,
+      machine: 'reel-pipeline',
+      state: 'WriteStory',
+    });
+    expect(Date.parse(output.story.seen.enteredTime)).toBeGreaterThanOrEqual(Date.parse(output.story.seen.startTime));
+    expect(contexts.map((context) => context.functionName)).toEqual(['reel-story', 'reel-narrate']);
+    expect(contexts[0].invokedFunctionArn).toBe(STORY_ARN);
+    expect(contexts[0].awsRequestId).not.toBe(contexts[1].awsRequestId);
+    expect(contexts[0].getRemainingTimeInMillis()).toBeLessThanOrEqual(30_000);
+    expect(ended).toHaveLength(1);
+    expect(ended[0]).toMatchObject({ status: 'SUCCEEDED', name: 'task-001', output: described.output });
+  });
+
+  it('retries a BoomError per Retry, then Catch gets the Lambda error envelope AWS produces', async () => {
+    // prepare
+    const attempts: unknown[] = [];
+    const render: LambdaLike = async (event) => {
+      attempts.push(event);
+      throw new BoomError('renderer exploded');
+    };
+    const { instance, sfn } = await start({
+      definition: {
+        StartAt: 'Render',
+        States: {
+          Render: {
+            Type: 'Task',
+            Resource: STORY_ARN,
+            Parameters: { 'attempt.$': '$$.State.RetryCount' },
+            Retry: [{ ErrorEquals: ['BoomError'], IntervalSeconds: 3, MaxAttempts: 2, BackoffRate: 1 }],
+            Catch: [{ ErrorEquals: ['BoomError'], ResultPath: '$.error', Next: 'Recovered' }],
+            Next: 'Recovered',
+          },
+          Recovered: { Type: 'Pass', End: true },
+        },
+      },
+      lambdas: { [STORY_ARN]: render },
+      retryIntervalOverrides: { Render: 0 },
+    });
+
+    // act
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, input: '{"taskId":"t-002"}' }),
+    );
+    await instance.idle();
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+
+    // assess
+    expect(attempts).toEqual([{ attempt: 0 }, { attempt: 1 }, { attempt: 2 }]);
+    expect(described.status).toBe('SUCCEEDED');
+    const output = JSON.parse(described.output ?? 'null');
+    expect(output.taskId).toBe('t-002');
+    expect(Object.keys(output.error)).toEqual(['Error', 'Cause']);
+    expect(output.error.Error).toBe('BoomError');
+    const cause = JSON.parse(output.error.Cause);
+    expect(Object.keys(cause)).toEqual(['errorType', 'errorMessage', 'trace']);
+    expect(cause.errorType).toBe('BoomError');
+    expect(cause.errorMessage).toBe('renderer exploded');
+    expect(cause.trace[0]).toBe('BoomError: renderer exploded');
+    expect(cause.trace.length).toBeGreaterThan(1);
+  });
+
+  it('fails the execution with the error name and envelope when nothing catches the error', async () => {
+    // prepare
+    const { instance, sfn } = await start({
+      definition: { StartAt: 'Render', States: { Render: { Type: 'Task', Resource: STORY_ARN, End: true } } },
+      lambdas: {
+        [STORY_ARN]: async () => {
+          throw new BoomError('no frames');
+        },
+      },
+    });
+
+    // act
+    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN }));
+    await instance.idle();
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+
+    // assess
+    expect(described.status).toBe('FAILED');
+    expect(described.error).toBe('BoomError');
+    expect(JSON.parse(described.cause ?? '{}')).toMatchObject({ errorType: 'BoomError', errorMessage: 'no frames' });
+  });
+});
+
+describe('embedded Step Functions: sqs:sendMessage.waitForTaskToken', () => {
+  it('sends the message and continues with the output of SendTaskSuccess', async () => {
+    // prepare
+    const queueUrl = exportQueue();
+    const { instance, sfn } = await start({
+      definition: { StartAt: 'Export', States: { Export: { ...exportState(queueUrl), End: true } } },
+    });
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, input: '{"taskId":"t-003"}' }),
+    );
+
+    // act
+    const message = await receiveOne(queueUrl);
+    const body = JSON.parse(message.Body);
+    await sfn.send(new SendTaskHeartbeatCommand({ taskToken: body.taskToken }));
+    await sfn.send(
+      new SendTaskSuccessCommand({ taskToken: body.taskToken, output: '{"videoKey":"tasks/t-003/final.mp4"}' }),
+    );
+    await instance.idle();
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    const replay = failureOf(sfn.send(new SendTaskSuccessCommand({ taskToken: body.taskToken, output: '{}' })));
+
+    // assess
+    expect(body).toMatchObject({ taskId: 't-003', attempt: 0 });
+    expect(body.taskToken.length).toBeGreaterThan(128);
+    expect(message.Attributes?.MessageGroupId).toBe('t-003');
+    expect(message.Attributes?.MessageDeduplicationId).toBe(
+      createHash('sha256').update(body.taskToken).digest('hex'),
+    );
+    expect(described.status).toBe('SUCCEEDED');
+    expect(JSON.parse(described.output ?? 'null')).toEqual({
+      taskId: 't-003',
+      export: { videoKey: 'tasks/t-003/final.mp4' },
+    });
+    expect(await replay).toBeInstanceOf(InvalidToken);
+  });
+
+  it('retries a SendTaskFailure with a new message, token and dedup id; the old token is invalid', async () => {
+    // prepare
+    const queueUrl = exportQueue();
+    const { instance, sfn } = await start({
+      definition: {
+        StartAt: 'Export',
+        States: {
+          Export: {
+            ...exportState(queueUrl),
+            Retry: [{ ErrorEquals: ['ExportBusy'], IntervalSeconds: 1, MaxAttempts: 1 }],
+            End: true,
+          },
+        },
+      },
+      retryIntervalOverrides: { Export: 0 },
+    });
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, input: '{"taskId":"t-004"}' }),
+    );
+
+    // act
+    const first = await receiveOne(queueUrl);
+    const firstToken: string = JSON.parse(first.Body).taskToken;
+    await sfn.send(new SendTaskFailureCommand({ taskToken: firstToken, error: 'ExportBusy', cause: 'exporter busy' }));
+    const second = await receiveOne(queueUrl);
+    const secondBody = JSON.parse(second.Body);
+    const staleSuccess = failureOf(sfn.send(new SendTaskSuccessCommand({ taskToken: firstToken, output: '{"stale":true}' })));
+    expect(await staleSuccess).toBeInstanceOf(InvalidToken);
+    await sfn.send(new SendTaskSuccessCommand({ taskToken: secondBody.taskToken, output: '{"fresh":true}' }));
+    await instance.idle();
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+
+    // assess
+    expect(secondBody.taskToken).not.toBe(firstToken);
+    expect(secondBody.attempt).toBe(1);
+    expect(second.Attributes?.MessageDeduplicationId).not.toBe(first.Attributes?.MessageDeduplicationId);
+    expect(described.status).toBe('SUCCEEDED');
+    expect(JSON.parse(described.output ?? 'null').export).toEqual({ fresh: true });
+  });
+
+  it('times the task out as States.Timeout, which States.TaskFailed does not catch; its token then answers TaskTimedOut', async () => {
+    // prepare
+    const queueUrl = exportQueue();
+    const holding = deferred<unknown>();
+    const release = deferred<void>();
+    const { instance, sfn } = await start({
+      definition: {
+        StartAt: 'Export',
+        States: {
+          Export: {
+            ...exportState(queueUrl, { TimeoutSeconds: 1 }),
+            Catch: [
+              { ErrorEquals: ['States.TaskFailed'], ResultPath: '$.wrong', Next: 'Hold' },
+              { ErrorEquals: ['States.Timeout'], ResultPath: '$.timeout', Next: 'Hold' },
+            ],
+            Next: 'Hold',
+          },
+          Hold: { Type: 'Task', Resource: STORY_ARN, End: true },
+        },
+      },
+      lambdas: {
+        [STORY_ARN]: async (event) => {
+          holding.resolve(event);
+          await release.promise;
+          return event;
+        },
+      },
+    });
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, input: '{"taskId":"t-005"}' }),
+    );
+    const message = await receiveOne(queueUrl);
+    const taskToken: string = JSON.parse(message.Body).taskToken;
+
+    // act
+    const holdInput = await holding.promise;
+    const lateWhileRunning = failureOf(sfn.send(new SendTaskSuccessCommand({ taskToken, output: '{"late":true}' })));
+    expect(await lateWhileRunning).toBeInstanceOf(TaskTimedOut);
+    release.resolve();
+    await instance.idle();
+    const lateAfterEnd = failureOf(sfn.send(new SendTaskSuccessCommand({ taskToken, output: '{"late":true}' })));
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+
+    // assess
+    expect(holdInput).toMatchObject({ taskId: 't-005', timeout: { Error: 'States.Timeout' } });
+    expect(holdInput).not.toHaveProperty('wrong');
+    expect(holdInput).not.toHaveProperty('export');
+    expect(described.status).toBe('SUCCEEDED');
+    expect(await lateAfterEnd).toBeInstanceOf(InvalidToken);
+  });
+});
+
+describe('embedded Step Functions: execution lifecycle', () => {
+  it('StopExecution aborts the execution, reports ABORTED once and drops the running Lambda result', async () => {
+    // prepare
+    const release = deferred<void>();
+    const entered = deferred<void>();
+    const calls: string[] = [];
+    const ended: ExecutionEnded[] = [];
+    const { instance, sfn } = await start({
+      definition: {
+        StartAt: 'WriteStory',
+        States: {
+          WriteStory: { Type: 'Task', Resource: STORY_ARN, Next: 'Narrate' },
+          Narrate: { Type: 'Task', Resource: NARRATE_ARN, End: true },
+        },
+      },
+      lambdas: {
+        [STORY_ARN]: async () => {
+          calls.push('story');
+          entered.resolve();
+          await release.promise;
+          return { storyKey: 'late' };
+        },
+        [NARRATE_ARN]: async () => {
+          calls.push('narrate');
+          return {};
+        },
+      },
+      onExecutionEnded: async (event) => {
+        ended.push(event);
+      },
+    });
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, name: 'task-stop' }),
+    );
+    await entered.promise;
+
+    // act
+    await sfn.send(new StopExecutionCommand({ executionArn, error: 'UserCancelled', cause: 'creator cancelled' }));
+    await instance.idle();
+    release.resolve();
+    await new Promise((resolve) => setImmediate(resolve));
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    const aborted = await sfn.send(
+      new ListExecutionsCommand({ stateMachineArn: STATE_MACHINE_ARN, statusFilter: 'ABORTED' }),
+    );
+    const running = await sfn.send(
+      new ListExecutionsCommand({ stateMachineArn: STATE_MACHINE_ARN, statusFilter: 'RUNNING' }),
+    );
+
+    // assess
+    expect(described).toMatchObject({ status: 'ABORTED', error: 'UserCancelled', cause: 'creator cancelled' });
+    expect(described.output).toBeUndefined();
+    expect(calls).toEqual(['story']);
+    expect(ended).toHaveLength(1);
+    expect(ended[0]).toMatchObject({ status: 'ABORTED', name: 'task-stop', error: 'UserCancelled' });
+    expect(aborted.executions?.map((execution) => execution.name)).toEqual(['task-stop']);
+    expect(aborted.executions?.[0].stopDate).toBeInstanceOf(Date);
+    expect(running.executions).toEqual([]);
+  });
+
+  it('invalidates the pending task token of a stopped execution', async () => {
+    // prepare
+    const queueUrl = exportQueue();
+    const { instance, sfn } = await start({
+      definition: { StartAt: 'Export', States: { Export: { ...exportState(queueUrl), End: true } } },
+    });
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, input: '{"taskId":"t-006"}' }),
+    );
+    const message = await receiveOne(queueUrl);
+
+    // act
+    await sfn.send(new StopExecutionCommand({ executionArn }));
+    await instance.idle();
+    const late = failureOf(
+      sfn.send(new SendTaskSuccessCommand({ taskToken: JSON.parse(message.Body).taskToken, output: '{}' })),
+    );
+
+    // assess
+    expect(await late).toBeInstanceOf(InvalidToken);
+    expect((await sfn.send(new DescribeExecutionCommand({ executionArn }))).status).toBe('ABORTED');
+  });
+
+  it('ends an execution past its TimeoutSeconds as TIMED_OUT with States.Timeout', async () => {
+    // prepare
+    const release = deferred<void>();
+    const ended: ExecutionEnded[] = [];
+    const { instance, sfn } = await start({
+      definition: {
+        TimeoutSeconds: 1,
+        StartAt: 'WriteStory',
+        States: { WriteStory: { Type: 'Task', Resource: STORY_ARN, End: true } },
+      },
+      lambdas: {
+        [STORY_ARN]: async () => {
+          await release.promise;
+          return {};
+        },
+      },
+      onExecutionEnded: async (event) => {
+        ended.push(event);
+      },
+    });
+
+    // act
+    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN }));
+    await instance.idle();
+    release.resolve();
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+
+    // assess
+    expect(described).toMatchObject({ status: 'TIMED_OUT', error: 'States.Timeout' });
+    expect(ended.map((event) => event.status)).toEqual(['TIMED_OUT']);
+  });
+
+  it('close() aborts running executions without calling onExecutionEnded', async () => {
+    // prepare
+    const ended: ExecutionEnded[] = [];
+    const entered = deferred<void>();
+    const { instance, sfn } = await start({
+      definition: { StartAt: 'WriteStory', States: { WriteStory: { Type: 'Task', Resource: STORY_ARN, End: true } } },
+      lambdas: {
+        [STORY_ARN]: async () => {
+          entered.resolve();
+          return new Promise(() => undefined);
+        },
+      },
+      onExecutionEnded: async (event) => {
+        ended.push(event);
+      },
+    });
+    await sfn.send(new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, name: 'task-close' }));
+    await entered.promise;
+
+    // act
+    await instance.close();
+
+    // assess
+    expect(instance.executions().map((execution) => execution.status)).toEqual(['ABORTED']);
+    expect(ended).toEqual([]);
+    await instance.idle();
+  });
+
+  it('awaits beforeTask before each attempt, so a stage gate holds the Lambda', async () => {
+    // prepare
+    const gate = deferred<void>();
+    const calls: string[] = [];
+    const { instance, sfn } = await start({
+      definition: { StartAt: 'WriteStory', States: { WriteStory: { Type: 'Task', Resource: STORY_ARN, End: true } } },
+      lambdas: {
+        [STORY_ARN]: async () => {
+          calls.push('story');
+          return { ok: true };
+        },
+      },
+      beforeTask: async ({ stateName, executionName }) => {
+        calls.push(`gate:${stateName}:${executionName}`);
+        await gate.promise;
+      },
+    });
+
+    // act
+    await sfn.send(new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, name: 'gated' }));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const whileGated = [...calls];
+    gate.resolve();
+    await instance.idle();
+
+    // assess
+    expect(whileGated).toEqual(['gate:WriteStory:gated']);
+    expect(calls).toEqual(['gate:WriteStory:gated', 'story']);
+    expect(instance.executions()[0].status).toBe('SUCCEEDED');
+  });
+});
+
+describe('embedded Step Functions: API errors', () => {
+  const definition = { StartAt: 'Done', States: { Done: { Type: 'Pass', End: true } } };
+
+  it('rejects execution names AWS rejects with InvalidName', async () => {
+    // prepare
+    const { sfn } = await start({ definition });
+
+    // act
+    const attempts = ['creator#video', 'has space', 'a/b', 'x'.repeat(81), 'tab\there'].map((name) =>
+      sfn.send(new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, name })).then(
+        () => 'accepted',
+        (error: unknown) => (error instanceof InvalidName ? 'InvalidName' : String(error)),
+      ),
+    );
+
+    // assess
+    expect(await Promise.all(attempts)).toEqual(Array(5).fill('InvalidName'));
+    await expect(
+      sfn.send(new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, name: 'task_01-ok.v2' })),
+    ).resolves.toHaveProperty('executionArn');
+  });
+
+  it('rejects a second execution with the same name with ExecutionAlreadyExists', async () => {
+    // prepare
+    const { sfn } = await start({ definition });
+    await sfn.send(new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, name: 'task-dup', input: '{}' }));
+
+    // act
+    const second = failureOf(
+      sfn.send(new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, name: 'task-dup', input: '{}' })),
+    );
+
+    // assess
+    expect(await second).toBeInstanceOf(ExecutionAlreadyExists);
+  });
+
+  it('answers unknown executions, machines and tokens with the SDK exception classes', async () => {
+    // prepare
+    const { sfn } = await start({ definition });
+    const other = await start({ definition, stateMachineArn: STATE_MACHINE_ARN });
+
+    // act
+    const missingExecution = failureOf(
+      sfn.send(
+        new DescribeExecutionCommand({ executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:reel-pipeline:nope` }),
+      ),
+    );
+    const missingMachine = failureOf(
+      sfn.send(new StartExecutionCommand({ stateMachineArn: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:other` })),
+    );
+    const neverIssued = failureOf(
+      other.sfn.send(new SendTaskSuccessCommand({ taskToken: 'AQnot-a-token', output: '{}' })),
+    );
+    const heartbeat = failureOf(sfn.send(new SendTaskHeartbeatCommand({ taskToken: 'AQnot-a-token' })));
+
+    // assess
+    expect(await missingExecution).toBeInstanceOf(ExecutionDoesNotExist);
+    expect(await missingMachine).toBeInstanceOf(StateMachineDoesNotExist);
+    expect(await neverIssued).toBeInstanceOf(InvalidToken);
+    expect(await heartbeat).toBeInstanceOf(InvalidToken);
+  });
+
+  it('refuses at start-up a Task whose Resource is neither a known Lambda nor an SQS wait', async () => {
+    await expect(
+      startLocalStepFunctions({
+        definition: {
+          StartAt: 'Mystery',
+          States: { Mystery: { Type: 'Task', Resource: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:unknown`, End: true } },
+        },
+        stateMachineArn: STATE_MACHINE_ARN,
+        lambdas: {},
+        sqs,
+      }),
+    ).rejects.toThrow(/neither a function in "lambdas"/);
+  });
+});
