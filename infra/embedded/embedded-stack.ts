@@ -151,7 +151,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     closers.push(() => s3rver.close());
 
     // SQS
-    const sqsServer = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
+    const sqsServer = await startFauxqs({ port: 0, logger: false });
     closers.push(() => sqsServer.stop());
 
     const sfnPort = await freePort(host);
