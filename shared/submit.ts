@@ -8,28 +8,55 @@ import type { Logger } from './logger.js';
 import { getObjectText, putObject } from './artifacts.js';
 import type { RunRequest } from './request.js';
 import type { Runtime } from './runtime.js';
-import { markExecutionStarted, markTaskFailed, newTaskRecord, putNewTask } from './task-record.js';
+import { getTask, markExecutionStarted, markTaskFailed, newTaskRecord, putNewTask, type TaskStatus } from './task-record.js';
+import { confirmIdempotencyKey, releaseIdempotencyKey, requestHash, reserveIdempotencyKey } from './idempotency.js';
 import type { ExecutionInput } from './state-machine.js';
 
 export interface SubmitResult {
   task_id: string;
-  status: 'RUNNING';
-  execution_arn: string;
+  status: TaskStatus;
+  /** true when an earlier request with the same Idempotency-Key created this task */
+  replayed: boolean;
+}
+
+export interface SubmitOptions {
+  /** a client's retry key (header `Idempotency-Key`, or derived from an S3 object key and ETag) */
+  idempotencyKey?: string;
 }
 
 /**
  * Accepts a validated request. The order is fixed so every caller gets the same answer for the
- * same state: source exists (422) → lock (409) → snapshot the source into the task's prefix →
- * task record → StartExecution (on failure: lock released, task FAILED, 503).
- * Nothing is written before the lock is held.
+ * same state: idempotency key (same task, or 422 for another body) → source exists (422) →
+ * lock (409) → snapshot the source into the task's prefix → task record → StartExecution (on
+ * failure: lock released, task FAILED, 503). Nothing but the key's reservation is written
+ * before the lock is held, and the reservation is removed when the submission is refused.
  */
-export async function submitTask(rt: Runtime, request: RunRequest, log: Logger): Promise<SubmitResult> {
+export async function submitTask(rt: Runtime, request: RunRequest, log: Logger, options: SubmitOptions = {}): Promise<SubmitResult> {
+  const key = options.idempotencyKey;
+  const taskId = newTaskId(rt.clock.now());
+  if (key) {
+    const reservation = await reserveIdempotencyKey(rt, key, requestHash(request), taskId);
+    if (reservation.kind === 'existing') {
+      const existing = await getTask(rt, reservation.taskId);
+      return { task_id: reservation.taskId, status: existing?.status ?? 'RUNNING', replayed: true };
+    }
+  }
+  try {
+    const result = await submitNewTask(rt, request, log, taskId);
+    if (key) await confirmIdempotencyKey(rt, key, taskId);
+    return result;
+  } catch (error: unknown) {
+    if (key) await releaseIdempotencyKey(rt, key, taskId);
+    throw error;
+  }
+}
+
+async function submitNewTask(rt: Runtime, request: RunRequest, log: Logger, taskId: string): Promise<SubmitResult> {
   const { creator_id: creatorId, video_id: videoId } = request;
 
   const source = request.source_text ?? (await getObjectText(rt, sourceKey(creatorId, videoId)));
   if (source === undefined || source.trim() === '') throw new SourceMissingError(creatorId, videoId, sourceKey(creatorId, videoId));
 
-  const taskId = newTaskId(rt.clock.now());
   await acquireVideoLock(rt, { creatorId, videoId, taskId, leaseSeconds: rt.settings.submitLockLeaseSeconds });
   const taskLog = log.child({ task_id: taskId, creator_id: creatorId, video_id: videoId, stage: 'submit' });
 
@@ -79,5 +106,5 @@ export async function submitTask(rt: Runtime, request: RunRequest, log: Logger):
     if (!(error instanceof TaskNotRunningError)) throw error;
   }
   taskLog.info('task accepted', { execution_arn: executionArn, export_video: request.export_video });
-  return { task_id: taskId, status: 'RUNNING', execution_arn: executionArn };
+  return { task_id: taskId, status: 'RUNNING', replayed: false };
 }

@@ -54,6 +54,7 @@ export interface TaskRecord {
   created_at: string;
   updated_at: string;
   ended_at?: string;
+  cancelled_at?: string;
   execution_arn?: string;
   artifacts?: ArtifactEntry[];
   gsi1pk: string;
@@ -214,6 +215,24 @@ export async function markTaskFailed(rt: Runtime, taskId: string, error: TaskErr
       ],
       names: { '#stage': 'stage', '#error': 'error', ...(isStage ? { '#st': error.stage } : {}) },
       values: { ':failed': 'FAILED', ':stage': error.stage, ':t': isoNow(rt.clock), ':e': error, ...(isStage ? { ':sf': 'failed' } : {}) },
+    });
+    return true;
+  } catch (e: unknown) {
+    if (e instanceof TaskNotRunningError) return false;
+    throw e;
+  }
+}
+
+/**
+ * Marks the task CANCELLED (only while RUNNING). The stage that was running or queued is marked
+ * `skipped`, so the record shows where the task stood when it was cancelled.
+ */
+export async function markTaskCancelled(rt: Runtime, taskId: string, stageAtCancel?: StageName): Promise<boolean> {
+  try {
+    await updateWhileRunning(rt, taskId, {
+      set: ['#status = :c', 'ended_at = :t', 'cancelled_at = :t', ...(stageAtCancel ? ['stages.#st.#sst = :skipped', 'stages.#st.ended_at = :t'] : [])],
+      names: stageAtCancel ? { '#st': stageAtCancel, '#sst': 'status' } : {},
+      values: { ':c': 'CANCELLED', ':t': isoNow(rt.clock), ...(stageAtCancel ? { ':skipped': 'skipped' } : {}) },
     });
     return true;
   } catch (e: unknown) {

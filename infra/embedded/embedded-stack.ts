@@ -10,6 +10,7 @@ import dynalite from 'dynalite';
 import { startFauxqs } from 'fauxqs';
 import S3rver from 's3rver';
 import { createApiApp } from '../../lambdas/api/app.js';
+import { createInboxHandler, type S3EventLike } from '../../lambdas/inbox/handler.js';
 import { STATE_MACHINE_FUNCTIONS, createStateMachineHandlers, type StateMachineFunction } from '../../lambdas/functions.js';
 import { putObject } from '../../shared/artifacts.js';
 import { runExportAgent } from '../../shared/export/export-agent.js';
@@ -73,6 +74,10 @@ export interface EmbeddedStack {
   exportQueueUrl: string;
   exportDlqUrl: string;
   exportService?: Awaited<ReturnType<typeof startExportService>>;
+  /** delivers an S3 event to the inbox trigger, as S3 does on AWS (tests use it to deliver duplicates) */
+  deliverS3Event(event: S3EventLike): Promise<{ outcomes: string[] }>;
+  /** resolves once every inbox event delivered so far has been handled */
+  inboxIdle(): Promise<void>;
   /** resolves when the given task's execution has ended and its logs are stored */
   settled(taskId: string): Promise<void>;
   stop(): Promise<void>;
@@ -308,6 +313,22 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       });
     }
 
+    // S3 upload trigger: s3rver reports object writes; S3 event notifications on AWS.
+    const inbox = createInboxHandler(rt);
+    let inboxQueue: Promise<unknown> = Promise.resolve();
+    const deliverS3Event = (event: S3EventLike) => {
+      const run = inbox(event);
+      inboxQueue = inboxQueue.then(() => run).catch((error: unknown) => log.error('inbox trigger failed', { error }));
+      return run;
+    };
+    s3rver.on('event', (raw: S3EventLike) => {
+      const records = (raw.Records ?? [])
+        .filter((r) => r.s3.object.key.startsWith('inbox/'))
+        // AWS URL-encodes keys in event notifications (spaces as "+"); s3rver does not.
+        .map((r) => ({ ...r, s3: { ...r.s3, object: { ...r.s3.object, key: encodeURIComponent(r.s3.object.key).replace(/%20/g, '+').replace(/%2F/g, '/') } } }));
+      if (records.length) void deliverS3Event({ Records: records }).catch(() => undefined);
+    });
+
     // HTTP API
     const root = createApiApp(rt);
     if (options.testControls) root.route('/__test', controls.routes());
@@ -327,6 +348,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       exportQueueUrl,
       exportDlqUrl: dlq.QueueUrl ?? '',
       exportService,
+      deliverS3Event,
+      inboxIdle: async () => {
+        await inboxQueue;
+      },
       settled: (taskId: string) =>
         settledTasks.has(taskId)
           ? Promise.resolve()

@@ -15,6 +15,8 @@ import { createLogger } from '../../shared/logger.js';
 import { MAX_BODY_BYTES, MAX_SOURCE_TEXT_CHARS, assertId, parseRunRequest } from '../../shared/request.js';
 import type { Runtime } from '../../shared/runtime.js';
 import { submitTask } from '../../shared/submit.js';
+import { TaskNotCancellableError, cancelTask } from '../../shared/cancel.js';
+import { IdempotencyKeyReusedError, IdempotentRequestInProgressError, assertIdempotencyKey } from '../../shared/idempotency.js';
 import { getTask, listTasks, type TaskRecord, type TaskStatus } from '../../shared/task-record.js';
 
 const TASK_STATUSES: TaskStatus[] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
@@ -58,7 +60,13 @@ export function createApiApp(rt: Runtime) {
     if (error instanceof DuplicateTaskError) {
       return errorResponse(c, 409, { error: error.code, message: error.message, task_id: error.holderTaskId });
     }
-    if (error instanceof SourceMissingError) return errorResponse(c, 422, { error: error.code, message: error.message });
+    if (error instanceof SourceMissingError || error instanceof IdempotencyKeyReusedError) {
+      return errorResponse(c, 422, { error: error.code, message: error.message });
+    }
+    if (error instanceof IdempotentRequestInProgressError) return errorResponse(c, 409, { error: error.code, message: error.message });
+    if (error instanceof TaskNotCancellableError) {
+      return errorResponse(c, 409, { error: error.code, message: error.message, status: error.status });
+    }
     if (error instanceof TaskNotFoundError) return errorResponse(c, 404, { error: error.code, message: error.message });
     if (error instanceof StartExecutionFailedError) {
       c.header('retry-after', '5');
@@ -94,8 +102,11 @@ export function createApiApp(rt: Runtime) {
       throw new InvalidRequestError('The request body is not valid JSON.', undefined, 'invalid_json');
     }
     const request = parseRunRequest(body);
-    const result = await submitTask(rt, request, log);
+    const idempotencyKey = c.req.header('idempotency-key');
+    if (idempotencyKey !== undefined) assertIdempotencyKey(idempotencyKey);
+    const result = await submitTask(rt, request, log, { idempotencyKey });
     c.header('location', `${base}/tasks/${result.task_id}`);
+    if (result.replayed) c.header('idempotent-replayed', 'true');
     return c.json({ task_id: result.task_id, status: result.status, links: { self: `${base}/tasks/${result.task_id}` } }, 202);
   });
 
@@ -133,6 +144,12 @@ export function createApiApp(rt: Runtime) {
       ...publicTask(task, base),
       artifacts: artifacts.map((a) => ({ ...a, url: `${base}/tasks/${task.task_id}/artifacts/${a.name}` })),
     });
+  });
+
+  app.post(`${base}/tasks/:task_id/cancel`, async (c) => {
+    const task = await loadTask(c.req.param('task_id'));
+    const cancelled = await cancelTask(rt, task.task_id, log);
+    return c.json({ task_id: cancelled.task_id, status: cancelled.status, links: { self: `${base}/tasks/${cancelled.task_id}` } }, 200);
   });
 
   app.get(`${base}/tasks/:task_id/artifacts/*`, async (c) => {

@@ -249,6 +249,12 @@ async function driveJob(a: {
         log.info('export job accepted by the exporter');
       }
       const status = await deps.exporter.status(taskId, deps.pollSeconds, a.signal);
+      if (status.state !== 'running' && !(await a.stillRunning())) {
+        // Cancelled or failed meanwhile: the video of a task that is no longer running is not
+        // stored. DELETE is a no-op for a job that already ended.
+        await deps.exporter.cancel(taskId).catch((error: unknown) => log.warn('cancel at the exporter failed', { error }));
+        return { kind: 'cancelled' };
+      }
       if (status.state === 'succeeded') return { kind: 'succeeded' };
       if (status.state === 'failed') return { kind: 'failed', error: status.error ?? 'no reason given', retryable: status.retryable === true };
       if (status.state === 'cancelled') {

@@ -1,0 +1,240 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { acquireVideoLock, readVideoLock } from '../shared/lock.js';
+import { submitTask } from '../shared/submit.js';
+import { createLogger } from '../shared/logger.js';
+import { parseRunRequest } from '../shared/request.js';
+import { getObjectText } from '../shared/artifacts.js';
+import type { ExportOutcome } from '../shared/export/export-worker.js';
+import type { Exporter } from '../shared/export/exporter.js';
+import { startTestStack, type TestStack } from './support/stack.js';
+
+/**
+ * Cancel at every stage, idempotent submission, fencing of stale tasks, and the inbox trigger.
+ * Tasks are held at stage gates (or inside the exporter client) while the test acts, so no
+ * outcome depends on timing.
+ */
+let stack: TestStack;
+const outcomes: Array<{ outcome: ExportOutcome; task_id: string }> = [];
+/** task ids whose exporter calls wait until released */
+const holdSubmit = new Map<string, { arrived: () => void; release: Promise<void>; open: () => void; arrivedP: Promise<void> }>();
+const exporterCancels: string[] = [];
+
+function hold(taskId: string) {
+  let arrived!: () => void;
+  let open!: () => void;
+  const arrivedP = new Promise<void>((r) => (arrived = r));
+  const release = new Promise<void>((r) => (open = r));
+  const h = { arrived, release, open, arrivedP };
+  holdSubmit.set(taskId, h);
+  return h;
+}
+
+beforeAll(async () => {
+  stack = await startTestStack({
+    onExportOutcome: (outcome, body) => outcomes.push({ outcome, task_id: (JSON.parse(body) as { task_id: string }).task_id }),
+    wrapExporter: (inner: Exporter): Exporter => ({
+      submit: async (id, job, signal) => {
+        await inner.submit(id, job, signal);
+        const h = holdSubmit.get(id);
+        if (h) {
+          h.arrived();
+          await h.release;
+        }
+      },
+      status: (id, wait, signal) => inner.status(id, wait, signal),
+      video: (id, signal) => inner.video(id, signal),
+      cancel: async (id) => {
+        exporterCancels.push(id);
+        await inner.cancel(id);
+      },
+    }),
+  });
+});
+afterAll(async () => {
+  for (const h of holdSubmit.values()) h.open();
+  await stack?.close();
+});
+
+const SRC = 'A short line for the narrator.';
+const cancel = (taskId: string) => fetch(`${stack.apiUrl}/api/pipeline/tasks/${taskId}/cancel`, { method: 'POST' });
+
+async function expectCancelledAndUnlocked(taskId: string, creator: string, video: string) {
+  const task = await stack.finished(taskId);
+  expect(task.status).toBe('CANCELLED');
+  expect(task.cancelled_at).toBeDefined();
+  expect(await stack.itemKeys()).not.toContain(`LOCK#${creator}#${video}`);
+  expect(await stack.objectKeys()).not.toContain(`tasks/${taskId}/final_video.mp4`);
+  return task;
+}
+
+describe('cancel', () => {
+  it.each(['Story', 'Tts', 'Draft'])('cancels a task held at %s: CANCELLED, lock free, no later stage runs', async (state) => {
+    stack.controls.closeGate(state);
+    const before = stack.controls.arrivalsAt(state);
+    const sub = await stack.post({ creator_id: 'cancel', video_id: state, source_text: SRC });
+    const taskId = sub.body.task_id as string;
+    await stack.controls.waitForArrivals(state, before + 1);
+    const res = await cancel(taskId);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ task_id: taskId, status: 'CANCELLED' });
+    stack.controls.openGate(state);
+    const task = await expectCancelledAndUnlocked(taskId, 'cancel', state);
+    expect(task.stages.export.status).toBe('pending');
+    expect(await getObjectText(stack.runtime, `tasks/${taskId}/draft.json`)).toBeUndefined();
+  });
+
+  it('cancels a task queued for export (its message is deleted unrendered) and one being exported (the job is cancelled at the exporter)', async () => {
+    // A is inside the exporter (held after its job was accepted); B waits in the FIFO queue behind it.
+    const a = await stack.post({ creator_id: 'cancel', video_id: 'exporting', source_text: SRC });
+    const aId = a.body.task_id as string;
+    const ha = hold(aId);
+    await ha.arrivedP;
+    const b = await stack.post({ creator_id: 'cancel', video_id: 'queued', source_text: SRC });
+    const bId = b.body.task_id as string;
+    // B is queued once its draft is done and its export stage says so.
+    for (let i = 0; i < 200 && (await stack.getTask(bId)).stages.export.status !== 'queued'; i++) await new Promise((r) => setTimeout(r, 50));
+    expect((await stack.getTask(bId)).stages.export.status).toBe('queued');
+    expect((await stack.getTask(aId)).stages.export.status).toBe('running');
+
+    expect((await cancel(bId)).status).toBe(200);
+    expect((await cancel(aId)).status).toBe(200);
+    ha.open();
+    await expectCancelledAndUnlocked(aId, 'cancel', 'exporting');
+    await expectCancelledAndUnlocked(bId, 'cancel', 'queued');
+    // The worker cancelled A's job at the exporter and dropped B's message when it came up.
+    for (let i = 0; i < 200 && !outcomes.some((o) => o.task_id === bId); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(outcomes.filter((o) => o.task_id === aId).map((o) => o.outcome)).toEqual(['cancelled']);
+    expect(outcomes.filter((o) => o.task_id === bId).map((o) => o.outcome)).toEqual(['skipped_not_running']);
+    expect(exporterCancels).toContain(aId);
+    const jobs = stack.exportService!.stats().jobs;
+    expect(jobs.some((j) => j.task_id === bId)).toBe(false);
+  });
+
+  it('answers 409 with the status when the task has already ended', async () => {
+    const sub = await stack.post({ creator_id: 'cancel', video_id: 'done', export_video: false, source_text: SRC });
+    const taskId = sub.body.task_id as string;
+    await stack.finished(taskId);
+    const res = await cancel(taskId);
+    expect(res.status).toBe(409);
+    expect(await res.json()).toMatchObject({ error: 'task_not_running', status: 'SUCCEEDED' });
+  });
+});
+
+describe('idempotent submission', () => {
+  const body = { creator_id: 'idem', video_id: 'v1', export_video: false, source_text: SRC };
+
+  it('returns the same task for a retry with the same key, even after it finished', async () => {
+    const first = await stack.post(body, { headers: { 'idempotency-key': 'retry-1' } });
+    expect(first.status).toBe(202);
+    const taskId = first.body.task_id as string;
+    const again = await stack.post(body, { headers: { 'idempotency-key': 'retry-1' } });
+    expect(again).toMatchObject({ status: 202, body: { task_id: taskId } });
+    await stack.finished(taskId);
+    const late = await stack.post({ ...body }, { headers: { 'idempotency-key': 'retry-1' } });
+    expect(late).toMatchObject({ status: 202, body: { task_id: taskId, status: 'SUCCEEDED' } });
+  });
+
+  it('answers 422 for a different body under a used key', async () => {
+    await stack.post({ ...body, video_id: 'v2' }, { headers: { 'idempotency-key': 'retry-2' } });
+    const other = await stack.post({ ...body, video_id: 'v3' }, { headers: { 'idempotency-key': 'retry-2' } });
+    expect(other.status).toBe(422);
+    expect(other.body.error).toBe('idempotency_key_reused');
+  });
+
+  it('frees the key when the submission is refused, so the retry can succeed', async () => {
+    const noSource = { creator_id: 'idem', video_id: 'nosrc', export_video: false };
+    expect((await stack.post(noSource, { headers: { 'idempotency-key': 'retry-3' } })).status).toBe(422);
+    await stack.putSource('idem', 'nosrc', SRC);
+    const ok = await stack.post(noSource, { headers: { 'idempotency-key': 'retry-3' } });
+    expect(ok.status).toBe(202);
+    await stack.finished(ok.body.task_id as string);
+  });
+});
+
+describe('fencing and lock leases', () => {
+  it('lets a new submission take over an expired lock, and the old task cannot release it', async () => {
+    stack.controls.closeGate('Tts');
+    const ttsBefore = stack.controls.arrivalsAt('Tts');
+    const old = await stack.post({ creator_id: 'fence', video_id: 'v1', export_video: false, source_text: SRC });
+    const oldId = old.body.task_id as string;
+    await stack.controls.waitForArrivals('Tts', ttsBefore + 1);
+    // The old holder "vanishes": its lease runs out.
+    await stack.runtime.ddb.send(
+      new UpdateCommand({ TableName: stack.runtime.settings.tableName, Key: { pk: 'LOCK#fence#v1' }, UpdateExpression: 'SET expiresAt = :past', ExpressionAttributeValues: { ':past': 1 } }),
+    );
+    stack.controls.closeGate('Story');
+    const storyBefore = stack.controls.arrivalsAt('Story');
+    const fresh = await stack.post({ creator_id: 'fence', video_id: 'v1', export_video: false, source_text: SRC });
+    expect(fresh.status).toBe(202);
+    const freshId = fresh.body.task_id as string;
+    await stack.controls.waitForArrivals('Story', storyBefore + 1);
+    // The old task wakes up and finishes: its release is conditional on the owner and frees nothing.
+    stack.controls.openGate('Tts');
+    expect((await stack.finished(oldId)).status).toBe('SUCCEEDED');
+    expect((await readVideoLock(stack.runtime, 'fence', 'v1'))?.owner_task_id).toBe(freshId);
+    stack.controls.openGate('Story');
+    expect((await stack.finished(freshId)).status).toBe('SUCCEEDED');
+    expect(await readVideoLock(stack.runtime, 'fence', 'v1')).toBeUndefined();
+  });
+
+  it('releases the lock and answers 503 when StartExecution fails', async () => {
+    const rt = { ...stack.runtime, settings: { ...stack.runtime.settings, stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:missing' } };
+    await expect(submitTask(rt, parseRunRequest({ creator_id: 'nostart', video_id: 'v1', source_text: SRC }), createLogger())).rejects.toMatchObject({
+      name: 'StartExecutionFailedError',
+    });
+    expect(await readVideoLock(stack.runtime, 'nostart', 'v1')).toBeUndefined();
+    const res = await stack.post({ creator_id: 'nostart', video_id: 'v1', export_video: false, source_text: SRC });
+    expect(res.status).toBe(202);
+    await stack.finished(res.body.task_id as string);
+  });
+
+  it('frees a lock left by a submitter that died before starting, once its short lease ends', async () => {
+    let now = Date.now();
+    const rt = { ...stack.runtime, clock: { now: () => now } };
+    await acquireVideoLock(rt, { creatorId: 'dead', videoId: 'v1', taskId: '00000000-0000-7000-8000-00000000dead', leaseSeconds: 300 });
+    await expect(acquireVideoLock(rt, { creatorId: 'dead', videoId: 'v1', taskId: '00000000-0000-7000-8000-00000000beef', leaseSeconds: 300 })).rejects.toMatchObject({
+      name: 'DuplicateTaskError',
+    });
+    now += 301_000;
+    await acquireVideoLock(rt, { creatorId: 'dead', videoId: 'v1', taskId: '00000000-0000-7000-8000-00000000beef', leaseSeconds: 300 });
+    expect((await readVideoLock(rt, 'dead', 'v1'))?.owner_task_id).toBe('00000000-0000-7000-8000-00000000beef');
+  });
+});
+
+describe('S3 inbox trigger', () => {
+  const putInbox = (name: string, body: string) =>
+    stack.runtime.s3.send(new PutObjectCommand({ Bucket: stack.runtime.settings.bucketName, Key: `inbox/${name}`, Body: body, ContentType: 'application/json' }));
+
+  it('starts one task for a document delivered twice', async () => {
+    const out = await putInbox('one.json', JSON.stringify({ creator_id: 'inbox', video_id: 'v1', export_video: false, source_text: SRC }));
+    await stack.inboxIdle();
+    const tasks = async () => ((await (await fetch(`${stack.apiUrl}/api/pipeline/tasks?creator_id=inbox`)).json()) as { tasks: Array<{ task_id: string }> }).tasks;
+    expect(await tasks()).toHaveLength(1);
+    // S3 delivers the same event again.
+    const again = await stack.deliverS3Event({
+      Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: stack.runtime.settings.bucketName }, object: { key: 'inbox/one.json', eTag: out.ETag } } }],
+    });
+    expect(again.outcomes).toEqual(['already_handled']);
+    const list = await tasks();
+    expect(list).toHaveLength(1);
+    await stack.finished(list[0].task_id);
+    expect(await stack.objectKeys()).toContain('inbox-accepted/one.json');
+  });
+
+  it.each([
+    ['not JSON', 'not json at all', 'not valid JSON'],
+    ['traversal in an id', JSON.stringify({ creator_id: '../x', video_id: 'v1', source_text: SRC }), 'creator_id'],
+    ['an unknown field', JSON.stringify({ creator_id: 'inbox', video_id: 'v2', source_text: SRC, run_as: 'root' }), 'unknown field'],
+  ])('moves a malformed document (%s) to inbox-rejected/ with the reason beside it, starting nothing', async (_name, body, reason) => {
+    const itemsBefore = (await stack.itemKeys()).filter((k) => !k.startsWith('IDEM#'));
+    await putInbox('bad.json', body);
+    await stack.inboxIdle();
+    const keys = await stack.objectKeys();
+    expect(keys).not.toContain('inbox/bad.json');
+    expect(keys).toContain('inbox-rejected/bad.json');
+    expect(await getObjectText(stack.runtime, 'inbox-rejected/bad.json.error.txt')).toContain(reason);
+    expect((await stack.itemKeys()).filter((k) => !k.startsWith('IDEM#'))).toEqual(itemsBefore);
+  });
+});
