@@ -14,6 +14,7 @@ import { createInboxHandler, type S3EventLike } from '../../lambdas/inbox/handle
 import { STATE_MACHINE_FUNCTIONS, createStateMachineHandlers, type StateMachineFunction } from '../../lambdas/functions.js';
 import { putObject } from '../../shared/artifacts.js';
 import { runExportAgent } from '../../shared/export/export-agent.js';
+import { runDeadLetterConsumer } from '../../shared/export/dead-letter.js';
 import type { ExportOutcome } from '../../shared/export/export-worker.js';
 import type { Exporter } from '../../shared/export/exporter.js';
 import { HttpExporter } from '../../shared/export/http-exporter.js';
@@ -78,6 +79,9 @@ export interface EmbeddedStack {
   deliverS3Event(event: S3EventLike): Promise<{ outcomes: string[] }>;
   /** resolves once every inbox event delivered so far has been handled */
   inboxIdle(): Promise<void>;
+  startExportWorker(): void;
+  /** stops the in-process export agent as a crash would: no message is deleted or reported */
+  stopExportWorker(): Promise<void>;
   /** resolves when the given task's execution has ended and its logs are stored */
   settled(taskId: string): Promise<void>;
   stop(): Promise<void>;
@@ -291,27 +295,44 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     closers.push(() => sfn.close());
 
     // Export agent, in-process (the same code runs by hand: npm run export-agent).
-    const agentAbort = new AbortController();
-    let agentDone: Promise<void> = Promise.resolve();
-    if (options.exportWorker !== false) {
-      const baseExporter: Exporter = new HttpExporter(exportVideoUrl);
-      agentDone = runExportAgent(
+    const baseExporter: Exporter = new HttpExporter(exportVideoUrl);
+    const exporter = options.wrapExporter ? options.wrapExporter(baseExporter) : baseExporter;
+    let agent: { abort: AbortController; done: Promise<void> } | undefined;
+    const startExportWorker = () => {
+      if (agent) return;
+      const abort = new AbortController();
+      const done = runExportAgent(
         {
           rt,
-          exporter: options.wrapExporter ? options.wrapExporter(baseExporter) : baseExporter,
+          exporter,
           queueUrl: exportQueueUrl,
           visibilitySeconds: rt.settings.exportVisibilitySeconds,
           pollSeconds: rt.settings.exportPollSeconds,
           waitTimeSeconds: 1,
           onOutcome: options.onExportOutcome,
         },
-        agentAbort.signal,
+        abort.signal,
       );
-      closers.push(async () => {
-        agentAbort.abort();
-        await agentDone;
-      });
-    }
+      agent = { abort, done };
+    };
+    /** As if the worker process were killed: its job is abandoned, its message reappears after the visibility timeout. */
+    const stopExportWorker = async () => {
+      const current = agent;
+      agent = undefined;
+      if (!current) return;
+      current.abort.abort();
+      await current.done;
+    };
+    if (options.exportWorker !== false) startExportWorker();
+    closers.push(stopExportWorker);
+
+    // Dead-letter consumer: fails the task of an export message that kept failing.
+    const dlqAbort = new AbortController();
+    const dlqDone = runDeadLetterConsumer(rt, dlq.QueueUrl ?? '', dlqAbort.signal);
+    closers.push(async () => {
+      dlqAbort.abort();
+      await dlqDone;
+    });
 
     // S3 upload trigger: s3rver reports object writes; S3 event notifications on AWS.
     const inbox = createInboxHandler(rt);
@@ -349,6 +370,8 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       exportDlqUrl: dlq.QueueUrl ?? '',
       exportService,
       deliverS3Event,
+      startExportWorker,
+      stopExportWorker,
       inboxIdle: async () => {
         await inboxQueue;
       },
