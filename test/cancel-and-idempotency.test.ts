@@ -9,6 +9,7 @@ import { getObjectText } from '../shared/artifacts.js';
 import type { ExportOutcome } from '../shared/export/export-worker.js';
 import type { Exporter } from '../shared/export/exporter.js';
 import { startTestStack, type TestStack } from './support/stack.js';
+import { recordReliability } from './support/reliability.js';
 
 /**
  * Cancel at every stage, idempotent submission, fencing of stale tasks, and the inbox trigger.
@@ -112,6 +113,23 @@ describe('cancel', () => {
     expect(jobs.some((j) => j.task_id === bId)).toBe(false);
   });
 
+  it('leaves nothing running or locked after the cancels above', async () => {
+    const tasks = ((await (await fetch(`${stack.apiUrl}/api/pipeline/tasks?creator_id=cancel&limit=100`)).json()) as { tasks: Array<{ task_id: string; status: string }> }).tasks;
+    const cancelled = tasks.filter((t) => t.status === 'CANCELLED');
+    const keys = await stack.objectKeys();
+    const videos = cancelled.filter((t) => keys.includes(`tasks/${t.task_id}/final_video.mp4`)).length;
+    const leaked = (await stack.itemKeys()).filter((k) => k.startsWith('LOCK#cancel#')).length;
+    expect([cancelled.length, videos, leaked]).toEqual([5, 0, 0]);
+    recordReliability({
+      fault: 'cancel at story, tts, draft, queued for export, exporting',
+      runs: 5,
+      outcome: `${cancelled.length}/5 CANCELLED; exports run afterwards: ${videos}`,
+      data_lost: 0,
+      duplicates: videos,
+      locks_leaked: leaked,
+    });
+  });
+
   it('answers 409 with the status when the task has already ended', async () => {
     const sub = await stack.post({ creator_id: 'cancel', video_id: 'done', export_video: false, source_text: SRC });
     const taskId = sub.body.task_id as string;
@@ -176,7 +194,16 @@ describe('fencing and lock leases', () => {
     expect((await readVideoLock(stack.runtime, 'fence', 'v1'))?.owner_task_id).toBe(freshId);
     stack.controls.openGate('Story');
     expect((await stack.finished(freshId)).status).toBe('SUCCEEDED');
-    expect(await readVideoLock(stack.runtime, 'fence', 'v1')).toBeUndefined();
+    const after = await readVideoLock(stack.runtime, 'fence', 'v1');
+    expect(after).toBeUndefined();
+    recordReliability({
+      fault: 'lock holder vanished (lease expired); old task wakes up after a takeover',
+      runs: 1,
+      outcome: 'new submission took the lock; the old task finished without releasing it',
+      data_lost: 0,
+      duplicates: 0,
+      locks_leaked: after ? 1 : 0,
+    });
   });
 
   it('releases the lock and answers 503 when StartExecution fails', async () => {
@@ -221,6 +248,14 @@ describe('S3 inbox trigger', () => {
     expect(list).toHaveLength(1);
     await stack.finished(list[0].task_id);
     expect(await stack.objectKeys()).toContain('inbox-accepted/one.json');
+    recordReliability({
+      fault: 'duplicate S3 event for one inbox/ object',
+      runs: 2,
+      outcome: `${list.length} task started`,
+      data_lost: 0,
+      duplicates: list.length - 1,
+      locks_leaked: (await stack.itemKeys()).filter((k) => k.startsWith('LOCK#inbox#')).length,
+    });
   });
 
   it.each([

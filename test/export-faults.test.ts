@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExportOutcome } from '../shared/export/export-worker.js';
 import type { Exporter } from '../shared/export/exporter.js';
 import { startTestStack, type TestStack } from './support/stack.js';
+import { recordReliability } from './support/reliability.js';
 
 /**
  * Export faults: a worker killed mid-render, and a poison message. Short visibility timeouts
@@ -49,6 +50,14 @@ describe('export faults', () => {
     expect(stack.exportService!.stats().max_concurrent_renders).toBe(1);
     expect((await stack.objectKeys()).filter((k) => k === `tasks/${taskId}/final_video.mp4`)).toHaveLength(1);
     expect(outcomes.filter((o) => o.task_id === taskId).map((o) => o.outcome)).toEqual(['abandoned', 'succeeded']);
+    recordReliability({
+      fault: 'export worker killed mid-render',
+      runs: 1,
+      outcome: `task ${task.status}, ${runs.length} render(s), max ${stack.exportService!.stats().max_concurrent_renders} at once`,
+      data_lost: task.artifacts.some((a) => a.name === 'final_video.mp4') ? 0 : 1,
+      duplicates: runs.length - 1,
+      locks_leaked: (await stack.itemKeys()).filter((k) => k === 'LOCK#faults#killed').length,
+    });
   });
 
   it('dead-letters a poison export message, fails its task with the reason, and keeps the queue flowing', async () => {
@@ -68,5 +77,14 @@ describe('export faults', () => {
       expect(t.status, JSON.stringify(t.error)).toBe('SUCCEEDED');
     }
     expect(stack.exportService!.stats().max_concurrent_renders).toBe(1);
+    const behind = await Promise.all(others.map((o) => stack.getTask(o.body.task_id as string)));
+    recordReliability({
+      fault: 'poison export message (worker crashes on it every time)',
+      runs: 1,
+      outcome: `poison task ${failed.status} (${failed.error?.code}); ${behind.filter((t) => t.status === 'SUCCEEDED').length}/3 tasks behind it SUCCEEDED`,
+      data_lost: behind.filter((t) => !t.artifacts.some((a) => a.name === 'final_video.mp4')).length,
+      duplicates: stack.exportService!.stats().jobs.filter((j) => behind.some((t) => t.task_id === j.task_id)).length - behind.length,
+      locks_leaked: (await stack.itemKeys()).filter((k) => k.startsWith('LOCK#faults#')).length,
+    });
   });
 });

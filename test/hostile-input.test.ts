@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from './support/stack.js';
+import { recordReliability } from './support/reliability.js';
+
+const tally = { runs: 0, answered4xx: 0, written: 0 };
 
 /** Bad input gets a clear 4xx with a stable code and a sentence, and writes nothing. */
 let stack: TestStack;
@@ -43,6 +46,17 @@ const cases: Array<{ name: string; status: number; code: string; body?: unknown;
   { name: 'source_text over 50,000 characters', status: 400, code: 'invalid_request', body: { ...ok, source_text: '字'.repeat(50_001) } },
   { name: 'blank source_text', status: 400, code: 'invalid_request', body: { ...ok, source_text: '   ' } },
   { name: 'body over 1 MiB', status: 413, code: 'body_too_large', raw: JSON.stringify({ ...ok, source_text: 'x'.repeat(1_100_000) }) },
+  { name: 'a space in creator_id', status: 400, code: 'invalid_request', body: { ...ok, creator_id: 'a b' } },
+  { name: 'an array as video_id', status: 400, code: 'invalid_request', body: { ...ok, video_id: ['v1'] } },
+  { name: 'null video_id', status: 400, code: 'invalid_request', body: { ...ok, video_id: null } },
+  { name: 'fractional gender', status: 400, code: 'invalid_request', body: { ...ok, gender: 1.5 } },
+  { name: 'null export_video', status: 400, code: 'invalid_request', body: { ...ok, export_video: null } },
+  { name: 'account_name of 65 characters', status: 400, code: 'invalid_request', body: { ...ok, account_name: '名'.repeat(65) } },
+  { name: 'a slash in account_name', status: 400, code: 'invalid_request', body: { ...ok, account_name: 'a/b' } },
+  { name: 'numeric source_text', status: 400, code: 'invalid_request', body: { ...ok, source_text: 42 } },
+  { name: 'deeply nested junk', status: 400, code: 'invalid_request', raw: `{"creator_id":"c1","video_id":"v1","x":${'['.repeat(500)}${']'.repeat(500)}}` },
+  { name: 'an empty key', status: 400, code: 'invalid_request', raw: '{"creator_id":"c1","video_id":"v1","":1}' },
+  { name: 'a fullwidth dot id (look-alike of ..)', status: 400, code: 'invalid_request', body: { ...ok, video_id: '\uff0e\uff0e' } },
   { name: 'form content type', status: 415, code: 'unsupported_media_type', raw: 'creator_id=c1&video_id=v1', contentType: 'application/x-www-form-urlencoded' },
   { name: 'text content type', status: 415, code: 'unsupported_media_type', body: ok, contentType: 'text/plain' },
 ];
@@ -55,12 +69,29 @@ describe('hostile and malformed submissions', () => {
       raw: c.raw ?? JSON.stringify(c.body),
       headers: c.contentType ? { 'content-type': c.contentType } : {},
     });
+    const objectsAfter = await stack.objectKeys();
+    const itemsAfter = await stack.itemKeys();
+    tally.runs += 1;
+    if (res.status >= 400 && res.status < 500) tally.answered4xx += 1;
+    tally.written += objectsAfter.length - objectsBefore.length + itemsAfter.length - itemsBefore.length;
     expect(res.status).toBe(c.status);
     expect(res.body.error).toBe(c.code);
     expect(typeof res.body.message).toBe('string');
     expect(String(res.body.message).length).toBeGreaterThan(10);
     expect(await stack.objectKeys()).toEqual(objectsBefore);
     expect(await stack.itemKeys()).toEqual(itemsBefore);
+  });
+
+  it('recorded every hostile case', async () => {
+    expect(tally.runs).toBe(cases.length);
+    recordReliability({
+      fault: `${cases.length} hostile or malformed submissions (traversal, NUL, look-alikes, 10 kB ids, wrong types, __proto__, junk, bad JSON, over 1 MiB)`,
+      runs: tally.runs,
+      outcome: `${tally.answered4xx}/${tally.runs} answered 4xx with a code and a sentence; objects or items written: ${tally.written}`,
+      data_lost: 0,
+      duplicates: 0,
+      locks_leaked: (await stack.itemKeys()).filter((k) => k.startsWith('LOCK#')).length,
+    });
   });
 
   it('accepts the old clients\' CJK-as-\\uXXXX body of 50,000 characters (about 300 kB)', async () => {

@@ -63,8 +63,10 @@ export interface ExportRunSummary {
 export interface ExportServiceStats {
   renders_started: number;
   renders_completed: number;
-  renders_failed: number;
-  renders_cancelled: number;
+  /** jobs that ended failed (in download or render) */
+  jobs_failed: number;
+  /** jobs that ended cancelled */
+  jobs_cancelled: number;
   /** high-water mark of renders in flight at once: 1 for a healthy single-slot service */
   max_concurrent_renders: number;
   /** total wall time spent inside renders, milliseconds */
@@ -209,9 +211,9 @@ export async function startExportService(opts: ExportServiceOptions): Promise<Ex
   let runCounter = 0;
   let activeRenders = 0;
   let closing = false;
-  const counters = { renders_started: 0, renders_completed: 0, renders_failed: 0, renders_cancelled: 0, max_concurrent_renders: 0, busy_ms: 0 };
-  // observed render speed (render ms per media ms), for Retry-After
-  let renderedMediaMs = 0;
+  const counters = { renders_started: 0, renders_completed: 0, jobs_failed: 0, jobs_cancelled: 0, max_concurrent_renders: 0, busy_ms: 0 };
+  // render wall time per media time of the successful renders, for Retry-After
+  const speed = { renderMs: 0, mediaMs: 0 };
 
   const stats = (): ExportServiceStats => ({
     ...counters,
@@ -229,8 +231,8 @@ export async function startExportService(opts: ExportServiceOptions): Promise<Ex
   });
 
   const retryAfterSeconds = (job: Job): number => {
-    const speed = renderedMediaMs > 0 ? counters.busy_ms / renderedMediaMs : 0.6;
-    const expectedMs = (job.durationUs / 1000) * speed + 2000;
+    const ratio = speed.mediaMs > 0 ? speed.renderMs / speed.mediaMs : 0.5;
+    const expectedMs = (job.durationUs / 1000) * ratio + 2000;
     return Math.min(30, Math.max(1, Math.ceil((expectedMs - (Date.now() - job.startedAt)) / 1000)));
   };
 
@@ -251,6 +253,7 @@ export async function startExportService(opts: ExportServiceOptions): Promise<Ex
       activeRenders++;
       counters.max_concurrent_renders = Math.max(counters.max_concurrent_renders, activeRenders);
       const renderStart = Date.now();
+      let renderMs = 0;
       try {
         const result = await render({
           draft,
@@ -265,9 +268,11 @@ export async function startExportService(opts: ExportServiceOptions): Promise<Ex
         job.renderMs = result.render_ms;
       } finally {
         activeRenders--;
-        counters.busy_ms += Date.now() - renderStart;
+        renderMs = Date.now() - renderStart;
+        counters.busy_ms += renderMs;
       }
-      renderedMediaMs += job.durationUs / 1000;
+      speed.renderMs += renderMs;
+      speed.mediaMs += job.durationUs / 1000;
       job.videoBytes = (await stat(job.videoPath)).size;
       job.state = 'succeeded';
       counters.renders_completed++;
@@ -275,16 +280,19 @@ export async function startExportService(opts: ExportServiceOptions): Promise<Ex
     } catch (error: unknown) {
       if (job.controller.signal.aborted) {
         job.state = 'cancelled';
-        counters.renders_cancelled++;
+        counters.jobs_cancelled++;
         jobLog.info('export cancelled');
       } else {
         job.state = 'failed';
-        counters.renders_failed++;
+        counters.jobs_failed++;
         job.failure = { name: error instanceof Error ? error.name : 'Error', message: failureMessage(error), retryable: isRetryableExportError(error) };
         jobLog.warn('export failed', { error, retryable: job.failure.retryable });
       }
     } finally {
-      await Promise.all(scratch.map((dir) => rm(dir, { recursive: true, force: true })));
+      // Nothing here may throw: the slot must be released whatever happens.
+      await Promise.all(scratch.map((dir) => rm(dir, { recursive: true, force: true }))).catch((error: unknown) =>
+        jobLog.warn('removing the job scratch folders failed', { error }),
+      );
       job.endedAt = Date.now();
       job.summary.state = job.state;
       job.summary.ended_at = new Date(job.endedAt).toISOString();

@@ -12,7 +12,7 @@ export interface ExportJobStatus {
   task_id: string;
   state: ExportJobState;
   started_at?: string;
-  ended_at?: string;
+  ended_at?: string | null;
   error?: string;
   /** set on failure: whether a new attempt of the same task may succeed (fresh URLs, a passing fault) */
   retryable?: boolean;
