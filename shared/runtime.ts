@@ -47,7 +47,8 @@ export function createRuntime(env: Env = process.env, clock: Clock = systemClock
     clock,
     ddb,
     s3: new S3Client({ ...clientConfig(env, 'AWS_ENDPOINT_URL_S3'), forcePathStyle: settings.s3ForcePathStyle }),
-    sqs: new SQSClient(clientConfig(env, 'AWS_ENDPOINT_URL_SQS')),
+    // With an endpoint configured (an emulator), requests go there, not to the queue URL's host.
+    sqs: new SQSClient({ ...clientConfig(env, 'AWS_ENDPOINT_URL_SQS'), ...(env.AWS_ENDPOINT_URL_SQS ? { useQueueUrlAsEndpoint: false } : {}) }),
     sfn: new SFNClient(clientConfig(env, 'AWS_ENDPOINT_URL_SFN')),
   };
 }

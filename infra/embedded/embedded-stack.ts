@@ -1,5 +1,5 @@
 import './promise-with-resolvers.js';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
@@ -57,12 +57,16 @@ export interface EmbeddedStackOptions {
   exportVideoUrl?: string;
   exportVisibilitySeconds?: number;
   exportPollSeconds?: number;
+  /** cap of the export worker's back-off while the exporter is busy or unreachable (default 30 s) */
+  exportMaxBackoffMs?: number;
   /** export queue receives before a message goes to the DLQ */
   exportMaxReceiveCount?: number;
   definition?: Partial<DefinitionOptions>;
   /** wraps the exporter the worker uses (tests inject faults there) */
   wrapExporter?: (exporter: Exporter) => Exporter;
   onExportOutcome?: (outcome: ExportOutcome, messageBody: string) => void;
+  /** more handler settings (e.g. GEMINI_API_KEY, STORY_RPM), merged into the handlers' environment */
+  extraEnv?: Record<string, string>;
 }
 
 export interface EmbeddedStack {
@@ -179,6 +183,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       ARTIFACT_DELIVERY: 'inline',
       EXPORT_VISIBILITY_SECONDS: String(options.exportVisibilitySeconds ?? 60),
       EXPORT_POLL_SECONDS: String(options.exportPollSeconds ?? 20),
+      ...options.extraEnv,
     };
     const bootstrap = createRuntime(env);
     await ensureTable(new DynamoDBClient({ region: REGION, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } }));
@@ -216,6 +221,13 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     env.EXPORT_VIDEO_URL = exportVideoUrl;
 
     const rt = createRuntime(env);
+    // What an export agent on this machine needs (npm run export-agent): source this file.
+    writeFileSync(
+      join(dataDir, 'export-agent.env'),
+      ['AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_SQS', 'AWS_ENDPOINT_URL_SFN', 'S3_FORCE_PATH_STYLE', 'TABLE_NAME', 'BUCKET_NAME', 'EXPORT_QUEUE_URL', 'EXPORT_VIDEO_URL']
+        .map((k) => `${k}=${env[k]}`)
+        .join('\n') + '\n',
+    );
     const controls = new TestControls();
 
     // Recovery: tasks RUNNING when the stack last stopped cannot resume (their executions lived
@@ -309,6 +321,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
           visibilitySeconds: rt.settings.exportVisibilitySeconds,
           pollSeconds: rt.settings.exportPollSeconds,
           waitTimeSeconds: 1,
+          maxBackoffMs: options.exportMaxBackoffMs,
           onOutcome: options.onExportOutcome,
         },
         abort.signal,

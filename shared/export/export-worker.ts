@@ -129,14 +129,6 @@ export async function processExportMessage(
     return 'reused_existing_video';
   }
 
-  try {
-    await markStageRunning(rt, message.task_id, 'export');
-  } catch (error: unknown) {
-    if (!(error instanceof TaskNotRunningError)) throw error;
-    await deleteMessage();
-    return 'skipped_not_running';
-  }
-
   // Keep the message invisible while the job runs; a dead worker stops renewing and the
   // message reappears after one visibility timeout.
   let extensions = 0;
@@ -169,7 +161,16 @@ export async function processExportMessage(
     for (const m of draft.materials) if ('key' in m) media[m.id] = await presignGet(rt, m.key);
 
     const stillRunning = async () => (await getTask(rt, message.task_id))?.status === 'RUNNING';
-    const outcome = await driveJob({ deps, log, taskId: message.task_id, job: { draft, media }, stillRunning, sleep, maxBackoff, signal });
+    // The stage turns `running` once the exporter has accepted the job; while the exporter is busy
+    // or unreachable it stays `queued`, with the reason noted once.
+    const onAccepted = () => markStageRunning(rt, message.task_id, 'export');
+    let noted = false;
+    const onWaiting = async (reason: string) => {
+      if (noted) return;
+      noted = true;
+      await markExportQueued(rt, message.task_id, { stage: 'export', code: 'exporter_unavailable', message: reason }).catch(() => undefined);
+    };
+    const outcome = await driveJob({ deps, log, taskId: message.task_id, job: { draft, media }, stillRunning, onAccepted, onWaiting, sleep, maxBackoff, signal });
     if (outcome.kind === 'abandoned') return 'abandoned';
     if (outcome.kind === 'cancelled') {
       log.info('task stopped while exporting: job cancelled at the exporter, message deleted');
@@ -229,6 +230,8 @@ async function driveJob(a: {
   taskId: string;
   job: { draft: Draft; media: Record<string, string> };
   stillRunning: () => Promise<boolean>;
+  onAccepted: () => Promise<void>;
+  onWaiting: (reason: string) => Promise<void>;
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   maxBackoff: number;
   signal?: AbortSignal;
@@ -246,6 +249,13 @@ async function driveJob(a: {
         await deps.exporter.submit(taskId, a.job, a.signal);
         submitted = true;
         backoff = 1000;
+        try {
+          await a.onAccepted();
+        } catch (error: unknown) {
+          if (!(error instanceof TaskNotRunningError)) throw error;
+          await deps.exporter.cancel(taskId).catch(() => undefined);
+          return { kind: 'cancelled' };
+        }
         log.info('export job accepted by the exporter');
       }
       const status = await deps.exporter.status(taskId, deps.pollSeconds, a.signal);
@@ -270,6 +280,7 @@ async function driveJob(a: {
       }
       if (error instanceof ExporterUnavailableError) {
         log.warn('exporter unreachable; keeping the message and retrying', { error: error.message, backoff_ms: backoff });
+        await a.onWaiting(`The exporter cannot be reached; the task waits in the queue and proceeds when it is back (${error.message}).`);
         await a.sleep(backoff, a.signal);
         backoff = Math.min(a.maxBackoff, backoff * 2);
         continue;

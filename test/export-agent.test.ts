@@ -1,0 +1,112 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getObjectText } from '../shared/artifacts.js';
+import type { ExportOutcome } from '../shared/export/export-worker.js';
+import type { Exporter } from '../shared/export/exporter.js';
+import { startExportService } from '../infra/embedded/export-service.js';
+import { startTestStack, type TestStack } from './support/stack.js';
+
+/**
+ * The export worker as an agent: a job longer than the message's visibility timeout, the agent
+ * started by hand as its own process, and an exporter that is down for a while.
+ */
+const stacks: TestStack[] = [];
+const children: ChildProcess[] = [];
+afterAll(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  for (const s of stacks) await s.close();
+});
+
+const nonOverlapping = (tasks: Array<{ stages: { export: { started_at?: string; ended_at?: string } } }>) => {
+  const spans = tasks.map((t) => [Date.parse(t.stages.export.started_at!), Date.parse(t.stages.export.ended_at!)]).sort((a, b) => a[0] - b[0]);
+  return spans.every((s, i) => i === 0 || s[0] >= spans[i - 1][1]);
+};
+
+describe('export agent', () => {
+  it('keeps a job longer than the visibility timeout with logged extensions, and renders once', async () => {
+    const outcomes: ExportOutcome[] = [];
+    let slowFor: string | undefined;
+    const stack = await startTestStack({
+      exportVisibilitySeconds: 2,
+      onExportOutcome: (o) => outcomes.push(o),
+      wrapExporter: (inner: Exporter): Exporter => ({
+        ...inner,
+        submit: (id, job, signal) => inner.submit(id, job, signal),
+        status: async (id, wait, signal) => {
+          // A slow exporter: the first status answer of this job comes after 3 visibility timeouts.
+          if (id === slowFor) {
+            slowFor = undefined;
+            await new Promise((r) => setTimeout(r, 6000));
+          }
+          return inner.status(id, wait, signal);
+        },
+        video: (id, signal) => inner.video(id, signal),
+        cancel: (id) => inner.cancel(id),
+      }),
+    });
+    stacks.push(stack);
+    const sub = await stack.post({ creator_id: 'agent', video_id: 'slow', source_text: 'A slow export.' });
+    slowFor = sub.body.task_id as string;
+    const task = await stack.finished(sub.body.task_id as string);
+    expect(task.status, JSON.stringify(task.error)).toBe('SUCCEEDED');
+    expect(outcomes).toEqual(['succeeded']);
+    expect(task.stages.export.attempts).toBe(1);
+    expect(task.stages.export.details?.visibility_extensions).toBeGreaterThanOrEqual(3);
+    expect(stack.exportService!.stats().jobs.filter((j) => j.task_id === task.task_id)).toHaveLength(1);
+    const log = (await getObjectText(stack.runtime, `tasks/${task.task_id}/log.jsonl`)) ?? '';
+    expect(log.split('\n').filter((l) => l.includes('export message visibility extended')).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('processes the queue one job at a time when started by hand as its own process', async () => {
+    const stack = await startTestStack({ exportWorker: false });
+    stacks.push(stack);
+    const agent = spawn(process.execPath, ['--import', 'tsx', 'infra/export-agent/main.ts'], {
+      env: { ...process.env, ...stack.env, EXPORT_POLL_SECONDS: '2', LOG_LEVEL: 'warn' },
+      stdio: 'ignore',
+    });
+    children.push(agent);
+    const subs = await Promise.all([1, 2, 3].map((i) => stack.post({ creator_id: 'agent', video_id: `byhand${i}`, source_text: `Job number ${i}.` })));
+    const tasks = await Promise.all(subs.map((s) => stack.finished(s.body.task_id as string)));
+    for (const t of tasks) expect(t.status, JSON.stringify(t.error)).toBe('SUCCEEDED');
+    expect(stack.exportService!.stats().max_concurrent_renders).toBe(1);
+    expect(nonOverlapping(tasks)).toBe(true);
+    agent.kill('SIGTERM');
+  });
+
+  it('keeps tasks queued while the exporter is down, then finishes them all when it is back', async () => {
+    const workDir = mkdtempSync(join(tmpdir(), 'reel-exporter-'));
+    let exporter = await startExportService({ port: 0, workDir });
+    const port = exporter.port;
+    await exporter.close(); // the exporter is down from the start
+    const stack = await startTestStack({ exportVideoUrl: `http://127.0.0.1:${port}`, exportMaxBackoffMs: 1000, exportPollSeconds: 1 });
+    stacks.push(stack);
+    const subs = await Promise.all([1, 2, 3].map((i) => stack.post({ creator_id: 'agent', video_id: `outage${i}`, source_text: `Outage ${i}.` })));
+    const ids = subs.map((s) => s.body.task_id as string);
+    // Wait until the worker holds one of them and has noted the outage in its record.
+    let noted: string | undefined;
+    for (let i = 0; i < 300 && !noted; i++) {
+      for (const id of ids) {
+        const t = await stack.getTask(id);
+        if (t.stages.export.error?.code === 'exporter_unavailable') noted = id;
+      }
+      if (!noted) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(noted).toBeDefined();
+    const waiting = await Promise.all(ids.map((id) => stack.getTask(id)));
+    expect(waiting.map((t) => t.status)).toEqual(['RUNNING', 'RUNNING', 'RUNNING']);
+    expect(waiting.map((t) => t.stages.export.status).sort()).toEqual(['queued', 'queued', 'queued']);
+    // Down for a while longer (several back-off rounds), then back on the same address.
+    await new Promise((r) => setTimeout(r, 4000));
+    exporter = await startExportService({ port, workDir });
+    try {
+      const done = await Promise.all(ids.map((id) => stack.finished(id)));
+      expect(done.map((t) => t.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
+      expect(exporter.stats().max_concurrent_renders).toBe(1);
+    } finally {
+      await exporter.close();
+    }
+  });
+});
