@@ -18,7 +18,7 @@ import { recordReliability } from './support/reliability.js';
  */
 let stack: TestStack;
 const outcomes: Array<{ outcome: ExportOutcome; task_id: string }> = [];
-/** task ids whose exporter calls wait until released */
+/** task ids whose first status call waits until released */
 const holdSubmit = new Map<string, { arrived: () => void; release: Promise<void>; open: () => void; arrivedP: Promise<void> }>();
 const exporterCancels: string[] = [];
 
@@ -36,15 +36,17 @@ beforeAll(async () => {
   stack = await startTestStack({
     onExportOutcome: (outcome, body) => outcomes.push({ outcome, task_id: (JSON.parse(body) as { task_id: string }).task_id }),
     wrapExporter: (inner: Exporter): Exporter => ({
-      submit: async (id, job, signal) => {
-        await inner.submit(id, job, signal);
+      submit: (id, job, signal) => inner.submit(id, job, signal),
+      // Held at its first status call: the job has been accepted and the stage is `running`.
+      status: async (id, wait, signal) => {
         const h = holdSubmit.get(id);
         if (h) {
+          holdSubmit.delete(id);
           h.arrived();
           await h.release;
         }
+        return inner.status(id, wait, signal);
       },
-      status: (id, wait, signal) => inner.status(id, wait, signal),
       video: (id, signal) => inner.video(id, signal),
       cancel: async (id) => {
         exporterCancels.push(id);
