@@ -13,7 +13,7 @@ const FILES = [
   'test/submission-storm.test.ts',
   'test/export-faults.test.ts',
   'test/restart-after-kill.test.ts',
-  'test/story-rate-limit-e2e.test.ts',
+  'test/rate-limit-storm.test.ts',
   'test/cancel-and-idempotency.test.ts',
   'test/hostile-input.test.ts',
 ].filter((f) => existsSync(f));

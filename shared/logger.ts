@@ -26,6 +26,10 @@ export function setStdoutLogging(enabled: boolean): void {
   writeToStdout = enabled;
 }
 
+export function isStdoutLogging(): boolean {
+  return writeToStdout;
+}
+
 export interface Logger {
   debug(message: string, fields?: LogFields): void;
   info(message: string, fields?: LogFields): void;

@@ -23,9 +23,67 @@ export interface Settings {
   exportVisibilitySeconds: number;
   /** export worker: long-poll wait of the job status call */
   exportPollSeconds: number;
+
+  // TTS providers and the CapCut/JianYing draft folder — see shared/tts/SETTINGS.md
+  /** TTS engine: `espeak` (offline), `polly`, or `http` (the team's service at `ttsUrl`) */
+  ttsProvider: TtsProviderName;
+  /** the team's TTS service (provider `http`) */
+  ttsUrl: string;
+  /** provider `http`: time one request may take */
+  ttsHttpTimeoutSeconds: number;
+  /** characters per provider request; 0 = the provider's own limit (polly 3000, http 1000) */
+  ttsMaxCharsPerRequest: number;
+  /** provider `polly`: engine (`neural`) */
+  pollyEngine: string;
+  /** provider `polly`: voice overrides per language and gender; '' = the built-in table */
+  pollyVoiceEnMale: string;
+  pollyVoiceEnFemale: string;
+  pollyVoiceCmnMale: string;
+  pollyVoiceCmnFemale: string;
+  /** provider `polly`: endpoint override (the SDK's own variable; a local fake in tests) */
+  pollyEndpoint: string;
+  /** draft: also copy each CapCut/JianYing draft folder here (atomically); '' = don't */
+  draftLocalDir: string;
+
+  // Story (Gemini) and the shared rate limiter — see shared/story/SETTINGS.md
+  /** Gemini API key; with it (or the secret below) the story stage uses Gemini */
+  geminiApiKey: string;
+  /** Secrets Manager secret holding the Gemini API key, read once per cold start */
+  geminiApiKeySecretArn: string;
+  geminiModel: string;
+  /** another Gemini endpoint (a proxy, a test server); empty: Google's */
+  geminiBaseUrl: string;
+  /** one Gemini request's time limit; beyond it the stage fails transiently and is retried */
+  geminiTimeoutSeconds: number;
+  /** the narration's language (BCP 47, e.g. `zh-CN`), or `auto`: the source's language */
+  storyLanguage: string;
+  /** narration length aimed at, in characters (at most 1.5 times this is accepted) */
+  storyTargetChars: number;
+  /** Gemini requests per minute across all tasks (0: no limit) */
+  storyRpm: number;
+  /** TTS requests per minute across all tasks (0: no limit) */
+  ttsRpm: number;
+  /** TTS requests in flight at once across all tasks (0: no limit) */
+  ttsMaxConcurrency: number;
+  /** the longest a stage waits for the rate limiter inside one invocation; longer waits go to the state machine */
+  rateLimitMaxWaitSeconds: number;
+  /** lease of a concurrency slot, renewed while held; a crashed holder's slot returns after it */
+  rateLimitLeaseSeconds: number;
 }
 
 type Env = Record<string, string | undefined>;
+
+export const TTS_PROVIDERS = ['espeak', 'polly', 'http'] as const;
+export type TtsProviderName = (typeof TTS_PROVIDERS)[number];
+
+/** `TTS_PROVIDER`; unset: `http` when `TTS_URL` is set, else the offline `espeak`. */
+function ttsProviderFrom(env: Env): TtsProviderName {
+  const name = env.TTS_PROVIDER || (env.TTS_URL ? 'http' : 'espeak');
+  if (!(TTS_PROVIDERS as readonly string[]).includes(name)) {
+    throw new ConfigError('TTS_PROVIDER', `expected one of ${TTS_PROVIDERS.join(', ')}, got "${name}"`);
+  }
+  return name as TtsProviderName;
+}
 
 function int(env: Env, name: string, fallback: number): number {
   const raw = env[name];
@@ -55,6 +113,29 @@ export function readSettings(env: Env = process.env): Settings {
     s3ForcePathStyle: env.S3_FORCE_PATH_STYLE === 'true' || env.S3_FORCE_PATH_STYLE === '1',
     exportVisibilitySeconds: int(env, 'EXPORT_VISIBILITY_SECONDS', 60),
     exportPollSeconds: int(env, 'EXPORT_POLL_SECONDS', 20),
+    ttsProvider: ttsProviderFrom(env),
+    ttsUrl: env.TTS_URL ?? '',
+    ttsHttpTimeoutSeconds: int(env, 'TTS_HTTP_TIMEOUT_SECONDS', 120),
+    ttsMaxCharsPerRequest: int(env, 'TTS_MAX_CHARS_PER_REQUEST', 0),
+    pollyEngine: env.POLLY_ENGINE || 'neural',
+    pollyVoiceEnMale: env.POLLY_VOICE_EN_MALE ?? '',
+    pollyVoiceEnFemale: env.POLLY_VOICE_EN_FEMALE ?? '',
+    pollyVoiceCmnMale: env.POLLY_VOICE_CMN_MALE ?? '',
+    pollyVoiceCmnFemale: env.POLLY_VOICE_CMN_FEMALE ?? '',
+    pollyEndpoint: env.AWS_ENDPOINT_URL_POLLY ?? '',
+    draftLocalDir: env.DRAFT_LOCAL_DIR ?? '',
+    geminiApiKey: env.GEMINI_API_KEY ?? '',
+    geminiApiKeySecretArn: env.GEMINI_API_KEY_SECRET_ARN ?? '',
+    geminiModel: env.GEMINI_MODEL || 'gemini-2.5-flash',
+    geminiBaseUrl: env.GEMINI_BASE_URL ?? '',
+    geminiTimeoutSeconds: int(env, 'GEMINI_TIMEOUT_SECONDS', 90),
+    storyLanguage: env.STORY_LANGUAGE || 'auto',
+    storyTargetChars: int(env, 'STORY_TARGET_CHARS', 500),
+    storyRpm: int(env, 'STORY_RPM', 10),
+    ttsRpm: int(env, 'TTS_RPM', 300),
+    ttsMaxConcurrency: int(env, 'TTS_MAX_CONCURRENCY', 4),
+    rateLimitMaxWaitSeconds: int(env, 'RATE_LIMIT_MAX_WAIT_SECONDS', 20),
+    rateLimitLeaseSeconds: int(env, 'RATE_LIMIT_LEASE_SECONDS', 60),
   };
 }
 
@@ -72,6 +153,29 @@ const ENV_NAMES: Record<keyof Settings, string> = {
   s3ForcePathStyle: 'S3_FORCE_PATH_STYLE',
   exportVisibilitySeconds: 'EXPORT_VISIBILITY_SECONDS',
   exportPollSeconds: 'EXPORT_POLL_SECONDS',
+  ttsProvider: 'TTS_PROVIDER',
+  ttsUrl: 'TTS_URL',
+  ttsHttpTimeoutSeconds: 'TTS_HTTP_TIMEOUT_SECONDS',
+  ttsMaxCharsPerRequest: 'TTS_MAX_CHARS_PER_REQUEST',
+  pollyEngine: 'POLLY_ENGINE',
+  pollyVoiceEnMale: 'POLLY_VOICE_EN_MALE',
+  pollyVoiceEnFemale: 'POLLY_VOICE_EN_FEMALE',
+  pollyVoiceCmnMale: 'POLLY_VOICE_CMN_MALE',
+  pollyVoiceCmnFemale: 'POLLY_VOICE_CMN_FEMALE',
+  pollyEndpoint: 'AWS_ENDPOINT_URL_POLLY',
+  draftLocalDir: 'DRAFT_LOCAL_DIR',
+  geminiApiKey: 'GEMINI_API_KEY',
+  geminiApiKeySecretArn: 'GEMINI_API_KEY_SECRET_ARN',
+  geminiModel: 'GEMINI_MODEL',
+  geminiBaseUrl: 'GEMINI_BASE_URL',
+  geminiTimeoutSeconds: 'GEMINI_TIMEOUT_SECONDS',
+  storyLanguage: 'STORY_LANGUAGE',
+  storyTargetChars: 'STORY_TARGET_CHARS',
+  storyRpm: 'STORY_RPM',
+  ttsRpm: 'TTS_RPM',
+  ttsMaxConcurrency: 'TTS_MAX_CONCURRENCY',
+  rateLimitMaxWaitSeconds: 'RATE_LIMIT_MAX_WAIT_SECONDS',
+  rateLimitLeaseSeconds: 'RATE_LIMIT_LEASE_SECONDS',
 };
 
 /** Fails at start-up, naming the setting, when a handler's required setting is empty. */
@@ -80,3 +184,6 @@ export function requireSettings(settings: Settings, names: Array<keyof Settings>
     if (settings[name] === '' || settings[name] === undefined) throw new ConfigError(ENV_NAMES[name]);
   }
 }
+
+/** The environment variable of every setting (the embedded stack passes these through from its own environment). */
+export const SETTING_ENV_NAMES: readonly string[] = Object.values(ENV_NAMES);

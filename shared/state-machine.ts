@@ -9,6 +9,11 @@ import { RETRYABLE_ERROR_NAMES } from './errors.js';
  *                                              └──────────────────────→ Finalize
  *   any Catch → <Stage>Failed (names the stage) → RecordFailure → Failed
  *
+ *   Story and Tts may return `{rate_limited: true, retry_after_seconds}` instead of their output:
+ *   Story → StoryRateLimited? ─(rate_limited)→ StoryRateLimitCount → …Wait (SecondsPath) → Story
+ *                             └ bound hit (`rateLimitMaxWaits`) → StoryRateLimitExhausted → StoryFailed
+ *   (the same for Tts; the count lives in the state data as `$.story_rate_limit.waits`).
+ *
  * Inputs and outputs carry ids and object keys only, never content (256 KiB payload cap).
  */
 export interface ExecutionInput {
@@ -37,12 +42,15 @@ export interface DefinitionOptions {
   exportTimeoutSeconds: number;
   /** added to the execution limit for the lock lease taken by Start */
   lockLeaseMarginSeconds: number;
+  /** times a stage may hand a rate-limit wait back to the state machine before the task fails */
+  rateLimitMaxWaits: number;
 }
 
 export const DEFAULT_DEFINITION_OPTIONS: DefinitionOptions = {
   executionTimeoutSeconds: 8 * 3600,
   exportTimeoutSeconds: 7 * 3600,
   lockLeaseMarginSeconds: 15 * 60,
+  rateLimitMaxWaits: 30,
 };
 
 /** FIFO message group of the export queue: one group, so one export at a time. */
@@ -61,6 +69,61 @@ const ids = { 'task_id.$': '$.task_id', 'creator_id.$': '$.creator_id', 'video_i
 
 const failTo = (state: string) => [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: `${state}Failed` }];
 
+/** The error a task fails with when a stage stayed rate limited through every allowed wait. */
+export const RATE_LIMIT_WAITS_EXHAUSTED_ERROR = 'RateLimitWaitsExhaustedError';
+
+/**
+ * The rate-limit loop after a stage (`Story` or `Tts`) whose output sits at `$.<result>`: a
+ * `{rate_limited: true, retry_after_seconds}` output goes to a Wait state (SecondsPath) and back
+ * to the stage, at most `maxWaits` times, counted in `$.<result>_rate_limit.waits` (JSONPath and
+ * States.MathAdd: the interpreter ignores JSONata and Assign). The stage's data decides, never a
+ * Catch `Cause`, whose form differs between AWS and the embedded interpreter.
+ */
+const rateLimitLoop = (a: { state: 'Story' | 'Tts'; result: 'story' | 'tts'; what: string; settings: string; next: string; maxWaits: number }) => {
+  const counter = `$.${a.result}_rate_limit`;
+  return {
+    [`${a.state}RateLimited`]: {
+      Type: 'Choice',
+      // Rules are tried in order and the first match wins, so no comparison ever reads a missing
+      // path. `Not IsPresent` rather than `IsPresent: false`, which aws-local-stepfunctions 3.0.0
+      // never matches.
+      Choices: [
+        { Not: { Variable: `$.${a.result}.rate_limited`, IsPresent: true }, Next: a.next },
+        { Variable: `$.${a.result}.rate_limited`, BooleanEquals: true, Next: `${a.state}RateLimitCount` },
+      ],
+      Default: a.next,
+    },
+    [`${a.state}RateLimitCount`]: {
+      Type: 'Choice',
+      Choices: [
+        { Not: { Variable: counter, IsPresent: true }, Next: `${a.state}RateLimitFirstWait` },
+        { Variable: `${counter}.waits`, NumericGreaterThanEquals: a.maxWaits, Next: `${a.state}RateLimitExhausted` },
+      ],
+      Default: `${a.state}RateLimitNextWait`,
+    },
+    [`${a.state}RateLimitFirstWait`]: { Type: 'Pass', Result: { waits: 1 }, ResultPath: counter, Next: `${a.state}RateLimitWait` },
+    [`${a.state}RateLimitNextWait`]: {
+      Type: 'Pass',
+      Parameters: { 'waits.$': `States.MathAdd(${counter}.waits, 1)` },
+      ResultPath: counter,
+      Next: `${a.state}RateLimitWait`,
+    },
+    [`${a.state}RateLimitWait`]: { Type: 'Wait', SecondsPath: `$.${a.result}.retry_after_seconds`, Next: a.state },
+    // Shaped like a Catch result, so the fail path records it as any other stage error.
+    [`${a.state}RateLimitExhausted`]: {
+      Type: 'Pass',
+      Result: {
+        Error: RATE_LIMIT_WAITS_EXHAUSTED_ERROR,
+        Cause:
+          `The ${a.result} stage was still rate limited by ${a.what} after ${a.maxWaits} waits; the task gives up. ` +
+          `Submit fewer tasks at once, or raise the provider's quota and ${a.settings}.`,
+      },
+      ResultPath: '$.error',
+      Next: `${a.state}Failed`,
+    },
+  };
+};
+
 const stageFailed = (stage: string) => ({
   Type: 'Pass',
   Result: stage,
@@ -70,6 +133,8 @@ const stageFailed = (stage: string) => ({
 
 /** The definition with `${Placeholders}` for function ARNs and the queue URL. */
 export function pipelineDefinition(options: DefinitionOptions = DEFAULT_DEFINITION_OPTIONS): Record<string, unknown> {
+  const maxWaits = options.rateLimitMaxWaits ?? DEFAULT_DEFINITION_OPTIONS.rateLimitMaxWaits;
+  if (!(Number.isInteger(maxWaits) && maxWaits >= 1)) throw new RangeError('rateLimitMaxWaits must be a whole number of at least 1');
   return {
     Comment: 'reel-pipeline: story → TTS → draft → export (serialized) → finalize',
     StartAt: 'Start',
@@ -93,8 +158,9 @@ export function pipelineDefinition(options: DefinitionOptions = DEFAULT_DEFINITI
         TimeoutSeconds: 300,
         Retry: [transientRetry(3)],
         Catch: failTo('Story'),
-        Next: 'Tts',
+        Next: 'StoryRateLimited',
       },
+      ...rateLimitLoop({ state: 'Story', result: 'story', what: 'the story provider', settings: 'STORY_RPM', next: 'Tts', maxWaits }),
       Tts: {
         Type: 'Task',
         Resource: '${TtsFunctionArn}',
@@ -103,8 +169,9 @@ export function pipelineDefinition(options: DefinitionOptions = DEFAULT_DEFINITI
         TimeoutSeconds: 900,
         Retry: [transientRetry(3)],
         Catch: failTo('Tts'),
-        Next: 'Draft',
+        Next: 'TtsRateLimited',
       },
+      ...rateLimitLoop({ state: 'Tts', result: 'tts', what: 'the TTS provider', settings: 'TTS_RPM / TTS_MAX_CONCURRENCY', next: 'Draft', maxWaits }),
       Draft: {
         Type: 'Task',
         Resource: '${DraftFunctionArn}',

@@ -1,6 +1,6 @@
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { isoNow } from './clock.js';
-import { SourceMissingError, StartExecutionFailedError, TaskNotRunningError, errorMessage } from './errors.js';
+import { DuplicateTaskError, SourceMissingError, StartExecutionFailedError, TaskNotRunningError, errorMessage } from './errors.js';
 import { newTaskId } from './ids.js';
 import { ARTIFACT, sourceKey, taskArtifactKey } from './keys.js';
 import { acquireVideoLock, releaseVideoLock } from './lock.js';
@@ -11,6 +11,7 @@ import type { Runtime } from './runtime.js';
 import { getTask, markExecutionStarted, markTaskFailed, newTaskRecord, putNewTask, type TaskStatus } from './task-record.js';
 import { confirmIdempotencyKey, releaseIdempotencyKey, requestHash, reserveIdempotencyKey } from './idempotency.js';
 import type { ExecutionInput } from './state-machine.js';
+import { emitMetric } from './metrics.js';
 
 export interface SubmitResult {
   task_id: string;
@@ -44,8 +45,12 @@ export async function submitTask(rt: Runtime, request: RunRequest, log: Logger, 
   try {
     const result = await submitNewTask(rt, request, log, taskId);
     if (key) await confirmIdempotencyKey(rt, key, taskId);
+    emitMetric('TasksSubmitted', 1, 'Count', {}, { task_id: taskId, creator_id: request.creator_id, video_id: request.video_id });
     return result;
   } catch (error: unknown) {
+    if (error instanceof DuplicateTaskError) {
+      emitMetric('DuplicatesRejected', 1, 'Count', {}, { creator_id: request.creator_id, video_id: request.video_id, holder_task_id: error.holderTaskId });
+    }
     if (key) await releaseIdempotencyKey(rt, key, taskId);
     throw error;
   }

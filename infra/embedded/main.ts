@@ -1,4 +1,5 @@
 import { createLogger } from '../../shared/logger.js';
+import { SETTING_ENV_NAMES } from '../../shared/settings.js';
 import { startEmbeddedStack } from './embedded-stack.js';
 
 /**
@@ -9,6 +10,12 @@ import { startEmbeddedStack } from './embedded-stack.js';
  */
 const log = createLogger({ stage: 'embedded-stack' });
 const env = process.env;
+// Handler settings from this environment (GEMINI_*, TTS_*, STORY_*, rate limits, …) reach the
+// handlers; the names, endpoints and queue the stack creates for itself are its own.
+const OWNED_BY_STACK = new Set(['TABLE_NAME', 'BUCKET_NAME', 'STATE_MACHINE_ARN', 'EXPORT_QUEUE_URL', 'EXPORT_VIDEO_URL', 'ARTIFACT_DELIVERY', 'S3_FORCE_PATH_STYLE']);
+const extraEnv = Object.fromEntries(
+  SETTING_ENV_NAMES.filter((name) => !OWNED_BY_STACK.has(name) && env[name] !== undefined).map((name) => [name, env[name] as string]),
+);
 const stack = await startEmbeddedStack({
   dataDir: env.DATA_DIR ?? '.data',
   port: Number(env.PORT ?? 51082),
@@ -17,6 +24,7 @@ const stack = await startEmbeddedStack({
   exportWorker: env.EXPORT_WORKER !== 'off',
   exportVideoUrl: env.EXPORT_VIDEO_URL || undefined,
   exportVisibilitySeconds: env.EXPORT_VISIBILITY_SECONDS ? Number(env.EXPORT_VISIBILITY_SECONDS) : undefined,
+  extraEnv,
 });
 log.info('reel-pipeline is listening', {
   api: `${stack.apiUrl}/api/pipeline/run`,

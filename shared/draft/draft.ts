@@ -33,6 +33,9 @@ export interface ImageMaterial {
   type: 'image';
   key: string;
   content_type: string;
+  /** pixel size, when known (optional; the renderer scales to cover the canvas either way) */
+  width?: number;
+  height?: number;
 }
 
 export interface SubtitleFileMaterial {

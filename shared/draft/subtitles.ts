@@ -11,10 +11,47 @@ const isWide = (ch: string) => /[\u1100-\u11ff\u2e80-\ua4cf\uac00-\ud7af\uf900-\
 const width = (text: string) => [...text].reduce((w, ch) => w + (isWide(ch) ? 2 : 1), 0);
 export const MAX_CUE_WIDTH = 34;
 
+/** punctuation after which the voice pauses: the best place to end a cue */
+const CLAUSE_END = /[,;:，、；：.!?。！？…—)）」』”]$/u;
+/** words a cue should not end on: they belong with the word after them */
+const LEADING_WORD = /^(a|an|the|of|to|in|on|at|by|for|with|from|and|or|but|my|your|his|her|its|our|their|this|that)$/i;
+
+/**
+ * Where to cut one sentence's words into cues: the fewest cues that fit `maxWidth`, then the
+ * cut that ends cues at clause punctuation (where the voice pauses, so the cue boundary is where
+ * the listener hears it), not on an article or preposition, and keeps cues of similar width.
+ *
+ * @returns the index of the first word of each cue.
+ */
+export function cueBreaks(words: string[], maxWidth: number): number[] {
+  const n = words.length;
+  const best = new Array<number>(n + 1).fill(Number.POSITIVE_INFINITY);
+  const from = new Array<number>(n + 1).fill(-1);
+  best[0] = 0;
+  for (let end = 1; end <= n; end++) {
+    for (let start = end - 1; start >= 0; start--) {
+      const w = width(joinWords(words.slice(start, end)));
+      if (w > maxWidth && end - start > 1) break;
+      const slack = (maxWidth - Math.min(w, maxWidth)) / maxWidth;
+      const atPause = end < n && CLAUSE_END.test(words[end - 1].trim());
+      const dangling = end < n && LEADING_WORD.test(words[end - 1].trim());
+      // 1 per cue dominates: a clause break never costs an extra cue unless balance gains too.
+      const cost = best[start] + 1 + (end < n ? 0.5 * slack * slack : 0) - (atPause ? 0.6 : 0) + (dangling ? 0.3 : 0);
+      if (cost < best[end]) {
+        best[end] = cost;
+        from[end] = start;
+      }
+    }
+  }
+  const starts: number[] = [];
+  for (let end = n; end > 0; end = from[end]) starts.unshift(from[end]);
+  return starts;
+}
+
 /**
  * Subtitle cues from the narration's sentences: one cue per sentence, or several when the
- * sentence is too wide for one line — split at word boundaries with each part timed by its
- * own words, so cues follow the voice.
+ * sentence is too wide for one line — cut at word boundaries ({@link cueBreaks}) with each part
+ * timed by its own words, so cues follow the voice.
  */
 export function cuesFromSentences(sentences: SpokenSentence[], maxWidth = MAX_CUE_WIDTH): Cue[] {
   const cues: Cue[] = [];
@@ -25,22 +62,17 @@ export function cuesFromSentences(sentences: SpokenSentence[], maxWidth = MAX_CU
       cues.push({ text, start_ms: s.start_ms, end_ms: s.end_ms });
       continue;
     }
-    let group: typeof s.words = [];
-    const flush = (last: boolean) => {
-      if (!group.length) return;
-      const joined = joinWords(group.map((w) => w.text));
+    const starts = cueBreaks(s.words.map((w) => w.text), maxWidth);
+    starts.forEach((first, i) => {
+      const last = i + 1 < starts.length ? starts[i + 1] - 1 : s.words.length - 1;
+      const group = s.words.slice(first, last + 1);
+      const previous = cues[cues.length - 1];
       cues.push({
-        text: joined,
-        start_ms: cues.length && cues[cues.length - 1].end_ms > group[0].start_ms ? cues[cues.length - 1].end_ms : Math.max(s.start_ms, group[0].start_ms),
-        end_ms: last ? s.end_ms : group[group.length - 1].end_ms,
+        text: joinWords(group.map((w) => w.text)),
+        start_ms: i === 0 ? s.start_ms : previous && previous.end_ms > group[0].start_ms ? previous.end_ms : group[0].start_ms,
+        end_ms: last === s.words.length - 1 ? s.end_ms : group[group.length - 1].end_ms,
       });
-      group = [];
-    };
-    for (const w of s.words) {
-      if (group.length && width(joinWords([...group.map((g) => g.text), w.text])) > maxWidth) flush(false);
-      group.push(w);
-    }
-    flush(true);
+    });
   }
   // Cues never overlap and never run backwards.
   for (let i = 1; i < cues.length; i++) {

@@ -6,6 +6,7 @@ import { ExportFailedError, ExportRetryableError, TaskNotRunningError, errorMess
 import { ARTIFACT, taskArtifactKey } from '../keys.js';
 import { createLogger, taskLogFields, type Logger } from '../logger.js';
 import type { Runtime } from '../runtime.js';
+import { emitMetric } from '../metrics.js';
 import { getTask, markExportQueued, markStageRunning, markStageSucceeded } from '../task-record.js';
 import { ExporterBusyError, ExporterUnavailableError, type Exporter } from './exporter.js';
 
@@ -215,6 +216,7 @@ export async function processExportMessage(
     await report({ output: { video_key: videoKey, bytes: bytes.byteLength } });
     await deleteMessage();
     log.info('export succeeded', { export_ms: renderMs, video_bytes: bytes.byteLength });
+    emitMetric('StageDurationMs', renderMs, 'Milliseconds', { Stage: 'export' }, { task_id: message.task_id });
     return 'succeeded';
   } finally {
     clearInterval(renew);

@@ -1,9 +1,17 @@
 import { splitSentences } from './sentences.js';
 
+export interface StoryResult {
+  sentences: string[];
+  /** what the stage records in the task record: provider, model, prompt version… */
+  details: Record<string, unknown>;
+}
+
 /** Turns source material into a narration script, one sentence per entry. */
 export interface StoryProvider {
   readonly name: string;
-  write(source: string): Promise<{ sentences: string[]; details: Record<string, unknown> }>;
+  /** the shared limit its requests go through, if any: the stage runs `write` under it */
+  readonly rateLimit?: { provider: string; requestsPerMinute: number };
+  write(source: string): Promise<StoryResult>;
 }
 
 /**
@@ -12,7 +20,7 @@ export interface StoryProvider {
  */
 export class PassthroughStoryProvider implements StoryProvider {
   readonly name = 'passthrough';
-  async write(source: string): Promise<{ sentences: string[]; details: Record<string, unknown> }> {
+  async write(source: string): Promise<StoryResult> {
     const sentences = splitSentences(source);
     return { sentences, details: { provider: this.name, sentences: sentences.length } };
   }

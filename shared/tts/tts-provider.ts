@@ -34,7 +34,7 @@ export interface SynthesisTimings {
 export interface SynthesisResult {
   /** The whole narration. */
   audio: Buffer;
-  /** 'audio/wav'. */
+  /** 'audio/wav' (every provider delivers one mono 16-bit WAV). */
   content_type: string;
   /** 'wav'. */
   extension: string;
@@ -50,12 +50,60 @@ export interface SynthesisResult {
   sample_rate?: number;
   /** How long the engine took, when the provider measures it. */
   timings?: SynthesisTimings;
+  /** Set when the voice differs from the asked gender (Polly has no male Mandarin voice). */
+  voice_substitution?: VoiceSubstitution;
+  /** What a cloud provider did: requests, chunks, part durations. Stored in the task record. */
+  details?: Record<string, unknown>;
 }
+
+/** A voice used instead of the one asked for, recorded in the task record's tts `details`. */
+export interface VoiceSubstitution {
+  language: string;
+  requested_gender: 'male' | 'female';
+  voice: string;
+  reason: string;
+}
+
+/**
+ * One request a provider is about to send to a speech service (one Polly SynthesizeSpeech call,
+ * one POST to the team's TTS service). What a rate limiter counts.
+ */
+export interface SpeechRequestInfo {
+  /** provider name, e.g. `polly`, `http` */
+  provider: string;
+  /** `audio` for sound, `speech_marks` for Polly's word timings */
+  kind: 'audio' | 'speech_marks';
+  /** 0-based chunk of the narration this request is for, and how many chunks there are */
+  chunk: number;
+  chunks: number;
+  /** characters of text sent (Polly bills by them) */
+  characters: number;
+  /** 1 for the first try of this request, 2+ for a retry after a transient failure */
+  attempt: number;
+}
+
+/**
+ * Sends one provider request: calls `send` (which performs exactly one network request) and
+ * returns its result. The TTS stage passes its own implementation so that every request leaves
+ * through a single call site, where rate limits apply.
+ */
+export type RequestSpeech = <T>(request: SpeechRequestInfo, send: () => Promise<T>) => Promise<T>;
+
+/** Per-call collaborators of {@link TtsProvider.synthesize}. */
+export interface SynthesisContext {
+  /** Every network request goes through it; default: send at once. */
+  requestSpeech?: RequestSpeech;
+  /** Structured log sink. */
+  log?: (msg: string, data?: object) => void;
+}
+
+/** Sends at once: what {@link SynthesisContext.requestSpeech} defaults to. */
+export const sendSpeechRequestNow: RequestSpeech = (_request, send) => send();
 
 /** A text-to-speech engine that narrates a list of sentences. */
 export interface TtsProvider {
   readonly name: string;
-  synthesize(input: { sentences: string[]; gender: Gender; language?: string }): Promise<SynthesisResult>;
+  synthesize(input: { sentences: string[]; gender: Gender; language?: string }, context?: SynthesisContext): Promise<SynthesisResult>;
 }
 
 /**
@@ -75,4 +123,18 @@ const HAN_PATTERN = /\p{Script=Han}/u;
 /** Picks the narration language: 'cmn' when the text holds any CJK ideograph, else 'en'. */
 export function detectLanguage(text: string): 'cmn' | 'en' {
   return HAN_PATTERN.test(text) ? 'cmn' : 'en';
+}
+
+/**
+ * Maps a requested language (BCP 47-ish: 'zh-CN', 'cmn', 'en-US', …) to a narration language;
+ * without one, detects it from the text.
+ *
+ * @throws {@link TtsInputError} for a language the providers do not narrate.
+ */
+export function resolveNarrationLanguage(requested: string | undefined, text: string): 'cmn' | 'en' {
+  if (requested === undefined || requested.trim() === '') return detectLanguage(text);
+  const tag = requested.trim().toLowerCase();
+  if (/^(cmn|zh)([-_]|$)/.test(tag) || tag === 'mandarin' || tag === 'chinese') return 'cmn';
+  if (/^en([-_]|$)/.test(tag) || tag === 'english') return 'en';
+  throw new TtsInputError(`language '${requested}' is not supported (cmn, en)`);
 }

@@ -58,6 +58,8 @@ export const DEFAULT_SENTENCE_GAP_MS = 250;
 export const DEFAULT_JOIN_FADE_MS = 5;
 
 const WAV_HEADER_BYTES = 44;
+/** Typed arrays use the host's byte order; WAV is little-endian, as are x64 and arm64 hosts. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Error thrown when a buffer is not a WAV this module can read. */
 export class WavFormatError extends Error {
@@ -104,7 +106,11 @@ export function encodeWav(samples: PcmSamples, sampleRate: number): Buffer {
   buffer.writeUInt16LE(16, 34); // bits per sample
   buffer.write('data', 36, 'ascii');
   buffer.writeUInt32LE(dataBytes, 40);
-  for (let i = 0; i < pcm.length; i++) buffer.writeInt16LE(pcm[i], WAV_HEADER_BYTES + i * 2);
+  if (LITTLE_ENDIAN) {
+    Buffer.from(pcm.buffer, pcm.byteOffset, dataBytes).copy(buffer, WAV_HEADER_BYTES);
+  } else {
+    for (let i = 0; i < pcm.length; i++) buffer.writeInt16LE(pcm[i], WAV_HEADER_BYTES + i * 2);
+  }
   return buffer;
 }
 
@@ -143,7 +149,12 @@ export function parseWav(buffer: Buffer): ParsedWav {
       const dataBytes = chunkSize === 0 || chunkSize > available ? available : chunkSize;
       const count = Math.floor(dataBytes / 2);
       const samples = new Int16Array(count);
-      for (let i = 0; i < count; i++) samples[i] = buffer.readInt16LE(body + i * 2);
+      if (LITTLE_ENDIAN) {
+        // Copy the bytes (the data may start at an odd offset, which an Int16Array view cannot).
+        new Uint8Array(samples.buffer).set(buffer.subarray(body, body + count * 2));
+      } else {
+        for (let i = 0; i < count; i++) samples[i] = buffer.readInt16LE(body + i * 2);
+      }
       const frames = Math.floor(count / format.channels);
       return {
         sampleRate: format.sampleRate,

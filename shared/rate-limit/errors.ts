@@ -1,0 +1,44 @@
+import { PipelineError } from '../errors.js';
+
+/**
+ * A provider answered "too many requests" (HTTP 429 or its SDK's throttling error) and said how
+ * long to wait. Provider adapters throw it; {@link withRateLimit} waits it out inside the stage
+ * when the delay fits the stage's budget, and otherwise hands the wait to the state machine.
+ */
+export class ProviderThrottledError extends PipelineError {
+  /** the provider's own delay (e.g. Gemini's `RetryInfo.retryDelay`), in seconds */
+  readonly retryAfterSeconds: number;
+  readonly provider: string;
+  constructor(provider: string, retryAfterSeconds: number, message: string, options?: { cause?: unknown }) {
+    super('provider_throttled', message, options);
+    this.name = 'ProviderThrottledError';
+    this.provider = provider;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+export type RateLimitReason = 'requests_per_minute' | 'concurrency' | 'provider_throttled';
+
+/**
+ * The next request may not go out before a wait longer than the stage may sleep. Thrown by
+ * {@link withRateLimit}; {@link runRateLimitedStage} turns it into the stage output
+ * `{rate_limited: true, retry_after_seconds}`, which the state machine waits out in a Wait state.
+ * It is not a failure: if it ever escapes a stage (a handler that uses plain `runStage`), the
+ * state machine's Catch records it as one, by this name.
+ */
+export class RateLimitHandBackError extends PipelineError {
+  /** whole seconds, at least 1 */
+  readonly retryAfterSeconds: number;
+  readonly reason: RateLimitReason;
+  readonly provider: string;
+  constructor(a: { provider: string; reason: RateLimitReason; retryAfterSeconds: number }) {
+    super(
+      'rate_limited',
+      `${a.provider}: rate limited (${a.reason.replace(/_/g, ' ')}); the next request may go out in ${a.retryAfterSeconds} s.`,
+    );
+    this.name = 'RateLimitHandBackError';
+    this.provider = a.provider;
+    this.reason = a.reason;
+    this.retryAfterSeconds = a.retryAfterSeconds;
+  }
+}

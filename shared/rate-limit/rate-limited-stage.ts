@@ -1,0 +1,47 @@
+import { emitMetric } from '../metrics.js';
+import type { Runtime } from '../runtime.js';
+import { runStage, type StageEvent, type StageWork } from '../stage.js';
+import type { StageName } from '../task-record.js';
+import { RateLimitHandBackError } from './errors.js';
+
+/**
+ * What a stage returns instead of its output when the rate limiter asks for a wait longer than a
+ * Lambda should sleep. The state machine's Choice after the stage sends it to a Wait state
+ * (`SecondsPath: $.<stage>.retry_after_seconds`) and back to the stage, a bounded number of times.
+ * Returned as data, never as an error: a Catch `Cause` differs between AWS and the embedded world.
+ */
+export interface RateLimitedStageOutput {
+  rate_limited: true;
+  /** whole seconds, 1–900 */
+  retry_after_seconds: number;
+}
+
+export function isRateLimitedStageOutput(value: unknown): value is RateLimitedStageOutput {
+  return typeof value === 'object' && value !== null && (value as { rate_limited?: unknown }).rate_limited === true;
+}
+
+/**
+ * `runStage` with a third outcome. The stage is marked `running` (attempts + 1, fenced on the task
+ * still RUNNING) before the work; the work either returns its output (the stage is marked
+ * `succeeded` with its details), throws (the state machine's Retry/Catch decide), or throws
+ * {@link RateLimitHandBackError} (from `withRateLimit`, possibly deep inside a provider): then the
+ * stage stays `running`, nothing is written, and the state machine is told when to come back.
+ */
+export async function runRateLimitedStage<T>(
+  rt: Runtime,
+  event: StageEvent,
+  stage: StageName,
+  work: StageWork<T>,
+): Promise<T | RateLimitedStageOutput> {
+  return runStage(rt, event, stage, work, (error, log, durationMs): RateLimitedStageOutput | undefined => {
+    if (!(error instanceof RateLimitHandBackError)) return undefined;
+    log.info('stage rate limited: the state machine waits before the next attempt', {
+      provider: error.provider,
+      reason: error.reason,
+      retry_after_seconds: error.retryAfterSeconds,
+      duration_ms: durationMs,
+    });
+    emitMetric('RateLimitWaits', 1, 'Count', {}, { task_id: event.task_id, stage, provider: error.provider, reason: error.reason });
+    return { rate_limited: true, retry_after_seconds: error.retryAfterSeconds };
+  });
+}
