@@ -1,0 +1,94 @@
+import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
+import { createLogger } from '../../shared/logger.js';
+import { processExportMessage, type ExportOutcome, type ExportWorkerDeps } from '../../shared/export/export-worker.js';
+
+/** The part of an SQS event record the worker reads. */
+export interface SqsRecordLike {
+  messageId: string;
+  body: string;
+  receiptHandle: string;
+  attributes?: { ApproximateReceiveCount?: string };
+}
+export interface SqsEventLike {
+  Records: SqsRecordLike[];
+}
+/** The part of the Lambda context the worker reads. */
+export interface LambdaContextLike {
+  getRemainingTimeInMillis(): number;
+}
+
+export interface ExportWorkerLambdaDeps extends ExportWorkerDeps {
+  /** stop this long before Lambda's own deadline, so the job is abandoned cleanly (ms) */
+  deadlineMarginMs: number;
+  /** when an invocation gives a message back, it reappears after this (s) — not the queue's long default */
+  retryDelaySeconds: number;
+  /** cancel the exporter's job when giving a message back (in-process renders cannot outlive the invocation) */
+  cancelAbandonedJobs: boolean;
+}
+
+/** An invocation gave its message back to the queue (time ran out, or it failed): SQS redelivers it. */
+export class ExportMessageReturnedError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ExportMessageReturnedError';
+  }
+}
+
+/**
+ * The export worker on Lambda: an SQS event source with batch size 1 on the FIFO queue (one
+ * message group, so one export at a time) runs {@link processExportMessage} for the message.
+ *
+ * The worker deletes or reports each message itself. When the invocation cannot finish — its
+ * 15 minutes run out, or the worker throws — the message is given back: its visibility is cut
+ * to `retryDelaySeconds` and the invocation fails, so SQS redelivers it soon (and after
+ * maxReceiveCount receives moves it to the dead-letter queue, whose consumer fails the task).
+ */
+export function createExportWorkerHandler(deps: ExportWorkerLambdaDeps) {
+  const log = createLogger({ stage: 'export' });
+
+  const giveBack = async (record: SqsRecordLike) => {
+    await deps.rt.sqs
+      .send(new ChangeMessageVisibilityCommand({ QueueUrl: deps.queueUrl, ReceiptHandle: record.receiptHandle, VisibilityTimeout: deps.retryDelaySeconds }))
+      .catch((error: unknown) => log.warn('could not shorten the visibility of a returned export message', { error, message_id: record.messageId }));
+  };
+
+  return async (event: SqsEventLike, context: LambdaContextLike): Promise<{ outcomes: ExportOutcome[] }> => {
+    const outcomes: ExportOutcome[] = [];
+    for (const record of event.Records ?? []) {
+      const deadline = new AbortController();
+      const timer = setTimeout(() => deadline.abort(), Math.max(0, context.getRemainingTimeInMillis() - deps.deadlineMarginMs));
+      let outcome: ExportOutcome;
+      try {
+        outcome = await processExportMessage(deps, { body: record.body, receiptHandle: record.receiptHandle }, deadline.signal);
+      } catch (error: unknown) {
+        await giveBack(record);
+        throw new ExportMessageReturnedError(`The export worker failed on message ${record.messageId}; it is returned to the queue.`, { cause: error });
+      } finally {
+        clearTimeout(timer);
+      }
+      if (outcome === 'abandoned') {
+        const taskId = taskIdOf(record.body);
+        if (deps.cancelAbandonedJobs && taskId) await deps.exporter.cancel(taskId).catch((error: unknown) => log.warn('cancel of an abandoned job failed', { error, task_id: taskId }));
+        await giveBack(record);
+        log.warn('export did not finish within this invocation; message returned to the queue', {
+          task_id: taskId,
+          receive_count: record.attributes?.ApproximateReceiveCount,
+        });
+        throw new ExportMessageReturnedError(
+          `The export of task ${taskId ?? '(unknown)'} did not finish within this invocation (Lambda allows 15 minutes); the message is returned to the queue.`,
+        );
+      }
+      outcomes.push(outcome);
+    }
+    return { outcomes };
+  };
+}
+
+function taskIdOf(body: string): string | undefined {
+  try {
+    const id = (JSON.parse(body) as { task_id?: unknown }).task_id;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,32 @@
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ConfigError } from '../../shared/errors.js';
+import { BuiltinExporter } from '../../shared/export/builtin-exporter.js';
+import type { Exporter } from '../../shared/export/exporter.js';
+import { HttpExporter } from '../../shared/export/http-exporter.js';
+import { sharedRuntime } from '../../shared/runtime.js';
+import { requireSettings } from '../../shared/settings.js';
+import { createExportWorkerHandler } from './handler.js';
+
+const rt = sharedRuntime();
+requireSettings(rt.settings, ['tableName', 'bucketName', 'exportQueueUrl']);
+
+// EXPORTER: `builtin` renders in this function with the bundled ffmpeg; `http` drives EXPORT_VIDEO_URL.
+const kind = process.env.EXPORTER || 'builtin';
+if (kind !== 'builtin' && kind !== 'http') throw new ConfigError('EXPORTER', `expected "builtin" or "http", got "${kind}"`);
+if (kind === 'http') requireSettings(rt.settings, ['exportVideoUrl']);
+const exporter: Exporter =
+  kind === 'builtin' ? new BuiltinExporter({ workRoot: path.join(tmpdir(), 'exports') }) : new HttpExporter(rt.settings.exportVideoUrl);
+
+export const handler = createExportWorkerHandler({
+  rt,
+  exporter,
+  queueUrl: rt.settings.exportQueueUrl,
+  visibilitySeconds: rt.settings.exportVisibilitySeconds,
+  pollSeconds: rt.settings.exportPollSeconds,
+  deadlineMarginMs: 30_000,
+  retryDelaySeconds: 10,
+  // An in-process render cannot outlive the invocation; a remote one goes on, and the next
+  // delivery picks it up again (a PUT of the same task is the same job).
+  cancelAbandonedJobs: kind === 'builtin',
+});

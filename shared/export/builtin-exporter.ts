@@ -1,0 +1,269 @@
+/**
+ * An {@link Exporter} that renders in the worker's own process with {@link renderDraft} (the
+ * static ffmpeg and the Noto Sans SC fonts): what the AWS export worker uses with the `builtin`
+ * exporter, so `cdk deploy` alone yields real videos. It speaks the same asynchronous contract
+ * as the HTTP export service — submit, poll, download, cancel — with one render slot.
+ *
+ * Media are fetched from the job's URLs (presigned on AWS) into `<workRoot>/<task>/media`, the
+ * video is written to `<workRoot>/<task>/video.mp4`. Media and scratch files go as soon as the
+ * render ends; the video stays until the next job starts (a new attempt of the same task — its
+ * first store failed — gets it again without a second render), and a failed job's folder goes at
+ * once. Lambda keeps /tmp between invocations of one instance, so at most one video is kept.
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import type { DraftMaterial } from '../draft/draft.js';
+import { errorMessage } from '../errors.js';
+import { createLogger, type Logger } from '../logger.js';
+import { InvalidDraftError, RenderFailedError, materialIdsNeedingMedia, renderDraft } from '../render/render-draft.js';
+import { ExporterBusyError, type ExportJob, type ExportJobStatus, type Exporter } from './exporter.js';
+
+/** A material could not be fetched from its URL. */
+export class MediaDownloadError extends Error {
+  /** HTTP status of the answer; undefined when there was none (network error, timeout) */
+  readonly status: number | undefined;
+  constructor(message: string, status?: number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MediaDownloadError';
+    this.status = status;
+  }
+}
+
+/** Whether a failed render may pass on a new attempt of the same task — the one place that decides. */
+export function isRetryableRenderError(error: unknown): boolean {
+  if (error instanceof MediaDownloadError) {
+    // no answer, a server fault, throttling, or an expired presigned URL (403): fresh URLs or time may fix it
+    return error.status === undefined || error.status >= 500 || error.status === 403 || error.status === 408 || error.status === 429;
+  }
+  // ffmpeg killed by the system (out of memory): the same input can pass on a fresh instance
+  if (error instanceof RenderFailedError) return error.exitSignal !== null;
+  // an invalid draft, media ffmpeg rejects, a full disk: the same job fails the same way again
+  return false;
+}
+
+export interface BuiltinExporterOptions {
+  /** scratch root; one folder per job below it (on Lambda: under /tmp) */
+  workRoot: string;
+  /** the renderer; tests swap it */
+  render?: typeof renderDraft;
+  /** binaries; default the ones the renderer resolves from `@ffmpeg-installer` / `@ffprobe-installer` */
+  ffmpegPath?: string;
+  ffprobePath?: string;
+  /** x264 preset (renderer default `veryfast`) */
+  preset?: string;
+  /** per-file media download time limit, ms (default 120 000) */
+  downloadTimeoutMs?: number;
+  log?: Logger;
+}
+
+type JobState = 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+interface Job {
+  taskId: string;
+  state: JobState;
+  startedAt: Date;
+  endedAt?: Date;
+  error?: string;
+  retryable?: boolean;
+  dir: string;
+  videoPath: string;
+  controller: AbortController;
+  /** settles when the job has left `running` */
+  done: Promise<void>;
+}
+
+/** Renders one job at a time in this process (see the file comment). */
+export class BuiltinExporter implements Exporter {
+  private job: Job | undefined;
+  private readonly render: typeof renderDraft;
+  private readonly log: Logger;
+
+  constructor(private readonly options: BuiltinExporterOptions) {
+    this.render = options.render ?? renderDraft;
+    this.log = options.log ?? createLogger({ stage: 'export', component: 'builtin-exporter' });
+  }
+
+  async submit(taskId: string, job: ExportJob): Promise<void> {
+    const current = this.job;
+    if (current?.taskId === taskId && (current.state === 'running' || current.state === 'succeeded')) return;
+    if (current?.state === 'running') throw new ExporterBusyError(`This worker is rendering task ${current.taskId}.`, 5);
+    const missing = materialIdsNeedingMedia(job.draft).filter((id) => !job.media[id]);
+    if (current) await rm(current.dir, { recursive: true, force: true });
+
+    const dir = path.join(this.options.workRoot, taskId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64));
+    await rm(dir, { recursive: true, force: true });
+    let settle: () => void = () => {};
+    const next: Job = {
+      taskId,
+      state: 'running',
+      startedAt: new Date(),
+      dir,
+      videoPath: path.join(dir, 'video.mp4'),
+      controller: new AbortController(),
+      done: new Promise<void>((resolve) => (settle = resolve)),
+    };
+    this.job = next;
+    void this.run(next, job, missing).finally(() => settle());
+  }
+
+  async status(taskId: string, waitSeconds: number, signal?: AbortSignal): Promise<ExportJobStatus> {
+    const job = this.job;
+    if (!job || job.taskId !== taskId) {
+      // A new instance, or the job was replaced: a new attempt submits it again.
+      return { task_id: taskId, state: 'failed', error: 'This worker has no export job for the task (it was restarted).', retryable: true };
+    }
+    if (job.state === 'running' && waitSeconds > 0) await waitFor(job.done, waitSeconds * 1000, signal);
+    return view(job);
+  }
+
+  async video(taskId: string): Promise<Uint8Array> {
+    const job = this.job;
+    if (!job || job.taskId !== taskId || job.state !== 'succeeded') {
+      throw new Error(`No rendered video for task ${taskId} (${job?.taskId === taskId ? job.state : 'no such job'}).`);
+    }
+    const bytes = await readFile(job.videoPath);
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  async cancel(taskId: string): Promise<void> {
+    const job = this.job;
+    if (!job || job.taskId !== taskId || job.state !== 'running') return;
+    job.controller.abort();
+    // ffmpeg is killed with SIGKILL; bounded in case a renderer ignores the signal.
+    await waitFor(job.done, 15_000);
+  }
+
+  private async run(job: Job, spec: ExportJob, missing: string[]): Promise<void> {
+    const log = this.log.child({ task_id: job.taskId });
+    try {
+      if (missing.length) throw new InvalidDraftError(`No media URL for material(s) ${missing.map((m) => `"${m}"`).join(', ')}.`);
+      const media = await downloadMedia({
+        materials: spec.draft.materials,
+        ids: materialIdsNeedingMedia(spec.draft),
+        urls: spec.media,
+        dir: path.join(job.dir, 'media'),
+        signal: job.controller.signal,
+        timeoutMs: this.options.downloadTimeoutMs ?? 120_000,
+      });
+      const result = await this.render({
+        draft: spec.draft,
+        media,
+        outputPath: job.videoPath,
+        workDir: path.join(job.dir, 'render'),
+        signal: job.controller.signal,
+        preset: this.options.preset,
+        ffmpegPath: this.options.ffmpegPath,
+        ffprobePath: this.options.ffprobePath,
+        log: (msg, data) => log.debug(msg, { ...data }),
+      });
+      job.state = 'succeeded';
+      log.info('render finished in the worker', { ...result });
+    } catch (error: unknown) {
+      if (job.controller.signal.aborted) {
+        job.state = 'cancelled';
+        log.info('render cancelled');
+      } else {
+        job.state = 'failed';
+        job.retryable = isRetryableRenderError(error);
+        job.error = failureMessage(error);
+        log.warn('render failed', { error, retryable: job.retryable });
+      }
+      await rm(job.dir, { recursive: true, force: true }).catch(() => undefined);
+    } finally {
+      await rm(path.join(job.dir, 'media'), { recursive: true, force: true }).catch(() => undefined);
+      await rm(path.join(job.dir, 'render'), { recursive: true, force: true }).catch(() => undefined);
+      job.endedAt = new Date();
+    }
+  }
+}
+
+function view(job: Job): ExportJobStatus {
+  return {
+    task_id: job.taskId,
+    state: job.state,
+    started_at: job.startedAt.toISOString(),
+    ...(job.endedAt ? { ended_at: job.endedAt.toISOString() } : {}),
+    ...(job.state === 'failed' ? { error: job.error, retryable: job.retryable } : {}),
+  };
+}
+
+/** Resolves when `done` settles, after `ms`, or when `signal` aborts. */
+function waitFor(done: Promise<void>, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const finish = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', finish);
+      resolve();
+    };
+    const timer = setTimeout(finish, ms);
+    if (signal?.aborted) return finish();
+    signal?.addEventListener('abort', finish, { once: true });
+    void done.then(finish);
+  });
+}
+
+/** A sentence for the job's `error`: no stack, no URL signature. */
+function failureMessage(error: unknown): string {
+  if (error instanceof RenderFailedError) return `The render failed: ${error.message}`;
+  if (error instanceof MediaDownloadError || error instanceof InvalidDraftError) return error.message;
+  return `The export failed: ${errorMessage(error)}`;
+}
+
+const EXTENSIONS: Record<string, string> = {
+  'audio/wav': '.wav', 'audio/x-wav': '.wav', 'audio/wave': '.wav', 'audio/mpeg': '.mp3', 'audio/mp4': '.m4a', 'audio/aac': '.aac',
+  'image/png': '.png', 'image/jpeg': '.jpg', 'image/webp': '.webp', 'application/x-subrip': '.srt',
+};
+
+/** Fetches every material a render needs into `dir`, in parallel; returns their local paths by material id. */
+export async function downloadMedia(a: {
+  materials: DraftMaterial[];
+  ids: string[];
+  urls: Record<string, string>;
+  dir: string;
+  signal: AbortSignal;
+  timeoutMs: number;
+}): Promise<Record<string, string>> {
+  await mkdir(a.dir, { recursive: true });
+  const byId = new Map(a.materials.map((m) => [m.id, m]));
+  const files: Record<string, string> = {};
+  await Promise.all(
+    a.ids.map(async (id, i) => {
+      const material = byId.get(id);
+      const ext = material && 'content_type' in material ? (EXTENSIONS[material.content_type.toLowerCase()] ?? '') : '';
+      const file = path.join(a.dir, `${i}-${material?.type ?? 'media'}${ext}`);
+      await downloadTo({ id, url: a.urls[id], file, signal: a.signal, timeoutMs: a.timeoutMs });
+      files[id] = file;
+    }),
+  );
+  return files;
+}
+
+async function downloadTo(a: { id: string; url: string; file: string; signal: AbortSignal; timeoutMs: number }): Promise<void> {
+  const signal = AbortSignal.any([a.signal, AbortSignal.timeout(a.timeoutMs)]);
+  // The query string of a presigned URL is a credential: never in messages or logs.
+  const where = redactUrl(a.url);
+  try {
+    const res = await fetch(a.url, { signal });
+    if (!res.ok || !res.body) {
+      await res.body?.cancel();
+      throw new MediaDownloadError(`Material "${a.id}" could not be downloaded from ${where}: HTTP ${res.status}.`, res.status);
+    }
+    await pipeline(Readable.fromWeb(res.body as unknown as NodeReadableStream<Uint8Array>), createWriteStream(a.file), { signal });
+  } catch (error: unknown) {
+    if (error instanceof MediaDownloadError || a.signal.aborted) throw error;
+    throw new MediaDownloadError(`Material "${a.id}" could not be downloaded from ${where}: ${errorMessage(error)}`, undefined, { cause: error });
+  }
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return '(invalid URL)';
+  }
+}
