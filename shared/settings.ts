@@ -12,9 +12,6 @@ export interface Settings {
   exportVideoUrl: string;
   /** lease of the creator+video lock between submission and the first state */
   submitLockLeaseSeconds: number;
-  /** the state machine's own time limit; the first state extends the lock to this plus a margin */
-  executionTimeoutSeconds: number;
-  lockLeaseMarginSeconds: number;
   /** `inline` answers artifact bytes; `redirect` answers 302 to a presigned URL (API Gateway) */
   artifactDelivery: 'inline' | 'redirect';
   presignSeconds: number;
@@ -106,8 +103,6 @@ export function readSettings(env: Env = process.env): Settings {
     exportQueueUrl: env.EXPORT_QUEUE_URL ?? '',
     exportVideoUrl: env.EXPORT_VIDEO_URL ?? '',
     submitLockLeaseSeconds: int(env, 'SUBMIT_LOCK_LEASE_SECONDS', 300),
-    executionTimeoutSeconds: int(env, 'EXECUTION_TIMEOUT_SECONDS', 8 * 3600),
-    lockLeaseMarginSeconds: int(env, 'LOCK_LEASE_MARGIN_SECONDS', 900),
     artifactDelivery: delivery,
     presignSeconds: int(env, 'PRESIGN_SECONDS', 900),
     s3ForcePathStyle: env.S3_FORCE_PATH_STYLE === 'true' || env.S3_FORCE_PATH_STYLE === '1',
@@ -146,8 +141,6 @@ const ENV_NAMES: Record<keyof Settings, string> = {
   exportQueueUrl: 'EXPORT_QUEUE_URL',
   exportVideoUrl: 'EXPORT_VIDEO_URL',
   submitLockLeaseSeconds: 'SUBMIT_LOCK_LEASE_SECONDS',
-  executionTimeoutSeconds: 'EXECUTION_TIMEOUT_SECONDS',
-  lockLeaseMarginSeconds: 'LOCK_LEASE_MARGIN_SECONDS',
   artifactDelivery: 'ARTIFACT_DELIVERY',
   presignSeconds: 'PRESIGN_SECONDS',
   s3ForcePathStyle: 'S3_FORCE_PATH_STYLE',
