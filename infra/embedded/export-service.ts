@@ -9,22 +9,23 @@
  * never ran two renders at once.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { serve } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
-import type { Draft, DraftMaterial } from '../../shared/draft/draft.js';
-import { errorMessage } from '../../shared/errors.js';
+import type { Draft } from '../../shared/draft/draft.js';
 import { createLogger, type Logger } from '../../shared/logger.js';
-import { InvalidDraftError, materialIdsNeedingMedia, RenderFailedError, renderDraft } from '../../shared/render/render-draft.js';
+import { downloadMedia, exportFailureMessage, isRetryableExportError } from '../../shared/render/media-download.js';
+import { materialIdsNeedingMedia, renderDraft } from '../../shared/render/render-draft.js';
+
+/** Kept under this module's names for its importers; defined in `shared/render/media-download.ts`. */
+export { isRetryableExportError, MediaDownloadError } from '../../shared/render/media-download.js';
 
 /** A job's state as the service reports it. A job is `running` from the accepted PUT until it ends. */
 export type ExportJobRunState = 'running' | 'succeeded' | 'failed' | 'cancelled';
@@ -109,34 +110,9 @@ export interface ExportService {
   stats(): ExportServiceStats;
 }
 
-/** A material could not be fetched from its URL. */
-export class MediaDownloadError extends Error {
-  /** HTTP status of the answer, undefined when there was none (network error, timeout) */
-  readonly status: number | undefined;
-  constructor(message: string, status?: number, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'MediaDownloadError';
-    this.status = status;
-  }
-}
-
 /** Runs kept in `/stats` `jobs`. */
 export const RUN_HISTORY_LIMIT = 1000;
 const MAX_BODY_BYTES = 5 * 1024 * 1024;
-
-/**
- * Whether a failed export may succeed if the same task is PUT again — the one place that decides.
- */
-export function isRetryableExportError(error: unknown): boolean {
-  if (error instanceof MediaDownloadError) {
-    // no answer, a server fault, throttling, or an expired presigned URL (403): fresh URLs or time may fix it
-    return error.status === undefined || error.status >= 500 || error.status === 403 || error.status === 408 || error.status === 429;
-  }
-  // ffmpeg killed by the system (out of memory): the same input can pass on a calmer machine
-  if (error instanceof RenderFailedError) return error.exitSignal !== null;
-  // an invalid draft or media ffmpeg rejects fails the same way every time
-  return false;
-}
 
 const hexColor = z.string().regex(/^#[0-9a-fA-F]{6}$/);
 const timeRange = z.looseObject({ start_us: z.number().min(0), duration_us: z.number().min(0) });
@@ -248,7 +224,14 @@ export async function startExportService(opts: ExportServiceOptions): Promise<Ex
     const jobLog = log.child({ task_id: job.taskId, stage: 'export', run: job.run });
     const scratch = [path.join(job.dir, 'media'), path.join(job.dir, 'render')];
     try {
-      const media = await downloadMedia({ draft, urls: mediaUrls, dir: scratch[0], signal: job.controller.signal, timeoutMs: downloadTimeoutMs });
+      const media = await downloadMedia({
+        materials: draft.materials,
+        ids: materialIdsNeedingMedia(draft),
+        urls: mediaUrls,
+        dir: scratch[0],
+        signal: job.controller.signal,
+        timeoutMs: downloadTimeoutMs,
+      });
       counters.renders_started++;
       activeRenders++;
       counters.max_concurrent_renders = Math.max(counters.max_concurrent_renders, activeRenders);
@@ -285,7 +268,7 @@ export async function startExportService(opts: ExportServiceOptions): Promise<Ex
       } else {
         job.state = 'failed';
         counters.jobs_failed++;
-        job.failure = { name: error instanceof Error ? error.name : 'Error', message: failureMessage(error), retryable: isRetryableExportError(error) };
+        job.failure = { name: error instanceof Error ? error.name : 'Error', message: exportFailureMessage(error), retryable: isRetryableExportError(error) };
         jobLog.warn('export failed', { error, retryable: job.failure.retryable });
       }
     } finally {
@@ -456,69 +439,4 @@ function waitForJob(job: Job, ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', finish, { once: true });
     void job.done.then(finish);
   });
-}
-
-/** A human sentence for the job's `error` field: no stack, no URL signatures. */
-function failureMessage(error: unknown): string {
-  if (error instanceof RenderFailedError) return `The render failed: ${error.message}`;
-  if (error instanceof MediaDownloadError || error instanceof InvalidDraftError) return error.message;
-  return `The export failed: ${errorMessage(error)}`;
-}
-
-const EXTENSIONS: Record<string, string> = {
-  'audio/wav': '.wav', 'audio/x-wav': '.wav', 'audio/wave': '.wav', 'audio/mpeg': '.mp3', 'audio/mp4': '.m4a', 'audio/aac': '.aac',
-  'image/png': '.png', 'image/jpeg': '.jpg', 'image/webp': '.webp', 'application/x-subrip': '.srt',
-};
-
-function extensionOf(material: DraftMaterial): string {
-  return 'content_type' in material ? (EXTENSIONS[material.content_type.toLowerCase()] ?? '') : '';
-}
-
-/** Fetches every material the render needs into `dir`, in parallel; returns their local paths. */
-async function downloadMedia(a: {
-  draft: Draft;
-  urls: Record<string, string>;
-  dir: string;
-  signal: AbortSignal;
-  timeoutMs: number;
-}): Promise<Record<string, string>> {
-  await mkdir(a.dir, { recursive: true });
-  const files: Record<string, string> = {};
-  const materials = new Map(a.draft.materials.map((m) => [m.id, m]));
-  await Promise.all(
-    materialIdsNeedingMedia(a.draft).map(async (id, i) => {
-      const material = materials.get(id);
-      if (!material) return;
-      const file = path.join(a.dir, `${i}-${material.type}${extensionOf(material)}`);
-      await downloadTo({ id, url: a.urls[id], file, signal: a.signal, timeoutMs: a.timeoutMs });
-      files[id] = file;
-    }),
-  );
-  return files;
-}
-
-async function downloadTo(a: { id: string; url: string; file: string; signal: AbortSignal; timeoutMs: number }): Promise<void> {
-  const signal = AbortSignal.any([a.signal, AbortSignal.timeout(a.timeoutMs)]);
-  // The query string of a presigned URL is a credential: never in messages or logs.
-  const where = redactUrl(a.url);
-  try {
-    const res = await fetch(a.url, { signal });
-    if (!res.ok || !res.body) {
-      await res.body?.cancel();
-      throw new MediaDownloadError(`Material "${a.id}" could not be downloaded from ${where}: HTTP ${res.status}.`, res.status);
-    }
-    await pipeline(Readable.fromWeb(res.body as unknown as NodeReadableStream<Uint8Array>), createWriteStream(a.file), { signal });
-  } catch (error: unknown) {
-    if (error instanceof MediaDownloadError || a.signal.aborted) throw error;
-    throw new MediaDownloadError(`Material "${a.id}" could not be downloaded from ${where}: ${errorMessage(error)}`, undefined, { cause: error });
-  }
-}
-
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.origin}${u.pathname}`;
-  } catch {
-    return '(invalid URL)';
-  }
 }

@@ -10,40 +10,15 @@
  * first store failed — gets it again without a second render), and a failed job's folder goes at
  * once. Lambda keeps /tmp between invocations of one instance, so at most one video is kept.
  */
-import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import type { DraftMaterial } from '../draft/draft.js';
-import { errorMessage } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
-import { InvalidDraftError, RenderFailedError, materialIdsNeedingMedia, renderDraft } from '../render/render-draft.js';
+import { downloadMedia, exportFailureMessage, isRetryableExportError } from '../render/media-download.js';
+import { InvalidDraftError, materialIdsNeedingMedia, renderDraft } from '../render/render-draft.js';
 import { ExporterBusyError, type ExportJob, type ExportJobStatus, type Exporter } from './exporter.js';
 
-/** A material could not be fetched from its URL. */
-export class MediaDownloadError extends Error {
-  /** HTTP status of the answer; undefined when there was none (network error, timeout) */
-  readonly status: number | undefined;
-  constructor(message: string, status?: number, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'MediaDownloadError';
-    this.status = status;
-  }
-}
-
-/** Whether a failed render may pass on a new attempt of the same task — the one place that decides. */
-export function isRetryableRenderError(error: unknown): boolean {
-  if (error instanceof MediaDownloadError) {
-    // no answer, a server fault, throttling, or an expired presigned URL (403): fresh URLs or time may fix it
-    return error.status === undefined || error.status >= 500 || error.status === 403 || error.status === 408 || error.status === 429;
-  }
-  // ffmpeg killed by the system (out of memory): the same input can pass on a fresh instance
-  if (error instanceof RenderFailedError) return error.exitSignal !== null;
-  // an invalid draft, media ffmpeg rejects, a full disk: the same job fails the same way again
-  return false;
-}
+/** Kept under this module's names for its importers; defined in `shared/render/media-download.ts`. */
+export { downloadMedia, isRetryableExportError as isRetryableRenderError, MediaDownloadError } from '../render/media-download.js';
 
 export interface BuiltinExporterOptions {
   /** scratch root; one folder per job below it (on Lambda: under /tmp) */
@@ -168,8 +143,8 @@ export class BuiltinExporter implements Exporter {
         log.info('render cancelled');
       } else {
         job.state = 'failed';
-        job.retryable = isRetryableRenderError(error);
-        job.error = failureMessage(error);
+        job.retryable = isRetryableExportError(error);
+        job.error = exportFailureMessage(error);
         log.warn('render failed', { error, retryable: job.retryable });
       }
       await rm(job.dir, { recursive: true, force: true }).catch(() => undefined);
@@ -204,66 +179,4 @@ function waitFor(done: Promise<void>, ms: number, signal?: AbortSignal): Promise
     signal?.addEventListener('abort', finish, { once: true });
     void done.then(finish);
   });
-}
-
-/** A sentence for the job's `error`: no stack, no URL signature. */
-function failureMessage(error: unknown): string {
-  if (error instanceof RenderFailedError) return `The render failed: ${error.message}`;
-  if (error instanceof MediaDownloadError || error instanceof InvalidDraftError) return error.message;
-  return `The export failed: ${errorMessage(error)}`;
-}
-
-const EXTENSIONS: Record<string, string> = {
-  'audio/wav': '.wav', 'audio/x-wav': '.wav', 'audio/wave': '.wav', 'audio/mpeg': '.mp3', 'audio/mp4': '.m4a', 'audio/aac': '.aac',
-  'image/png': '.png', 'image/jpeg': '.jpg', 'image/webp': '.webp', 'application/x-subrip': '.srt',
-};
-
-/** Fetches every material a render needs into `dir`, in parallel; returns their local paths by material id. */
-export async function downloadMedia(a: {
-  materials: DraftMaterial[];
-  ids: string[];
-  urls: Record<string, string>;
-  dir: string;
-  signal: AbortSignal;
-  timeoutMs: number;
-}): Promise<Record<string, string>> {
-  await mkdir(a.dir, { recursive: true });
-  const byId = new Map(a.materials.map((m) => [m.id, m]));
-  const files: Record<string, string> = {};
-  await Promise.all(
-    a.ids.map(async (id, i) => {
-      const material = byId.get(id);
-      const ext = material && 'content_type' in material ? (EXTENSIONS[material.content_type.toLowerCase()] ?? '') : '';
-      const file = path.join(a.dir, `${i}-${material?.type ?? 'media'}${ext}`);
-      await downloadTo({ id, url: a.urls[id], file, signal: a.signal, timeoutMs: a.timeoutMs });
-      files[id] = file;
-    }),
-  );
-  return files;
-}
-
-async function downloadTo(a: { id: string; url: string; file: string; signal: AbortSignal; timeoutMs: number }): Promise<void> {
-  const signal = AbortSignal.any([a.signal, AbortSignal.timeout(a.timeoutMs)]);
-  // The query string of a presigned URL is a credential: never in messages or logs.
-  const where = redactUrl(a.url);
-  try {
-    const res = await fetch(a.url, { signal });
-    if (!res.ok || !res.body) {
-      await res.body?.cancel();
-      throw new MediaDownloadError(`Material "${a.id}" could not be downloaded from ${where}: HTTP ${res.status}.`, res.status);
-    }
-    await pipeline(Readable.fromWeb(res.body as unknown as NodeReadableStream<Uint8Array>), createWriteStream(a.file), { signal });
-  } catch (error: unknown) {
-    if (error instanceof MediaDownloadError || a.signal.aborted) throw error;
-    throw new MediaDownloadError(`Material "${a.id}" could not be downloaded from ${where}: ${errorMessage(error)}`, undefined, { cause: error });
-  }
-}
-
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.origin}${u.pathname}`;
-  } catch {
-    return '(invalid URL)';
-  }
 }
