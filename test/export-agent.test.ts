@@ -81,7 +81,8 @@ describe('export agent', () => {
     let exporter = await startExportService({ port: 0, workDir });
     const port = exporter.port;
     await exporter.close(); // the exporter is down from the start
-    const stack = await startTestStack({ exportVideoUrl: `http://127.0.0.1:${port}`, exportMaxBackoffMs: 1000, exportPollSeconds: 1 });
+    const stack = await startTestStack({ exportVideoUrl: `http://127.0.0.1:${port}`, exportMaxBackoffMs: 5000, exportPollSeconds: 1 });
+    const downSince = Date.now();
     stacks.push(stack);
     const subs = await Promise.all([1, 2, 3].map((i) => stack.post({ creator_id: 'agent', video_id: `outage${i}`, source_text: `Outage ${i}.` })));
     const ids = subs.map((s) => s.body.task_id as string);
@@ -98,8 +99,8 @@ describe('export agent', () => {
     const waiting = await Promise.all(ids.map((id) => stack.getTask(id)));
     expect(waiting.map((t) => t.status)).toEqual(['RUNNING', 'RUNNING', 'RUNNING']);
     expect(waiting.map((t) => t.stages.export.status).sort()).toEqual(['queued', 'queued', 'queued']);
-    // Down for a while longer (several back-off rounds), then back on the same address.
-    await new Promise((r) => setTimeout(r, 4000));
+    // Down for a minute in all (many back-off rounds), then back on the same address.
+    await new Promise((r) => setTimeout(r, Math.max(0, downSince + 60_000 - Date.now())));
     exporter = await startExportService({ port, workDir });
     try {
       const done = await Promise.all(ids.map((id) => stack.finished(id)));
@@ -108,5 +109,5 @@ describe('export agent', () => {
     } finally {
       await exporter.close();
     }
-  });
+  }, 180_000);
 });

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getObjectBytes } from '../shared/artifacts.js';
 import type { ExportOutcome } from '../shared/export/export-worker.js';
-import type { Exporter } from '../shared/export/exporter.js';
+import type { ExportJob, Exporter } from '../shared/export/exporter.js';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { probeVideo } from '../shared/render/render-draft.js';
 import { startTestStack, type TestStack } from './support/stack.js';
 
@@ -16,6 +18,7 @@ let stack: TestStack;
 const outcomes: ExportOutcome[] = [];
 const messages: Array<{ task_id: string; task_token: string }> = [];
 let failNextVideoDownloads = 0;
+const jobs = new Map<string, ExportJob>();
 
 beforeAll(async () => {
   stack = await startTestStack({
@@ -25,7 +28,10 @@ beforeAll(async () => {
     },
     // Fault injection at the worker's exporter client: the download of the rendered video fails.
     wrapExporter: (inner: Exporter): Exporter => ({
-      submit: (id, job, signal) => inner.submit(id, job, signal),
+      submit: (id, job, signal) => {
+        jobs.set(id, job);
+        return inner.submit(id, job, signal);
+      },
       status: (id, wait, signal) => inner.status(id, wait, signal),
       cancel: (id) => inner.cancel(id),
       video: async (id, signal) => {
@@ -73,6 +79,20 @@ describe('export', () => {
       .sort((a, b) => a[0] - b[0]);
     for (let i = 1; i < spans.length; i++) expect(spans[i][0]).toBeGreaterThanOrEqual(spans[i - 1][1]);
     for (const t of tasks) expect(t.stages.export.queued_at).toBeDefined();
+  });
+
+  it('links the editor draft folder as an archive the exporter can unpack', async () => {
+    const [taskId, job] = [...jobs.entries()][0];
+    expect(job.editor_draft?.folder).toMatch(new RegExp(`^exp_v\\d_${taskId}$`));
+    const res = await fetch(job.editor_draft!.archive_url);
+    expect(res.status).toBe(200);
+    const dir = mkdtempSync(join(tmpdir(), 'reel-draft-archive-'));
+    writeFileSync(join(dir, 'draft.tar.gz'), Buffer.from(await res.arrayBuffer()));
+    execFileSync('tar', ['-xzf', join(dir, 'draft.tar.gz'), '-C', dir]);
+    const folder = join(dir, job.editor_draft!.folder);
+    for (const f of ['draft_content.json', 'draft_meta_info.json', 'materials/narration.wav']) expect(existsSync(join(folder, f)), f).toBe(true);
+    const content = JSON.parse(readFileSync(join(folder, 'draft_content.json'), 'utf8')) as { canvas_config: { width: number; height: number } };
+    expect(content.canvas_config).toMatchObject({ width: 1080, height: 1920 });
   });
 
   it('gives a retried Export attempt its own message and token, and completes', async () => {

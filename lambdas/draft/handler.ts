@@ -32,6 +32,9 @@ export interface DraftOutput {
  * CapCut/JianYing draft folder `tasks/<id>/draft/{creator}_{video}_{task}/` (copied to
  * `DRAFT_LOCAL_DIR` when set).
  */
+/** The editor format the draft folder targets. */
+export const CAPCUT_DRAFT_FORMAT = 'JianYing Pro 5.9 (draft_content.json version 360000)';
+
 export function createDraftHandler(rt: Runtime) {
   return (event: DraftEvent): Promise<DraftOutput> =>
     runStage(rt, event, 'draft', async (log) => {
@@ -62,7 +65,6 @@ export function createDraftHandler(rt: Runtime) {
         pictures: used.map((p, i) => ({ key: p.key, content_type: p.content_type, width: p.width, height: p.height, span: spans[i] })),
       });
       await putObject(rt, subtitlesKey, toSrt(cues), 'application/x-subrip; charset=utf-8');
-      await putObject(rt, draftKey, JSON.stringify(draft, null, 2), 'application/json');
 
       const media: CapcutFolderMedia[] = [
         { materialId: 'narration', path: 'materials/narration.wav', bytes: narration, contentType: timings.content_type },
@@ -78,6 +80,8 @@ export function createDraftHandler(rt: Runtime) {
         createdAtMs: rt.clock.now(),
         localDir: rt.settings.draftLocalDir || undefined,
       });
+      draft.editor_draft = { format: CAPCUT_DRAFT_FORMAT, folder: folder.folder, archive_key: folder.archive_key };
+      await putObject(rt, draftKey, JSON.stringify(draft, null, 2), 'application/json');
 
       // The next state puts the export message on the queue; the record says it waits there.
       if (event.export_video) await markExportQueued(rt, event.task_id);
@@ -93,7 +97,8 @@ export function createDraftHandler(rt: Runtime) {
           capcut_draft: {
             folder: folder.folder,
             key_prefix: folder.key_prefix,
-            format: 'JianYing Pro 5.9 (draft_content.json version 360000)',
+            format: CAPCUT_DRAFT_FORMAT,
+            archive_key: folder.archive_key,
             ...(folder.local_path ? { local_path: folder.local_path } : {}),
           },
         },

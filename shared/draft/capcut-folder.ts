@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { putObject } from '../artifacts.js';
+import { tarGz } from './tar-archive.js';
 import { taskArtifactKey } from '../keys.js';
 import type { Runtime } from '../runtime.js';
 import { buildCapcutDraft, capcutFolderName, DRAFT_PATH_PLACEHOLDER, type CapcutMediaFile } from './capcut-draft.js';
@@ -42,6 +43,8 @@ export interface CapcutFolderResult {
   folder: string;
   /** object key prefix of the stored copy, ending in `/` */
   key_prefix: string;
+  /** the folder as a gzipped tar (top-level directory = the folder) */
+  archive_key: string;
   files: string[];
   /** the local copy, when `DRAFT_LOCAL_DIR` is set */
   local_path?: string;
@@ -120,6 +123,13 @@ export async function storeCapcutDraftFolder(
   for (const [relative, bytes] of portable) {
     await putObject(rt, `${keyPrefix}${relative}`, bytes, types.get(relative) ?? 'application/json');
   }
+  // The same folder in one download, for an exporter that unpacks it next to the editor.
+  const archiveKey = taskArtifactKey(a.draft.task_id, `editor_draft.tar.gz`);
+  const archive = tarGz(
+    [...portable].map(([relative, bytes]) => ({ path: `${folder}/${relative}`, bytes })),
+    Math.floor(a.createdAtMs / 1000),
+  );
+  await putObject(rt, archiveKey, archive, 'application/gzip');
 
   let localPath: string | undefined;
   if (a.localDir) {
@@ -130,6 +140,6 @@ export async function storeCapcutDraftFolder(
     if (localReport.problems.length) throw new DraftFolderError(localReport.problems);
     localPath = await writeFolderAtomically(root, folder, local);
   }
-  return { folder, key_prefix: keyPrefix, files: [...portable.keys()], local_path: localPath, report };
+  return { folder, key_prefix: keyPrefix, archive_key: archiveKey, files: [...portable.keys()], local_path: localPath, report };
 }
 

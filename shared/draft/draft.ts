@@ -77,4 +77,12 @@ export interface Draft {
   language: string;
   materials: DraftMaterial[];
   tracks: DraftTrack[];
+  /** the editor draft folder of the same timeline, for exporters that open it (JianYing/CapCut) */
+  editor_draft?: {
+    format: string;
+    /** the folder's name, `{creator_id}_{video_id}_{task_id}` */
+    folder: string;
+    /** object key of a gzipped tar whose top-level directory is the folder */
+    archive_key: string;
+  };
 }

@@ -8,7 +8,7 @@ import { createLogger, taskLogFields, type Logger } from '../logger.js';
 import type { Runtime } from '../runtime.js';
 import { emitMetric } from '../metrics.js';
 import { getTask, markExportQueued, markStageRunning, markStageSucceeded } from '../task-record.js';
-import { ExporterBusyError, ExporterUnavailableError, type Exporter } from './exporter.js';
+import { ExporterBusyError, ExporterUnavailableError, type ExportJob, type Exporter } from './exporter.js';
 
 /** The message the Export state puts on the FIFO queue: ids, keys and the task token. */
 export interface ExportMessage {
@@ -160,6 +160,9 @@ export async function processExportMessage(
     const draft = JSON.parse(draftText) as Draft;
     const media: Record<string, string> = {};
     for (const m of draft.materials) if ('key' in m) media[m.id] = await presignGet(rt, m.key);
+    const editorDraft = draft.editor_draft
+      ? { format: draft.editor_draft.format, folder: draft.editor_draft.folder, archive_url: await presignGet(rt, draft.editor_draft.archive_key) }
+      : undefined;
 
     const stillRunning = async () => (await getTask(rt, message.task_id))?.status === 'RUNNING';
     // The stage turns `running` once the exporter has accepted the job; while the exporter is busy
@@ -171,7 +174,7 @@ export async function processExportMessage(
       noted = true;
       await markExportQueued(rt, message.task_id, { stage: 'export', code: 'exporter_unavailable', message: reason }).catch(() => undefined);
     };
-    const outcome = await driveJob({ deps, log, taskId: message.task_id, job: { draft, media }, stillRunning, onAccepted, onWaiting, sleep, maxBackoff, signal });
+    const outcome = await driveJob({ deps, log, taskId: message.task_id, job: { draft, media, ...(editorDraft ? { editor_draft: editorDraft } : {}) }, stillRunning, onAccepted, onWaiting, sleep, maxBackoff, signal });
     if (outcome.kind === 'abandoned') return 'abandoned';
     if (outcome.kind === 'cancelled') {
       log.info('task stopped while exporting: job cancelled at the exporter, message deleted');
@@ -230,7 +233,7 @@ async function driveJob(a: {
   deps: ExportWorkerDeps;
   log: Logger;
   taskId: string;
-  job: { draft: Draft; media: Record<string, string> };
+  job: ExportJob;
   stillRunning: () => Promise<boolean>;
   onAccepted: () => Promise<void>;
   onWaiting: (reason: string) => Promise<void>;

@@ -4,6 +4,12 @@ import type { Draft } from '../draft/draft.js';
 export interface ExportJob {
   draft: Draft;
   media: Record<string, string>;
+  /**
+   * For exporters that open the editor's draft folder (the JianYing box): a short-lived URL of a
+   * gzipped tar of it. Unpack it; media paths inside start with JianYing's draft-path placeholder,
+   * which the exporter rewrites to the unpacked folder.
+   */
+  editor_draft?: { format: string; folder: string; archive_url: string };
 }
 
 export type ExportJobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
