@@ -9,8 +9,8 @@ import { spawn } from 'node:child_process';
 import { access, copyFile, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { crc32, deflateSync } from 'node:zlib';
 import type { Draft, DraftMaterial, MediaSegment, TextSegment } from '../draft/draft.js';
+import { gradientPng } from '../draft/gradient-png.js';
 
 /** Optional structured log line sink (no console in `shared/`). */
 export type RenderLog = (msg: string, data?: object) => void;
@@ -539,7 +539,14 @@ async function pictureFile(
   let file = generated.get(key);
   if (!file) {
     file = path.join(a.workDir, `background-${generated.size}.png`);
-    await writeFile(file, gradientPng(width, height, parseColor(colors[0]), parseColor(colors[1])));
+    let png: Buffer;
+    try {
+      png = gradientPng(width, height, colors[0], colors[1]);
+    } catch (error: unknown) {
+      if (error instanceof RangeError) throw new InvalidDraftError(`Background colour: ${error.message}.`);
+      throw error;
+    }
+    await writeFile(file, png);
     generated.set(key, file);
   }
   return file;
@@ -547,43 +554,6 @@ async function pictureFile(
 
 // ---------------------------------------------------------------------------------------------
 // Generated background
-
-function parseColor(hex: string): [number, number, number] {
-  const m = /^#?([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex.trim());
-  if (!m) throw new InvalidDraftError(`Background colour "${hex}" is not #rrggbb.`);
-  return [parseInt(m[1], 16), parseInt(m[2], 16), parseInt(m[3], 16)];
-}
-
-/** An RGB PNG with a vertical gradient from `top` to `bottom` (8-bit, one IDAT chunk). */
-function gradientPng(width: number, height: number, top: [number, number, number], bottom: [number, number, number]): Buffer {
-  const stride = 1 + width * 3;
-  const raw = Buffer.alloc(stride * height);
-  for (let y = 0; y < height; y++) {
-    const f = height > 1 ? y / (height - 1) : 0;
-    const rgb = top.map((c, i) => Math.round(c + (bottom[i] - c) * f));
-    const row = y * stride;
-    raw[row] = 0; // filter type None
-    for (let x = 0; x < width; x++) raw.set(rgb, row + 1 + x * 3);
-  }
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const out = Buffer.alloc(4 + body.length + 4);
-    out.writeUInt32BE(data.length, 0);
-    body.copy(out, 4);
-    out.writeUInt32BE(crc32(body) >>> 0, 4 + body.length);
-    return out;
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header.set([8, 2, 0, 0, 0], 8); // 8 bits, truecolour, deflate, no filter, no interlace
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', header),
-    chunk('IDAT', deflateSync(raw, { level: 6 })),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Validation and processes
@@ -607,7 +577,11 @@ function validateDraft(draft: Draft): void {
     }
   }
   for (const m of draft.materials) {
-    if (m.type === 'generated_background') m.colors.forEach(parseColor);
+    if (m.type === 'generated_background') {
+      for (const colour of m.colors) {
+        if (!/^#?[0-9a-f]{6}$/i.test(colour.trim())) throw new InvalidDraftError(`Background colour "${colour}" is not #rrggbb.`);
+      }
+    }
   }
 }
 
