@@ -23,6 +23,7 @@ import type { Draft } from '../../shared/draft/draft.js';
 import { createLogger, type Logger } from '../../shared/logger.js';
 import { downloadMedia, exportFailureMessage, isRetryableExportError } from '../../shared/render/media-download.js';
 import { materialIdsNeedingMedia, renderDraft } from '../../shared/render/render-draft.js';
+import { settledOrTimeout } from '../../shared/wait.js';
 
 /** Kept under this module's names for its importers; defined in `shared/render/media-download.ts`. */
 export { isRetryableExportError, MediaDownloadError } from '../../shared/render/media-download.js';
@@ -364,7 +365,7 @@ export async function startExportService(opts: ExportServiceOptions): Promise<Ex
     const job = jobs.get(taskId);
     if (!job) return unknownTask(c, taskId);
     const wait = Math.min(maxWaitSeconds, Math.max(0, Number(c.req.query('wait') ?? 0) || 0));
-    if (job.state === 'running' && wait > 0) await waitForJob(job, wait * 1000, c.req.raw.signal);
+    if (job.state === 'running' && wait > 0) await settledOrTimeout(job.done, wait * 1000, c.req.raw.signal);
     return c.json(view(jobs.get(taskId) ?? job));
   });
 
@@ -388,7 +389,7 @@ export async function startExportService(opts: ExportServiceOptions): Promise<Ex
       log.info('export cancel requested', { task_id: taskId, run: job.run });
       job.controller.abort();
       // The slot is free only once ffmpeg has exited; answer after that (bounded, in case a renderer ignores the signal).
-      await waitForJob(job, 15_000);
+      await settledOrTimeout(job.done, 15_000);
     }
     return c.json(view(job));
   });
@@ -427,16 +428,3 @@ function unknownTask(c: Context, taskId: string): Response {
   return c.json({ error: 'not_found', message: `No export job for task ${taskId}.` }, 404);
 }
 
-/** Resolves when the job ends, after `ms`, or when `signal` aborts (the client went away). */
-function waitForJob(job: Job, ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const finish = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', finish);
-      resolve();
-    };
-    const timer = setTimeout(finish, ms);
-    signal?.addEventListener('abort', finish, { once: true });
-    void job.done.then(finish);
-  });
-}

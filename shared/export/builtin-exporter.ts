@@ -16,6 +16,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { downloadMedia, exportFailureMessage, isRetryableExportError } from '../render/media-download.js';
 import { InvalidDraftError, materialIdsNeedingMedia, renderDraft } from '../render/render-draft.js';
 import { ExporterBusyError, type ExportJob, type ExportJobStatus, type Exporter } from './exporter.js';
+import { settledOrTimeout } from '../wait.js';
 
 /** Kept under this module's names for its importers; defined in `shared/render/media-download.ts`. */
 export { downloadMedia, isRetryableExportError as isRetryableRenderError, MediaDownloadError } from '../render/media-download.js';
@@ -91,7 +92,7 @@ export class BuiltinExporter implements Exporter {
       // A new instance, or the job was replaced: a new attempt submits it again.
       return { task_id: taskId, state: 'failed', error: 'This worker has no export job for the task (it was restarted).', retryable: true };
     }
-    if (job.state === 'running' && waitSeconds > 0) await waitFor(job.done, waitSeconds * 1000, signal);
+    if (job.state === 'running' && waitSeconds > 0) await settledOrTimeout(job.done, waitSeconds * 1000, signal);
     return view(job);
   }
 
@@ -109,7 +110,7 @@ export class BuiltinExporter implements Exporter {
     if (!job || job.taskId !== taskId || job.state !== 'running') return;
     job.controller.abort();
     // ffmpeg is killed with SIGKILL; bounded in case a renderer ignores the signal.
-    await waitFor(job.done, 15_000);
+    await settledOrTimeout(job.done, 15_000);
   }
 
   private async run(job: Job, spec: ExportJob, missing: string[]): Promise<void> {
@@ -166,17 +167,3 @@ function view(job: Job): ExportJobStatus {
   };
 }
 
-/** Resolves when `done` settles, after `ms`, or when `signal` aborts. */
-function waitFor(done: Promise<void>, ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const finish = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', finish);
-      resolve();
-    };
-    const timer = setTimeout(finish, ms);
-    if (signal?.aborted) return finish();
-    signal?.addEventListener('abort', finish, { once: true });
-    void done.then(finish);
-  });
-}
