@@ -17,6 +17,7 @@ export { readRequestRate, requestIntervalMs, reserveRequestSlot, type RequestRat
 export {
   CONCURRENCY_RETRY_AFTER_SECONDS,
   MAX_HAND_BACK_SECONDS,
+  SLOT_WAIT_LOG_MESSAGE,
   realSleep,
   withRateLimit,
   type RateLimitOptions,

@@ -52,6 +52,8 @@ export interface RateLimitedCall<T> {
 export const MAX_HAND_BACK_SECONDS = 900;
 /** when every concurrency slot is held: how long until the state machine tries again */
 export const CONCURRENCY_RETRY_AFTER_SECONDS = 5;
+/** logged once per call that finds every concurrency slot held and starts waiting for one */
+export const SLOT_WAIT_LOG_MESSAGE = 'every concurrency slot is held: waiting for one';
 
 function handBack(provider: string, reason: RateLimitReason, waitMs: number): RateLimitHandBackError {
   const seconds = Math.min(MAX_HAND_BACK_SECONDS, Math.max(1, Math.ceil(waitMs / 1000)));
@@ -97,7 +99,7 @@ export async function withRateLimit<T>(
   for (;;) {
     let slot: ConcurrencySlot | undefined;
     if (policy.maxConcurrency && policy.maxConcurrency > 0) {
-      slot = await waitForSlot(rt, policy, leaseSeconds, deadline, sleep, random);
+      slot = await waitForSlot(rt, policy, leaseSeconds, deadline, sleep, random, options.log);
       if (!slot) throw handBack(policy.provider, 'concurrency', CONCURRENCY_RETRY_AFTER_SECONDS * 1000);
     }
     const keeper = slot ? keepSlot(rt, slot, leaseSeconds, options.log) : undefined;
@@ -145,10 +147,11 @@ async function waitForSlot(
   deadline: number,
   sleep: Sleep,
   random: () => number,
+  log?: Logger,
 ): Promise<ConcurrencySlot | undefined> {
   const holder = `${policy.holder}#${randomUUID().slice(0, 8)}`;
   let pause = 200;
-  for (;;) {
+  for (let round = 0; ; round++) {
     const slot = await acquireConcurrencySlot(rt, {
       provider: policy.provider,
       maxConcurrency: policy.maxConcurrency ?? 0,
@@ -157,6 +160,7 @@ async function waitForSlot(
       random,
     });
     if (slot) return slot;
+    if (round === 0) log?.info(SLOT_WAIT_LOG_MESSAGE, { provider: policy.provider, max_concurrency: policy.maxConcurrency });
     const left = deadline - rt.clock.now();
     if (left <= 0) return undefined;
     await sleep(Math.min(left, pause * (0.5 + random() / 2)));

@@ -12,7 +12,9 @@
  * 200  content-type: audio/wav (16-bit PCM, any rate, mono or stereo)  or  audio/mpeg (MP3)
  *      body: the speech of exactly that text, nothing else
  *      x-tts-voice: <name>          optional; recorded in the task record
- * 408, 425, 429, 5xx, no answer     transient: retried (here, then by the state machine)
+ * 429                               too many requests: the TTS stage's rate limiter retries it
+ *                                   no sooner than Retry-After (lambdas/tts/handler.ts)
+ * 408, 425, 5xx, no answer          transient: retried (here, then by the state machine)
  * other 4xx                          the text was refused: the task fails with the service's reason
  * ```
  *

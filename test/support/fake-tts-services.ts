@@ -31,6 +31,8 @@ export interface ServedSpeech {
   status: number;
   words: FakeWord[];
   duration_ms: number;
+  /** when the request arrived (epoch ms, on the fake's clock) */
+  at: number;
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -72,9 +74,20 @@ export async function encodeMp3(samples: Int16Array, sampleRate: number): Promis
   }
 }
 
+/** A request of the contract as the fake received it (the JSON body). */
+export interface FakeHttpTtsRequest {
+  text: string;
+  gender: number;
+  language: string;
+}
+
 export interface FakeHttpTts {
   url: string;
   served: ServedSpeech[];
+  /** requests received and not yet answered */
+  inFlight(): number;
+  /** the most requests that were in flight at once */
+  maxInFlight(): number;
   /** status codes to answer, in order, before answering normally (e.g. [503, 503]) */
   failNext(statuses: number[]): void;
   close(): Promise<void>;
@@ -84,30 +97,65 @@ export interface FakeHttpTts {
  * The team's TTS service: `POST /` `{text, gender, language}` → `audio/wav` (or `audio/mpeg`).
  * Answers 400 to a text longer than `maxChars`, as a service with a request limit would.
  */
-export async function startFakeHttpTts(options: { synthesize?: FakeSynthesizer; format?: 'wav' | 'mp3'; maxChars?: number; voice?: string } = {}): Promise<FakeHttpTts> {
+export async function startFakeHttpTts(
+  options: {
+    synthesize?: FakeSynthesizer;
+    format?: 'wav' | 'mp3';
+    maxChars?: number;
+    voice?: string;
+    /**
+     * Awaited when a request has arrived (it counts as in flight) and before it is answered: a
+     * test holds requests here to see how many a limiter lets in at once, or answers a status
+     * failure of its choosing instead of the speech (e.g. `{status: 429, retryAfter: '2'}`).
+     */
+    hold?: (request: FakeHttpTtsRequest) => Promise<{ status: number; retryAfter?: string } | void> | { status: number; retryAfter?: string } | void;
+    /** the clock that stamps `served[].at` (default the wall clock; a test's virtual clock) */
+    now?: () => number;
+    /** called once a request's answer has been sent */
+    onAnswered?: (request: FakeHttpTtsRequest, status: number) => void;
+  } = {},
+): Promise<FakeHttpTts> {
   const served: ServedSpeech[] = [];
   const failures: number[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
   const synthesize: FakeSynthesizer = options.synthesize ?? ((text) => fakeSpeech(text));
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     void (async () => {
       const raw = await readBody(req);
-      const body = JSON.parse(raw) as { text: string; gender: number; language: string };
-      const failure = failures.shift();
+      const body = JSON.parse(raw) as FakeHttpTtsRequest;
+      const at = (options.now ?? Date.now)();
+      inFlight += 1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      // 'finish': the answer is handed to the OS, before the client can read it; 'close' also
+      // covers a client that went away
+      let settled = false;
+      const settle = () => {
+        if (settled) return;
+        settled = true;
+        inFlight -= 1;
+        options.onAnswered?.(body, res.statusCode);
+      };
+      res.once('finish', settle);
+      res.once('close', settle);
+      const chosen = await options.hold?.(body);
+      const failure = chosen?.status ?? failures.shift();
       if (failure !== undefined) {
-        served.push({ text: body.text, gender: body.gender, language: body.language, status: failure, words: [], duration_ms: 0 });
-        res.writeHead(failure, { 'content-type': 'application/json', ...(failure === 429 ? { 'retry-after': '1' } : {}) });
+        served.push({ at, text: body.text, gender: body.gender, language: body.language, status: failure, words: [], duration_ms: 0 });
+        const retryAfter = chosen?.retryAfter ?? (failure === 429 ? '1' : undefined);
+        res.writeHead(failure, { 'content-type': 'application/json', ...(retryAfter !== undefined ? { 'retry-after': retryAfter } : {}) });
         res.end(JSON.stringify({ error: failure >= 500 ? 'temporarily unavailable' : 'rejected' }));
         return;
       }
       if (typeof body.text !== 'string' || body.text.length === 0 || Array.from(body.text).length > (options.maxChars ?? Infinity)) {
-        served.push({ text: body.text, gender: body.gender, language: body.language, status: 400, words: [], duration_ms: 0 });
+        served.push({ at, text: body.text, gender: body.gender, language: body.language, status: 400, words: [], duration_ms: 0 });
         res.writeHead(400, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: 'text_too_long', message: `text must be 1–${options.maxChars} characters` }));
         return;
       }
       const speech = await synthesize(body.text, body);
       const duration_ms = (speech.samples.length * 1000) / speech.sampleRate;
-      served.push({ text: body.text, gender: body.gender, language: body.language, status: 200, words: speech.words, duration_ms });
+      served.push({ at, text: body.text, gender: body.gender, language: body.language, status: 200, words: speech.words, duration_ms });
       const audio = options.format === 'mp3' ? await encodeMp3(speech.samples, speech.sampleRate) : encodeWav(speech.samples, speech.sampleRate);
       res.writeHead(200, {
         'content-type': options.format === 'mp3' ? 'audio/mpeg' : 'audio/wav',
@@ -120,7 +168,14 @@ export async function startFakeHttpTts(options: { synthesize?: FakeSynthesizer; 
     });
   });
   const url = await listen(server);
-  return { url, served, failNext: (statuses) => failures.push(...statuses), close: () => close(server) };
+  return {
+    url,
+    served,
+    inFlight: () => inFlight,
+    maxInFlight: () => maxInFlight,
+    failNext: (statuses) => failures.push(...statuses),
+    close: () => close(server),
+  };
 }
 
 /** One SynthesizeSpeech call the fake Polly saw. */
