@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { acquireVideoLock, readVideoLock } from '../shared/lock.js';
 import { submitTask } from '../shared/submit.js';
 import { reserveIdempotencyKey } from '../shared/idempotency.js';
+import { inboxIdempotencyKey } from '../lambdas/inbox/handler.js';
 import { createLogger } from '../shared/logger.js';
 import { parseRunRequest } from '../shared/request.js';
 import { getObjectText } from '../shared/artifacts.js';
@@ -313,6 +315,26 @@ describe('S3 inbox trigger', () => {
       duplicates: list.length - 1,
       locks_leaked: (await stack.itemKeys()).filter((k) => k.startsWith('LOCK#inbox#')).length,
     });
+  });
+
+  it('moves a replayed document out of inbox/ when its first delivery started the task but never moved it', async () => {
+    // prepare: the first delivery of this upload started its task and died before the move
+    const doc = JSON.stringify({ creator_id: 'inbox', video_id: 'replayed', export_video: false, source_text: SRC });
+    const etag = createHash('md5').update(doc).digest('hex');
+    const first = await submitTask(stack.runtime, parseRunRequest(JSON.parse(doc)), createLogger(), { idempotencyKey: inboxIdempotencyKey('inbox/replayed.json', etag) });
+
+    // act: the document is there and S3 delivers its event again
+    const out = await putInbox('replayed.json', doc);
+    await stack.inboxIdle();
+    const keys = await stack.objectKeys();
+    const tasks = (await (await fetch(`${stack.apiUrl}/api/pipeline/tasks?creator_id=inbox&video_id=replayed`)).json()) as { tasks: Array<{ task_id: string }> };
+
+    // assess
+    expect(out.ETag?.replace(/"/g, '')).toBe(etag);
+    expect(tasks.tasks.map((t) => t.task_id)).toEqual([first.task_id]);
+    expect(keys).not.toContain('inbox/replayed.json');
+    expect(keys).toContain('inbox-accepted/replayed.json');
+    await stack.finished(first.task_id);
   });
 
   it.each([

@@ -221,6 +221,14 @@ describe('storage', () => {
     expect((bucket.LifecycleConfiguration as { Rules: unknown[] }).Rules).toEqual(
       expect.arrayContaining([expect.objectContaining({ Prefix: 'tasks/', ExpirationInDays: 30, Status: 'Enabled' })]),
     );
+    // A document left under inbox/ (its event never handled) lives as long as that event can be
+    // replayed from the undelivered-events queue, and no longer.
+    const undelivered = json.Resources[logicalId(stack.undeliveredEventsQueue)].Properties!;
+    expect((bucket.LifecycleConfiguration as { Rules: unknown[] }).Rules).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Prefix: 'inbox/', ExpirationInDays: (undelivered.MessageRetentionPeriod as number) / 86_400, Status: 'Enabled' }),
+      ]),
+    );
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       Bucket: { Ref: logicalId(stack.bucket) },
       PolicyDocument: {

@@ -59,6 +59,12 @@ const DEFINITION = pipelineDefinition(DEFAULT_DEFINITION_OPTIONS);
 const LAMBDA_MAX_SECONDS = 900;
 /** How long the Lambda worker keeps a message invisible, renewed every third while it works. */
 const LAMBDA_WORKER_VISIBILITY_SECONDS = 300;
+/**
+ * How long an undeliverable event waits in UndeliveredEventsQueue, and so how long a document
+ * left under inbox/ (its event was never handled) is kept: the operator can replay the event
+ * while its document still exists; after that both are gone.
+ */
+const UNDELIVERED_RETENTION_DAYS = 14;
 
 /** Item kinds of the one table (the prefix of `pk`, see shared/keys.ts). */
 type ItemKind = 'LOCK' | 'TASK' | 'IDEM' | 'RATE';
@@ -154,6 +160,7 @@ export class PipelineStack extends Stack {
         { id: 'expire-task-artifacts', prefix: 'tasks/', expiration: retention },
         { id: 'expire-accepted-inbox-documents', prefix: 'inbox-accepted/', expiration: retention },
         { id: 'expire-rejected-inbox-documents', prefix: 'inbox-rejected/', expiration: retention },
+        { id: 'expire-unhandled-inbox-documents', prefix: 'inbox/', expiration: Duration.days(UNDELIVERED_RETENTION_DAYS) },
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
       removalPolicy: RemovalPolicy.RETAIN,
@@ -182,7 +189,7 @@ export class PipelineStack extends Stack {
       enforceSSL: true,
     });
     this.undeliveredEventsQueue = new sqs.Queue(this, 'UndeliveredEventsQueue', {
-      retentionPeriod: Duration.days(14),
+      retentionPeriod: Duration.days(UNDELIVERED_RETENTION_DAYS),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
     });
