@@ -50,6 +50,8 @@ export const CUSTOM_METRICS = {
   rateLimitWaits: 'RateLimitWaits',
   /** dimension `Stage` = one of STAGES */
   stageDurationMs: 'StageDurationMs',
+  /** the DLQ consumer gave up failing a dead letter's task (it ends at its Export timeout) */
+  deadLettersUnresolved: 'DeadLettersUnresolved',
 } as const;
 
 /** The one definition both worlds run (its TimeoutSeconds is the execution's limit). */
@@ -97,7 +99,10 @@ export class PipelineStack extends Stack {
   readonly geminiSecret?: secretsmanager.ISecret;
   readonly exportAgentPolicy?: iam.ManagedPolicy;
   readonly dashboard: cloudwatch.Dashboard;
-  readonly alarms: Record<'exportDeadLetters' | 'failedExecutions' | 'exportQueueAge' | 'api5xx' | 'undeliveredEvents', cloudwatch.Alarm>;
+  readonly alarms: Record<
+    'exportDeadLetters' | 'exportDeadLettersUnresolved' | 'failedExecutions' | 'exportQueueAge' | 'api5xx' | 'undeliveredEvents',
+    cloudwatch.Alarm
+  >;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps = {}) {
     const { env, description, stackName, tags, synthesizer, terminationProtection, analyticsReporting, crossRegionReferences, permissionsBoundary, suppressTemplateIndentation, ...given } = props;
@@ -751,6 +756,14 @@ export class PipelineStack extends Stack {
         metric: queueDepth(this.exportDeadLetterQueue, 'export DLQ depth', 'dlq'),
         threshold: 0,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+      }),
+      exportDeadLettersUnresolved: alarm('ExportDeadLettersUnresolvedAlarm', {
+        alarmDescription:
+          'The dead-letter consumer could not fail the task of a dead-lettered export message after its bounded tries (Step Functions refused or stayed unreachable) and let the message go: that task stays RUNNING until its Export timeout. Its log line names the task id and the reason.',
+        metric: custom(CUSTOM_METRICS.deadLettersUnresolved, 'Sum'),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 1,
       }),
       failedExecutions: alarm('FailedExecutionsAlarm', {
