@@ -124,9 +124,14 @@ export class ConfigError extends Error {
   }
 }
 
-/** Error names the state machine retries (with backoff and jitter). */
+/**
+ * Error names the state machine retries (with backoff and jitter): ours, and the Lambda service
+ * exceptions AWS's Step Functions best practice lists ("Handle Lambda service exceptions"),
+ * plus throttling.
+ */
 export const RETRYABLE_ERROR_NAMES = [
   'TransientStageError',
+  'Lambda.ClientExecutionTimeoutException',
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',

@@ -6,10 +6,11 @@ import { InvalidRequestError, PipelineError } from './errors.js';
 import { idempotencyKey } from './keys.js';
 import type { RunRequest } from './request.js';
 import type { Runtime } from './runtime.js';
+import { getTask, type TaskRecord } from './task-record.js';
 
 /** How long a client's retry under the same key returns the same task. */
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
-/** A reservation whose submission never completed (the process died) frees itself after this. */
+/** A reservation whose submission never started its task (the process died) frees itself after this. */
 const PENDING_TTL_SECONDS = 60;
 const KEY_PATTERN = /^[A-Za-z0-9_.:\-]{1,200}$/;
 
@@ -35,7 +36,10 @@ interface IdempotencyItem {
   body_hash: string;
   task_id: string;
   state: 'pending' | 'accepted';
+  /** the key's whole life (DynamoDB TTL): a pending key whose task started must outlive its reservation */
   expiresAt: number;
+  /** a pending reservation counts as "being submitted right now" until then (absent on older items: expiresAt) */
+  pending_until?: number;
 }
 
 export function assertIdempotencyKey(key: string): void {
@@ -55,18 +59,42 @@ export function requestHash(request: RunRequest): string {
 export type Reservation = { kind: 'new'; taskId: string } | { kind: 'existing'; taskId: string };
 
 /**
+ * Whether the task a pending key names got as far as its execution. Its record is written just
+ * before StartExecution and turns FAILED `start_failed` if that is refused; an execution ARN, a
+ * stage that ran, or an end other than that refusal all mean StartExecution succeeded. (A record
+ * still RUNNING, `submitted`, without an ARN is the one case the record cannot tell: it stays
+ * "in progress" until the reservation lapses.)
+ */
+function taskWasStarted(task: TaskRecord | undefined): boolean {
+  if (!task) return false;
+  if (task.status === 'FAILED' && task.error?.code === 'start_failed') return false;
+  return task.execution_arn !== undefined || task.stage !== 'submitted' || task.status !== 'RUNNING';
+}
+
+/**
  * Reserves the key for a new task id, or returns the task a previous request with the same key
  * and body created. Checked right after validation — before the source and the lock — so a
- * client's retry gets the same answer even after the task finished.
+ * client's retry gets the same answer even after the task finished, and even when the first
+ * request's confirmation of the key was lost after its task had started (the task record then
+ * says so, and the key is confirmed now).
  */
 export async function reserveIdempotencyKey(rt: Runtime, key: string, hash: string, newTaskId: string): Promise<Reservation> {
   const pk = idempotencyKey(key);
   const now = epochSeconds(rt.clock);
+  const reservation = (): IdempotencyItem => ({
+    pk,
+    kind: 'idempotency',
+    body_hash: hash,
+    task_id: newTaskId,
+    state: 'pending',
+    expiresAt: now + IDEMPOTENCY_TTL_SECONDS,
+    pending_until: now + PENDING_TTL_SECONDS,
+  });
   try {
     await rt.ddb.send(
       new PutCommand({
         TableName: rt.settings.tableName,
-        Item: { pk, kind: 'idempotency', body_hash: hash, task_id: newTaskId, state: 'pending', expiresAt: now + PENDING_TTL_SECONDS } satisfies IdempotencyItem,
+        Item: reservation(),
         ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now',
         ExpressionAttributeValues: { ':now': now },
       }),
@@ -78,9 +106,37 @@ export async function reserveIdempotencyKey(rt: Runtime, key: string, hash: stri
   const out = await rt.ddb.send(new GetCommand({ TableName: rt.settings.tableName, Key: { pk }, ConsistentRead: true }));
   const item = out.Item as IdempotencyItem | undefined;
   if (!item) return reserveIdempotencyKey(rt, key, hash, newTaskId);
-  if (item.body_hash !== hash) throw new IdempotencyKeyReusedError();
-  if (item.state === 'pending') throw new IdempotentRequestInProgressError();
-  return { kind: 'existing', taskId: item.task_id };
+  if (item.state === 'accepted') {
+    if (item.body_hash !== hash) throw new IdempotencyKeyReusedError();
+    return { kind: 'existing', taskId: item.task_id };
+  }
+  if (taskWasStarted(await getTask(rt, item.task_id))) {
+    if (item.body_hash !== hash) throw new IdempotencyKeyReusedError();
+    // Best effort: the record already leads here; confirming only saves the next lookup.
+    await confirmIdempotencyKey(rt, key, item.task_id).catch(() => undefined);
+    return { kind: 'existing', taskId: item.task_id };
+  }
+  if ((item.pending_until ?? item.expiresAt) >= now) {
+    if (item.body_hash !== hash) throw new IdempotencyKeyReusedError();
+    throw new IdempotentRequestInProgressError();
+  }
+  // A reservation whose submission never started a task (the process died, or it was refused
+  // and the release was lost): take it over, unless another retry just did.
+  try {
+    await rt.ddb.send(
+      new PutCommand({
+        TableName: rt.settings.tableName,
+        Item: reservation(),
+        ConditionExpression: 'task_id = :old AND #state = :pending',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: { ':old': item.task_id, ':pending': 'pending' },
+      }),
+    );
+    return { kind: 'new', taskId: newTaskId };
+  } catch (error: unknown) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    return reserveIdempotencyKey(rt, key, hash, newTaskId);
+  }
 }
 
 /** The submission went through: keep the key → task mapping for 24 hours. */

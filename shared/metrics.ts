@@ -7,7 +7,7 @@ import { isStdoutLogging } from './logger.js';
  */
 export const METRIC_NAMESPACE = 'ReelPipeline';
 
-export type MetricName = 'TasksSubmitted' | 'DuplicatesRejected' | 'RateLimitWaits' | 'StageDurationMs';
+export type MetricName = 'TasksSubmitted' | 'DuplicatesRejected' | 'RateLimitWaits' | 'StageDurationMs' | 'DeadLettersUnresolved';
 
 export function emitMetric(
   name: MetricName,

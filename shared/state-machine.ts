@@ -53,6 +53,20 @@ export const DEFAULT_DEFINITION_OPTIONS: DefinitionOptions = {
   rateLimitMaxWaits: 30,
 };
 
+/**
+ * Errors of the `sqs:sendMessage` integration that a new attempt may pass. Step Functions names
+ * them `SQS.<Java SDK exception>`: `SdkClientException` for client-side faults (no connection,
+ * I/O) and `AmazonSQSException`, the SDK's base service exception (5xx, unmodelled codes), the
+ * same scheme as the documented `Lambda.SdkClientException` / `Lambda.AWSLambdaException`; plus
+ * the two throttling errors the SendMessage API reference lists, in that naming.
+ */
+export const SQS_SEND_TRANSIENT_ERROR_NAMES = [
+  'SQS.SdkClientException',
+  'SQS.AmazonSQSException',
+  'SQS.RequestThrottledException',
+  'SQS.KmsThrottledException',
+] as const;
+
 /** FIFO message group of the export queue: one group, so one export at a time. */
 export const EXPORT_MESSAGE_GROUP = 'exports';
 
@@ -207,6 +221,17 @@ export function pipelineDefinition(options: DefinitionOptions = DEFAULT_DEFINITI
         ResultPath: '$.export',
         TimeoutSeconds: options.exportTimeoutSeconds,
         Retry: [
+          // The send itself failed (SQS unreachable, throttled, a 5xx): no message went out, so a
+          // new attempt is safe — and if one did go out, its token is stale and the worker's
+          // report is dropped, while the stored video is reused (one render).
+          {
+            ErrorEquals: [...SQS_SEND_TRANSIENT_ERROR_NAMES],
+            IntervalSeconds: 2,
+            MaxAttempts: 4,
+            BackoffRate: 2,
+            MaxDelaySeconds: 30,
+            JitterStrategy: 'FULL',
+          },
           {
             ErrorEquals: ['ExportRetryableError'],
             IntervalSeconds: 5,

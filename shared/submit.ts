@@ -42,11 +42,9 @@ export async function submitTask(rt: Runtime, request: RunRequest, log: Logger, 
       return { task_id: reservation.taskId, status: existing?.status ?? 'RUNNING', replayed: true };
     }
   }
+  let result: SubmitResult;
   try {
-    const result = await submitNewTask(rt, request, log, taskId);
-    if (key) await confirmIdempotencyKey(rt, key, taskId);
-    emitMetric('TasksSubmitted', 1, 'Count', {}, { task_id: taskId, creator_id: request.creator_id, video_id: request.video_id });
-    return result;
+    result = await submitNewTask(rt, request, log, taskId);
   } catch (error: unknown) {
     if (error instanceof DuplicateTaskError) {
       emitMetric('DuplicatesRejected', 1, 'Count', {}, { creator_id: request.creator_id, video_id: request.video_id, holder_task_id: error.holderTaskId });
@@ -54,6 +52,16 @@ export async function submitTask(rt: Runtime, request: RunRequest, log: Logger, 
     if (key) await releaseIdempotencyKey(rt, key, taskId);
     throw error;
   }
+  // The task runs from here on: the key must keep leading to it, so a failed confirmation is
+  // neither a refusal (the key is not released) nor an error for the client (it would retry into
+  // a duplicate). A retry finds the task through its record and confirms the key then.
+  if (key) {
+    await confirmIdempotencyKey(rt, key, taskId).catch((error: unknown) => {
+      log.warn('idempotency key not confirmed; a retry with it still finds the task', { task_id: taskId, error });
+    });
+  }
+  emitMetric('TasksSubmitted', 1, 'Count', {}, { task_id: taskId, creator_id: request.creator_id, video_id: request.video_id });
+  return result;
 }
 
 async function submitNewTask(rt: Runtime, request: RunRequest, log: Logger, taskId: string): Promise<SubmitResult> {
@@ -107,8 +115,9 @@ async function submitNewTask(rt: Runtime, request: RunRequest, log: Logger, task
   try {
     await markExecutionStarted(rt, taskId, executionArn);
   } catch (error: unknown) {
-    // The execution may already have ended (a fast failure); its record is terminal then.
-    if (!(error instanceof TaskNotRunningError)) throw error;
+    // The execution may already have ended (a fast failure); its record is terminal then. Any
+    // other failure is only a missing note: the task runs, cancel derives the ARN from its id.
+    if (!(error instanceof TaskNotRunningError)) taskLog.warn('execution ARN not recorded; the task runs', { error });
   }
   taskLog.info('task accepted', { execution_arn: executionArn, export_video: request.export_video });
   return { task_id: taskId, status: 'RUNNING', replayed: false };

@@ -1,8 +1,11 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { acquireVideoLock, readVideoLock } from '../shared/lock.js';
 import { submitTask } from '../shared/submit.js';
+import { reserveIdempotencyKey } from '../shared/idempotency.js';
+import { inboxIdempotencyKey } from '../lambdas/inbox/handler.js';
 import { createLogger } from '../shared/logger.js';
 import { parseRunRequest } from '../shared/request.js';
 import { getObjectText } from '../shared/artifacts.js';
@@ -171,6 +174,60 @@ describe('idempotent submission', () => {
     expect(ok.status).toBe(202);
     await stack.finished(ok.body.task_id as string);
   });
+
+  it('lets a retry take over a reservation whose submitter died before starting a task, once it lapses', async () => {
+    // prepare
+    let now = Date.now();
+    const rt = { ...stack.runtime, clock: { now: () => now } };
+    const hash = 'same-body-hash';
+    await reserveIdempotencyKey(rt, 'retry-dead-submitter', hash, '00000000-0000-7000-8000-0000000000a1');
+
+    // act
+    const during = reserveIdempotencyKey(rt, 'retry-dead-submitter', hash, '00000000-0000-7000-8000-0000000000a2').catch((error: unknown) => error);
+    now += 61_000;
+    const after = await reserveIdempotencyKey(rt, 'retry-dead-submitter', hash, '00000000-0000-7000-8000-0000000000a3');
+
+    // assess
+    expect(await during).toMatchObject({ name: 'IdempotentRequestInProgressError' });
+    expect(after).toEqual({ kind: 'new', taskId: '00000000-0000-7000-8000-0000000000a3' });
+  });
+
+  it('keeps leading the key to its task when recording the key failed after the task started', async () => {
+    // prepare: a runtime whose writes of idempotency items fail once StartExecution has succeeded
+    const key = 'retry-lost-confirm';
+    const request = { ...body, video_id: 'lost-confirm' };
+    const refusedWrites: string[] = [];
+    const realDdb = stack.runtime.ddb;
+    const confirmFails = {
+      ...stack.runtime,
+      ddb: {
+        send: (command: unknown, ...rest: unknown[]) => {
+          if (command instanceof UpdateCommand && String(command.input.Key?.pk).startsWith('IDEM#')) {
+            refusedWrites.push(String(command.input.Key?.pk));
+            return Promise.reject(Object.assign(new Error('The service is unavailable.'), { name: 'ServiceUnavailable' }));
+          }
+          return (realDdb.send as (...args: unknown[]) => Promise<unknown>).call(realDdb, command, ...rest);
+        },
+      },
+    } as unknown as typeof stack.runtime;
+    const later = { ...stack.runtime, clock: { now: () => Date.now() + 10 * 60_000 } };
+
+    // act: the first submission, a retry at once, one after the short reservation lapsed, one after the end
+    const first = await submitTask(confirmFails, parseRunRequest(request), createLogger(), { idempotencyKey: key });
+    const again = await stack.post(request, { headers: { 'idempotency-key': key } });
+    const afterLapse = await submitTask(later, parseRunRequest(request), createLogger(), { idempotencyKey: key });
+    await stack.finished(first.task_id);
+    const afterEnd = await stack.post(request, { headers: { 'idempotency-key': key } });
+    const tasks = (await (await fetch(`${stack.apiUrl}/api/pipeline/tasks?creator_id=idem&video_id=lost-confirm`)).json()) as { tasks: Array<{ task_id: string }> };
+
+    // assess
+    expect(refusedWrites).toEqual([`IDEM#${key}`]);
+    expect(first).toMatchObject({ status: 'RUNNING', replayed: false });
+    expect(again).toMatchObject({ status: 202, body: { task_id: first.task_id } });
+    expect(afterLapse).toMatchObject({ task_id: first.task_id, replayed: true });
+    expect(afterEnd).toMatchObject({ status: 202, body: { task_id: first.task_id, status: 'SUCCEEDED' } });
+    expect(tasks.tasks.map((t) => t.task_id)).toEqual([first.task_id]);
+  });
 });
 
 describe('fencing and lock leases', () => {
@@ -258,6 +315,26 @@ describe('S3 inbox trigger', () => {
       duplicates: list.length - 1,
       locks_leaked: (await stack.itemKeys()).filter((k) => k.startsWith('LOCK#inbox#')).length,
     });
+  });
+
+  it('moves a replayed document out of inbox/ when its first delivery started the task but never moved it', async () => {
+    // prepare: the first delivery of this upload started its task and died before the move
+    const doc = JSON.stringify({ creator_id: 'inbox', video_id: 'replayed', export_video: false, source_text: SRC });
+    const etag = createHash('md5').update(doc).digest('hex');
+    const first = await submitTask(stack.runtime, parseRunRequest(JSON.parse(doc)), createLogger(), { idempotencyKey: inboxIdempotencyKey('inbox/replayed.json', etag) });
+
+    // act: the document is there and S3 delivers its event again
+    const out = await putInbox('replayed.json', doc);
+    await stack.inboxIdle();
+    const keys = await stack.objectKeys();
+    const tasks = (await (await fetch(`${stack.apiUrl}/api/pipeline/tasks?creator_id=inbox&video_id=replayed`)).json()) as { tasks: Array<{ task_id: string }> };
+
+    // assess
+    expect(out.ETag?.replace(/"/g, '')).toBe(etag);
+    expect(tasks.tasks.map((t) => t.task_id)).toEqual([first.task_id]);
+    expect(keys).not.toContain('inbox/replayed.json');
+    expect(keys).toContain('inbox-accepted/replayed.json');
+    await stack.finished(first.task_id);
   });
 
   it.each([

@@ -10,6 +10,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExportDeadLetterHandler } from '../lambdas/export-dlq/handler.js';
+import { DEAD_LETTER_ATTEMPTS } from '../shared/export/dead-letter.js';
 import { ExportMessageReturnedError, createExportWorkerHandler } from '../lambdas/export/handler.js';
 import type { Draft } from '../shared/draft/draft.js';
 import { BuiltinExporter } from '../shared/export/builtin-exporter.js';
@@ -171,9 +172,45 @@ describe('the export dead-letter consumer', () => {
     }
   });
 
-  it('fails the invocation on any other error, so the message stays for another try', async () => {
-    const { rt } = fakeRuntime(() => Object.assign(new Error('slow down'), { name: 'ThrottlingException' }));
-    await expect(createExportDeadLetterHandler(rt)({ Records: [record(MESSAGE, '6')] })).rejects.toThrow('slow down');
+  it('tries a throttled or unreachable Step Functions again with backoff, then fails the task', async () => {
+    // prepare: two passing faults, then an answer
+    const faults = [
+      Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }),
+      Object.assign(new Error('connect ECONNRESET'), { name: 'Error' }),
+    ];
+    const { rt, sent } = fakeRuntime(() => faults.shift() ?? {});
+    const waits: number[] = [];
+
+    // act
+    const result = await createExportDeadLetterHandler(rt, { sleep: async (ms) => void waits.push(ms) })({ Records: [record(MESSAGE, '6')] });
+
+    // assess
+    expect(result.outcomes).toEqual(['failed']);
+    expect(sent.filter((s) => s.command === 'SendTaskFailureCommand')).toHaveLength(3);
+    expect(waits).toEqual([1000, 2000]);
+  });
+
+  it(`gives up after ${DEAD_LETTER_ATTEMPTS} tries of a fault that persists, without failing the invocation (the FIFO queue moves on)`, async () => {
+    // prepare
+    const { rt, sent } = fakeRuntime(() => Object.assign(new Error('service unavailable'), { name: 'ServiceUnavailable', $metadata: { httpStatusCode: 503 } }));
+    const waits: number[] = [];
+
+    // act
+    const result = await createExportDeadLetterHandler(rt, { sleep: async (ms) => void waits.push(ms) })({ Records: [record(MESSAGE, '6')] });
+
+    // assess
+    expect(result.outcomes).toEqual(['unresolved']);
+    expect(sent.filter((s) => s.command === 'SendTaskFailureCommand')).toHaveLength(DEAD_LETTER_ATTEMPTS);
+    expect(waits).toEqual([1000, 2000, 4000, 8000]);
+  });
+
+  it('gives up at once on a fault that will not pass (access denied)', async () => {
+    const { rt, sent } = fakeRuntime(() => Object.assign(new Error('not authorized'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }));
+    const waits: number[] = [];
+    const result = await createExportDeadLetterHandler(rt, { sleep: async (ms) => void waits.push(ms) })({ Records: [record(MESSAGE, '6')] });
+    expect(result.outcomes).toEqual(['unresolved']);
+    expect(sent.filter((s) => s.command === 'SendTaskFailureCommand')).toHaveLength(1);
+    expect(waits).toEqual([]);
   });
 });
 

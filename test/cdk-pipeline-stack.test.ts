@@ -20,6 +20,7 @@ import {
 import { STATE_MACHINE_FUNCTIONS, type StateMachineFunction } from '../lambdas/functions.js';
 import { createApiApp } from '../lambdas/api/app.js';
 import { createRuntime } from '../shared/runtime.js';
+import { METRIC_NAMESPACE } from '../shared/metrics.js';
 import { DEFAULT_DEFINITION_OPTIONS, pipelineDefinition, substituteDefinition, type DefinitionPlaceholder } from '../shared/state-machine.js';
 
 /**
@@ -220,6 +221,14 @@ describe('storage', () => {
     expect(bucket.CorsConfiguration).toBeUndefined();
     expect((bucket.LifecycleConfiguration as { Rules: unknown[] }).Rules).toEqual(
       expect.arrayContaining([expect.objectContaining({ Prefix: 'tasks/', ExpirationInDays: 30, Status: 'Enabled' })]),
+    );
+    // A document left under inbox/ (its event never handled) lives as long as that event can be
+    // replayed from the undelivered-events queue, and no longer.
+    const undelivered = json.Resources[logicalId(stack.undeliveredEventsQueue)].Properties!;
+    expect((bucket.LifecycleConfiguration as { Rules: unknown[] }).Rules).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Prefix: 'inbox/', ExpirationInDays: (undelivered.MessageRetentionPeriod as number) / 86_400, Status: 'Enabled' }),
+      ]),
     );
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       Bucket: { Ref: logicalId(stack.bucket) },
@@ -545,14 +554,18 @@ describe('observability', () => {
     }
   });
 
-  it('alarms on DLQ depth > 0, failed executions, export queue age and API 5xx', () => {
+  it('alarms on DLQ depth > 0, dead letters the consumer gave up on, failed executions, export queue age and API 5xx', () => {
     const alarms = resourcesOfType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties!);
     const uses = (metricName: string) => alarms.filter((a) => JSON.stringify(a).includes(`"MetricName":"${metricName}"`));
     expect(uses('ApproximateNumberOfMessagesVisible').some((a) => JSON.stringify(a).includes(logicalId(stack.exportDeadLetterQueue)) && a.Threshold === 0)).toBe(true);
     expect(uses('ExecutionsFailed')).toHaveLength(1);
     expect(uses('ApproximateAgeOfOldestMessage')[0]).toMatchObject({ Threshold: 3600, ComparisonOperator: 'GreaterThanThreshold' });
     expect(uses('5XXError')[0]).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
-    expect(alarms).toHaveLength(5);
+    // The metric the dead-letter consumer (shared/export/dead-letter.ts) emits when it gives up on a message.
+    expect(uses('DeadLettersUnresolved')).toEqual([
+      expect.objectContaining({ Namespace: METRIC_NAMESPACE, Statistic: 'Sum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' }),
+    ]);
+    expect(alarms).toHaveLength(6);
   });
 
   it('outputs the API URL, the bucket, the queue and the dashboard URL', () => {

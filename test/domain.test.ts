@@ -100,6 +100,24 @@ describe('state machine definition', () => {
     expect(params.QueueUrl).toBe('value-of-ExportQueueUrl');
   });
 
+  it('retries a failed Export send on the transient SQS errors, apart from the ExportRetryableError retry', () => {
+    const retry = def.States.Export.Retry as Array<{ ErrorEquals: string[]; MaxAttempts: number }>;
+    const sqsRetry = retry.find((r) => r.ErrorEquals.includes('SQS.SdkClientException'));
+    expect(sqsRetry?.ErrorEquals).toEqual(expect.arrayContaining(['SQS.SdkClientException', 'SQS.AmazonSQSException']));
+    expect(sqsRetry?.ErrorEquals).not.toContain('ExportRetryableError');
+    expect(sqsRetry?.MaxAttempts).toBeGreaterThanOrEqual(2);
+    expect(retry.find((r) => r.ErrorEquals.includes('ExportRetryableError'))?.ErrorEquals).toEqual(['ExportRetryableError']);
+  });
+
+  it("retries every Lambda stage on the Lambda service exceptions AWS's best practice lists", () => {
+    for (const name of ['Start', 'Story', 'Tts', 'Draft', 'Finalize', 'RecordFailure']) {
+      const errors = (def.States[name].Retry as Array<{ ErrorEquals: string[] }>).flatMap((r) => r.ErrorEquals);
+      expect(errors, name).toEqual(
+        expect.arrayContaining(['Lambda.ClientExecutionTimeoutException', 'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException']),
+      );
+    }
+  });
+
   it('leaves no placeholder unsubstituted', () => {
     expect(JSON.stringify(def)).not.toMatch(/\$\{/);
   });

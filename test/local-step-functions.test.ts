@@ -15,7 +15,7 @@ import {
   StopExecutionCommand,
   TaskTimedOut,
 } from '@aws-sdk/client-sfn';
-import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { createLocalhostHandler, startFauxqs, type FauxqsServer } from 'fauxqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -26,6 +26,7 @@ import {
   type LocalStepFunctions,
   type LocalStepFunctionsOptions,
 } from '../infra/embedded/local-step-functions.js';
+import { DEFINITION_PLACEHOLDERS, pipelineDefinition, substituteDefinition } from '../shared/state-machine.js';
 
 const REGION = 'us-east-1';
 const ACCOUNT = '000000000000';
@@ -360,6 +361,50 @@ describe('embedded Step Functions: sqs:sendMessage.waitForTaskToken', () => {
     expect(second.Attributes?.MessageDeduplicationId).not.toBe(first.Attributes?.MessageDeduplicationId);
     expect(described.status).toBe('SUCCEEDED');
     expect(JSON.parse(described.output ?? 'null').export).toEqual({ fresh: true });
+  });
+
+  it("retries the pipeline's Export send after an SQS 5xx and an unreachable SQS, then waits for the token", async () => {
+    // prepare: the pipeline's own Export state (its Retry, no Catch), and an SQS client whose
+    // first two SendMessage calls fail as a throttled/5xx service and a dropped connection do.
+    const queueUrl = exportQueue();
+    const values = Object.fromEntries(DEFINITION_PLACEHOLDERS.map((p) => [p, `unused-${p}`])) as Record<(typeof DEFINITION_PLACEHOLDERS)[number], string>;
+    const pipeline = substituteDefinition(pipelineDefinition(), { ...values, ExportQueueUrl: queueUrl }) as { States: Record<string, Record<string, unknown>> };
+    const { Catch: _catch, Next: _next, ...exportTask } = pipeline.States.Export;
+    const serviceFault = Object.assign(new Error('We encountered an internal error. Please try again.'), {
+      name: 'InternalFailure',
+      $metadata: { httpStatusCode: 500, requestId: 'req-1' },
+    });
+    const connectionFault = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { name: 'Error', code: 'ECONNREFUSED' });
+    const faults: Error[] = [serviceFault, connectionFault];
+    const sends: string[] = [];
+    const flakySqs = {
+      send: (command: unknown, ...rest: unknown[]) => {
+        if (command instanceof SendMessageCommand) {
+          const fault = faults.shift();
+          sends.push(fault ? `failed: ${fault.name}` : 'sent');
+          if (fault) return Promise.reject(fault);
+        }
+        return (sqs.send as (...args: unknown[]) => Promise<unknown>)(command, ...rest);
+      },
+    } as unknown as SQSClient;
+    const { instance, sfn } = await start({
+      definition: { StartAt: 'Export', States: { Export: { ...exportTask, End: true } } },
+      sqs: flakySqs,
+      retryIntervalOverrides: { Export: 0 },
+    });
+    const input = { task_id: 't-sqs', creator_id: 'c', video_id: 'v', draft: { draft_key: 'tasks/t-sqs/draft.json' } };
+    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, input: JSON.stringify(input) }));
+
+    // act
+    const message = await receiveOne(queueUrl);
+    await sfn.send(new SendTaskSuccessCommand({ taskToken: JSON.parse(message.Body).task_token, output: '{"video_key":"v.mp4"}' }));
+    await instance.idle();
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+
+    // assess
+    expect(sends).toEqual(['failed: InternalFailure', 'failed: Error', 'sent']);
+    expect(described.error).toBeUndefined();
+    expect(described.status).toBe('SUCCEEDED');
   });
 
   it('times the task out as States.Timeout, which States.TaskFailed does not catch; its token then answers TaskTimedOut', async () => {

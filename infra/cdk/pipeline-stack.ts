@@ -50,6 +50,8 @@ export const CUSTOM_METRICS = {
   rateLimitWaits: 'RateLimitWaits',
   /** dimension `Stage` = one of STAGES */
   stageDurationMs: 'StageDurationMs',
+  /** the DLQ consumer gave up failing a dead letter's task (it ends at its Export timeout) */
+  deadLettersUnresolved: 'DeadLettersUnresolved',
 } as const;
 
 /** The one definition both worlds run (its TimeoutSeconds is the execution's limit). */
@@ -59,6 +61,12 @@ const DEFINITION = pipelineDefinition(DEFAULT_DEFINITION_OPTIONS);
 const LAMBDA_MAX_SECONDS = 900;
 /** How long the Lambda worker keeps a message invisible, renewed every third while it works. */
 const LAMBDA_WORKER_VISIBILITY_SECONDS = 300;
+/**
+ * How long an undeliverable event waits in UndeliveredEventsQueue, and so how long a document
+ * left under inbox/ (its event was never handled) is kept: the operator can replay the event
+ * while its document still exists; after that both are gone.
+ */
+const UNDELIVERED_RETENTION_DAYS = 14;
 
 /** Item kinds of the one table (the prefix of `pk`, see shared/keys.ts). */
 type ItemKind = 'LOCK' | 'TASK' | 'IDEM' | 'RATE';
@@ -91,7 +99,10 @@ export class PipelineStack extends Stack {
   readonly geminiSecret?: secretsmanager.ISecret;
   readonly exportAgentPolicy?: iam.ManagedPolicy;
   readonly dashboard: cloudwatch.Dashboard;
-  readonly alarms: Record<'exportDeadLetters' | 'failedExecutions' | 'exportQueueAge' | 'api5xx' | 'undeliveredEvents', cloudwatch.Alarm>;
+  readonly alarms: Record<
+    'exportDeadLetters' | 'exportDeadLettersUnresolved' | 'failedExecutions' | 'exportQueueAge' | 'api5xx' | 'undeliveredEvents',
+    cloudwatch.Alarm
+  >;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps = {}) {
     const { env, description, stackName, tags, synthesizer, terminationProtection, analyticsReporting, crossRegionReferences, permissionsBoundary, suppressTemplateIndentation, ...given } = props;
@@ -154,6 +165,7 @@ export class PipelineStack extends Stack {
         { id: 'expire-task-artifacts', prefix: 'tasks/', expiration: retention },
         { id: 'expire-accepted-inbox-documents', prefix: 'inbox-accepted/', expiration: retention },
         { id: 'expire-rejected-inbox-documents', prefix: 'inbox-rejected/', expiration: retention },
+        { id: 'expire-unhandled-inbox-documents', prefix: 'inbox/', expiration: Duration.days(UNDELIVERED_RETENTION_DAYS) },
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
       removalPolicy: RemovalPolicy.RETAIN,
@@ -182,7 +194,7 @@ export class PipelineStack extends Stack {
       enforceSSL: true,
     });
     this.undeliveredEventsQueue = new sqs.Queue(this, 'UndeliveredEventsQueue', {
-      retentionPeriod: Duration.days(14),
+      retentionPeriod: Duration.days(UNDELIVERED_RETENTION_DAYS),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
     });
@@ -744,6 +756,14 @@ export class PipelineStack extends Stack {
         metric: queueDepth(this.exportDeadLetterQueue, 'export DLQ depth', 'dlq'),
         threshold: 0,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+      }),
+      exportDeadLettersUnresolved: alarm('ExportDeadLettersUnresolvedAlarm', {
+        alarmDescription:
+          'The dead-letter consumer could not fail the task of a dead-lettered export message after its bounded tries (Step Functions refused or stayed unreachable) and let the message go: that task stays RUNNING until its Export timeout. Its log line names the task id and the reason.',
+        metric: custom(CUSTOM_METRICS.deadLettersUnresolved, 'Sum'),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 1,
       }),
       failedExecutions: alarm('FailedExecutionsAlarm', {

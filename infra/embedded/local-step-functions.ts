@@ -948,18 +948,20 @@ function lambdaFailure(error: unknown): TaskFailure {
   return new TaskFailure(payload.errorType, JSON.stringify(payload));
 }
 
-/** SQS errors surface as `SQS.<Exception>`, the way the Step Functions integration names them. */
+/**
+ * SQS errors surface as `SQS.<Exception>`, the way the Step Functions integration names them: no
+ * answer from the service → `SQS.SdkClientException`; a server-side fault (5xx) → the SDK's base
+ * `SQS.AmazonSQSException`, its code in the cause; a modelled 4xx keeps its own name.
+ */
 function sqsFailure(error: unknown): TaskFailure {
   if (!(error instanceof Error)) return new TaskFailure('SQS.SdkClientException', String(error));
   const exception = error.name.endsWith('Exception') ? error.name : `${error.name}Exception`;
   const metadata: unknown = Reflect.get(error, '$metadata');
   const status = isRecord(metadata) ? metadata.httpStatusCode : undefined;
   const requestId = isRecord(metadata) ? metadata.requestId : undefined;
-  const cause =
-    status === undefined
-      ? error.message
-      : `${error.message} (Service: Sqs, Status Code: ${String(status)}, Request ID: ${String(requestId)})`;
-  return new TaskFailure(status === undefined ? 'SQS.SdkClientException' : `SQS.${exception}`, cause);
+  if (status === undefined) return new TaskFailure('SQS.SdkClientException', error.message);
+  const cause = `${error.message} (Service: Sqs, Status Code: ${String(status)}, Error Code: ${error.name}, Request ID: ${String(requestId)})`;
+  return new TaskFailure(typeof status === 'number' && status >= 500 ? 'SQS.AmazonSQSException' : `SQS.${exception}`, cause);
 }
 
 function toSendMessageInput(input: JSONValue): SendMessageCommandInput {

@@ -29,6 +29,14 @@ export function decodeEventKey(key: string): string {
 }
 
 /**
+ * The idempotency key of one inbox object version: its key and ETag, so a repeated S3 event for
+ * the same upload starts no second task while a new upload under the same name is a new request.
+ */
+export function inboxIdempotencyKey(key: string, etag: string): string {
+  return `s3-inbox:${createHash('sha256').update(`${key}\n${etag.replace(/"/g, '')}`).digest('hex').slice(0, 48)}`;
+}
+
+/**
  * The S3 upload trigger: a JSON request document created under `inbox/` starts a task through
  * the same submit logic as the API. S3 events are at-least-once, so the submission carries an
  * idempotency key derived from the object key and its ETag: the same object delivered twice
@@ -49,8 +57,7 @@ export function createInboxHandler(rt: Runtime) {
     if (!record.eventName.startsWith('ObjectCreated:')) return 'ignored';
     const key = decodeEventKey(record.s3.object.key);
     if (!key.startsWith(INBOX_PREFIX) || key.endsWith('/')) return 'ignored';
-    const etag = (record.s3.object.eTag ?? '').replace(/"/g, '');
-    const idempotencyKey = `s3-inbox:${createHash('sha256').update(`${key}\n${etag}`).digest('hex').slice(0, 48)}`;
+    const idempotencyKey = inboxIdempotencyKey(key, record.s3.object.eTag ?? '');
 
     const bytes = await getObjectBytes(rt, key);
     if (bytes === undefined) {
@@ -78,7 +85,10 @@ export function createInboxHandler(rt: Runtime) {
         log.info('inbox document started a task', { key, task_id: result.task_id, creator_id: request.creator_id, video_id: request.video_id });
         return 'accepted';
       }
-      log.info('inbox document already started a task', { key, task_id: result.task_id });
+      // A repeated event for a document whose first delivery started the task but did not get to
+      // move it (it crashed, or the move failed and S3 retried): finish that move now.
+      await move(key, bytes, INBOX_ACCEPTED_PREFIX);
+      log.info('inbox document already started a task; moved to inbox-accepted/', { key, task_id: result.task_id });
       return 'already_handled';
     } catch (error: unknown) {
       if (error instanceof IdempotentRequestInProgressError) return 'already_handled';
