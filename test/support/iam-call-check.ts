@@ -84,7 +84,8 @@ const memory = new Map<string, SynthesizedPolicies>();
 /** The template of a deployment (synthesized once per source state, then read from the cache). */
 export async function synthesizedPolicies(props: DeploymentProps): Promise<SynthesizedPolicies> {
   hashOfSources ??= sourceHash();
-  const key = createHash('sha256').update(hashOfSources).update(JSON.stringify(props)).digest('hex').slice(0, 24);
+  const sorted = Object.fromEntries(Object.entries(props).sort(([a], [b]) => a.localeCompare(b)));
+  const key = createHash('sha256').update(hashOfSources).update(JSON.stringify(sorted)).digest('hex').slice(0, 24);
   const cached = memory.get(key);
   if (cached) return cached;
   const dir = path.join(tmpdir(), 'reel-pipeline-iam-templates');
