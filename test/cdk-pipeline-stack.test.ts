@@ -452,7 +452,8 @@ describe('least privilege', () => {
     start: [...base('start'), items('GetItem', 'TASK'), items('UpdateItem', 'LOCK')],
     story: [...base('story'), items('GetItem,UpdateItem', 'TASK'), items('GetItem,PutItem,UpdateItem,DeleteItem', 'RATE'), TASK_OBJECTS, LIST],
     tts: [...base('tts'), items('GetItem,UpdateItem', 'TASK'), items('GetItem,PutItem,UpdateItem,DeleteItem', 'RATE'), TASK_OBJECTS, LIST],
-    draft: [...base('draft'), items('GetItem,UpdateItem', 'TASK'), TASK_OBJECTS, LIST],
+    // Draft snapshots the creator's stills from sources/<creator>/<video>/media/ (read only).
+    draft: [...base('draft'), items('GetItem,UpdateItem', 'TASK'), TASK_OBJECTS, 's3:GetObject on <bucket>/sources/*/media/*', LIST],
     finalize: [...base('finalize'), items('GetItem,UpdateItem', 'TASK'), items('DeleteItem', 'LOCK'), TASK_OBJECTS, LIST],
     fail: [
       ...base('fail'),

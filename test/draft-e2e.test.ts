@@ -10,6 +10,7 @@ import type { Draft } from '../shared/draft/draft.js';
 import { gradientPng } from '../shared/draft/gradient-png.js';
 import { probeVideo } from '../shared/render/render-draft.js';
 import { startFakeHttpTts, startFakePolly, type FakeHttpTts, type FakePolly } from './support/fake-tts-services.js';
+import { recordedCalls } from './support/aws-call-recorder.js';
 import { startTestStack, type TestStack } from './support/stack.js';
 
 /**
@@ -110,6 +111,9 @@ describe('the CapCut / JianYing draft of a task', () => {
     expect(images.map((m) => m.key)).toEqual([1, 2, 3].map((n) => expect.stringMatching(new RegExp(`^tasks/${task.task_id}/media/0${n}-`))));
     expect(images.map((m) => ('width' in m ? m.width : 0))).toEqual([720, 1280, 600]);
     expect(task.stages.draft.details).toMatchObject({ pictures: 3, media_ignored: [{ key: 'sources/studio/v-pics/media/intro.mp4' }, { key: 'sources/studio/v-pics/media/notes.txt' }] });
+    // On AWS the Draft function's role reads them: recorded as its calls, checked against its policy after this file.
+    const draftReads = recordedCalls().filter((c) => c.principal === 'draft').flatMap((c) => c.requests.map((r) => `${r.action} ${r.resource}`));
+    expect(draftReads).toContain('s3:GetObject arn:aws:s3:::reel-pipeline-artifacts/sources/studio/v-pics/media/01-sunrise.png');
     expect([...local.keys()].filter((k) => k.startsWith('materials/')).sort()).toEqual([
       'materials/01-01-sunrise.png',
       'materials/02-02-river.png',
@@ -201,5 +205,7 @@ describe('Polly through the pipeline', () => {
       voice_substitution: { language: 'cmn', requested_gender: 'male', voice: 'Zhiyu', reason: expect.stringContaining('no male Mandarin') },
     });
     expect(polly.calls.map((c) => c.VoiceId)).toEqual(['Zhiyu', 'Zhiyu']);
+    // The provider's own Polly client is recorded too, as the TTS function's calls.
+    expect(recordedCalls().filter((c) => c.operation === 'polly.SynthesizeSpeech').map((c) => c.principal)).toEqual(['tts', 'tts']);
   });
 });

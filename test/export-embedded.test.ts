@@ -8,6 +8,7 @@ import type { ExportJob, Exporter } from '../shared/export/exporter.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { probeVideo } from '../shared/render/render-draft.js';
+import { recordedCalls } from './support/aws-call-recorder.js';
 import { startTestStack, type TestStack } from './support/stack.js';
 
 /**
@@ -79,6 +80,11 @@ describe('export', () => {
       .sort((a, b) => a[0] - b[0]);
     for (let i = 1; i < spans.length; i++) expect(spans[i][0]).toBeGreaterThanOrEqual(spans[i - 1][1]);
     for (const t of tasks) expect(t.stages.export.queued_at).toBeDefined();
+    // Every AWS call was made as the function (or the state machine) that makes it on AWS, so the
+    // after-file IAM check (test/support/iam-check-setup.ts) sees each role's calls; presigned media URLs included.
+    const principals = new Set(recordedCalls().map((c) => c.principal));
+    for (const p of ['api', 'start', 'story', 'tts', 'draft', 'stateMachine', 'export', 'finalize', 'exportDlq'] as const) expect(principals, p).toContain(p);
+    expect(recordedCalls().some((c) => c.principal === 'export' && c.presigned)).toBe(true);
   });
 
   it('links the editor draft folder as an archive the exporter can unpack', async () => {

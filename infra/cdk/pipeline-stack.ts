@@ -426,6 +426,8 @@ export class PipelineStack extends Stack {
 
     this.allowItems(draft, { TASK: ['GetItem', 'UpdateItem'] });
     this.allowObjects(draft, ['s3:GetObject', 's3:PutObject'], ['tasks/']);
+    // The creator's stills: Draft lists sources/<creator>/<video>/media/ and snapshots each one.
+    this.allowObjects(draft, ['s3:GetObject'], [SOURCE_MEDIA_PREFIX]);
     this.allowListing(draft);
 
     this.allowItems(finalize, { TASK: ['GetItem', 'UpdateItem'], LOCK: ['DeleteItem'] });
@@ -564,6 +566,7 @@ export class PipelineStack extends Stack {
     }
     acknowledge(api, `AwsSolutions-IAM5[Resource::${nagArn(this, `${this.artifactBucketArn}/sources/*`)}]`, SOURCES_REASON);
     acknowledge(inbox, `AwsSolutions-IAM5[Resource::${nagArn(this, `${this.artifactBucketArn}/sources/*`)}]`, SOURCES_REASON);
+    acknowledge(draft, `AwsSolutions-IAM5[Resource::${nagArn(this, `${this.artifactBucketArn}/${SOURCE_MEDIA_PREFIX}*`)}]`, SOURCE_MEDIA_REASON);
     for (const prefix of ['inbox/', 'inbox-accepted/', 'inbox-rejected/']) {
       acknowledge(
         inbox,
@@ -907,6 +910,11 @@ const TASK_OBJECTS_REASON =
   'Every artifact of a task lives under tasks/<task_id>/ with ids created at submit time: tasks/* is the narrowest stable pattern (never sources/, inbox/ or another prefix).';
 const SOURCES_REASON =
   'Source material is stored per creator and video at sources/<creator>/<video>/source.txt, both ids chosen by the caller: sources/* is that one prefix.';
+
+/** Where a creator's media for a video wait (shared/draft/source-media.ts): `sources/<creator>/<video>/media/`. */
+const SOURCE_MEDIA_PREFIX = 'sources/*/media/';
+const SOURCE_MEDIA_REASON =
+  'The creator uploads stills per video at sources/<creator>/<video>/media/<file>, all names chosen by the caller; Draft reads (never writes) only objects under a media/ folder of sources/.';
 
 /** Why each function's policy has a `*` resource, statement by statement (asserted in the IAM test). */
 const RESOURCE_STAR_REASONS: Record<PipelineFunctionName, (s: PipelineSettings) => string> = {

@@ -33,14 +33,11 @@ import { ALL_TASKS_INDEX, CREATOR_INDEX, STAGES, listTasks, markTaskFailed, type
 import { startExportService } from './export-service.js';
 import { startLocalStepFunctions, type LambdaLike } from './local-step-functions.js';
 import { TestControls, injectedError } from './test-controls.js';
+import { runAsPrincipal, type EmbeddedPrincipal } from './aws-principal.js';
 
-export const REGION = 'us-east-1';
-export const ACCOUNT = '000000000000';
-export const TABLE_NAME = 'reel-pipeline';
-export const BUCKET_NAME = 'reel-pipeline-artifacts';
-export const EXPORT_QUEUE = 'reel-pipeline-export.fifo';
-export const EXPORT_DLQ = 'reel-pipeline-export-dlq.fifo';
-export const STATE_MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:reel-pipeline`;
+import { ACCOUNT, BUCKET_NAME, EXPORT_DLQ, EXPORT_QUEUE, REGION, STATE_MACHINE_ARN, TABLE_NAME } from './embedded-names.js';
+
+export { ACCOUNT, BUCKET_NAME, EXPORT_DLQ, EXPORT_QUEUE, REGION, STATE_MACHINE_ARN, TABLE_NAME };
 export const functionArn = (fn: StateMachineFunction) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:reel-pipeline-${fn}`;
 
 export interface EmbeddedStackOptions {
@@ -229,6 +226,8 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
         .join('\n') + '\n',
     );
     const controls = new TestControls();
+    // Each handler runs as the function it is on AWS, so its calls can be checked against that role.
+    const as = <T>(principal: EmbeddedPrincipal, work: () => T): T => runAsPrincipal({ principal, settings: rt.settings }, work);
 
     // Recovery: tasks RUNNING when the stack last stopped cannot resume (their executions lived
     // in this process): mark them FAILED and free their locks.
@@ -269,7 +268,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       lambdas[functionArn(fn)] = async (event) => {
         const fault = options.testControls ? controls.takeFault(stateOfFunction[fn] ?? fn) : undefined;
         if (fault) throw injectedError(fault);
-        return handler(event);
+        return as(fn, () => handler(event));
       };
     }
     Object.assign(stateOfFunction, { start: 'Start', story: 'Story', tts: 'Tts', draft: 'Draft', finalize: 'Finalize', fail: 'RecordFailure' });
@@ -286,17 +285,18 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       stateMachineArn: STATE_MACHINE_ARN,
       lambdas,
       sqs: rt.sqs,
+      runAsService: (send) => as('stateMachine', send),
       port: sfnPort,
       host,
       beforeTask: options.testControls ? ({ stateName, executionName }) => controls.beforeTask(stateName, executionName) : undefined,
       onExecutionEnded: async (ended) => {
         // What the EventBridge rule does on AWS: endings Catch cannot see reach the fail handler.
         if (ended.status !== 'SUCCEEDED') {
-          await (handlers.fail as (e: unknown) => Promise<unknown>)({
+          await as('fail', () => (handlers.fail as (e: unknown) => Promise<unknown>)({
             source: 'aws.states',
             'detail-type': 'Step Functions Execution Status Change',
             detail: { executionArn: ended.executionArn, name: ended.name, status: ended.status, error: ended.error, cause: ended.cause },
-          }).catch((error: unknown) => log.error('fail handler failed for an ended execution', { error, task_id: ended.name }));
+          })).catch((error: unknown) => log.error('fail handler failed for an ended execution', { error, task_id: ended.name }));
         }
         await flushTaskLog(ended.name).catch((error: unknown) => log.warn('could not store task log', { error, task_id: ended.name }));
         settledTasks.add(ended.name);
@@ -313,7 +313,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     const startExportWorker = () => {
       if (agent) return;
       const abort = new AbortController();
-      const done = runExportAgent(
+      const done = as('export', () => runExportAgent(
         {
           rt,
           exporter,
@@ -325,7 +325,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
           onOutcome: options.onExportOutcome,
         },
         abort.signal,
-      );
+      ));
       agent = { abort, done };
     };
     /** As if the worker process were killed: its job is abandoned, its message reappears after the visibility timeout. */
@@ -341,7 +341,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
 
     // Dead-letter consumer: fails the task of an export message that kept failing.
     const dlqAbort = new AbortController();
-    const dlqDone = runDeadLetterConsumer(rt, dlq.QueueUrl ?? '', dlqAbort.signal);
+    const dlqDone = as('exportDlq', () => runDeadLetterConsumer(rt, dlq.QueueUrl ?? '', dlqAbort.signal));
     closers.push(async () => {
       dlqAbort.abort();
       await dlqDone;
@@ -351,7 +351,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     const inbox = createInboxHandler(rt);
     let inboxQueue: Promise<unknown> = Promise.resolve();
     const deliverS3Event = (event: S3EventLike) => {
-      const run = inbox(event);
+      const run = as('inbox', () => inbox(event));
       inboxQueue = inboxQueue.then(() => run).catch((error: unknown) => log.error('inbox trigger failed', { error }));
       return run;
     };
@@ -367,7 +367,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     const root = createApiApp(rt);
     if (options.testControls) root.route('/__test', controls.routes());
     const server: ServerType = await new Promise((ok) => {
-      const s = serve({ fetch: root.fetch, port: options.port, hostname: host }, () => ok(s));
+      // The test controls are the test's own hand, not the API function's.
+      const fetch: typeof root.fetch = (request, ...rest) =>
+        new URL(request.url).pathname.startsWith('/__test') ? root.fetch(request, ...rest) : as('api', () => root.fetch(request, ...rest));
+      const s = serve({ fetch, port: options.port, hostname: host }, () => ok(s));
     });
     closers.push(() => new Promise<void>((ok) => server.close(() => ok())));
     const address = server.address();

@@ -94,6 +94,11 @@ export interface LocalStepFunctionsOptions {
   /** Sends the messages of `arn:aws:states:::sqs:sendMessage.waitForTaskToken` states. */
   sqs: SQSClient;
   /**
+   * Runs the state machine's own AWS calls (the SQS send), e.g. to attribute them to its role;
+   * default: calls `send` as it is.
+   */
+  runAsService?: <T>(send: () => Promise<T>) => Promise<T>;
+  /**
    * Awaited before every Task attempt (retries included), before the Lambda runs or the SQS
    * message is sent; a test-only stage gate. The attempt's `TimeoutSeconds` is already running.
    * If it throws, the attempt fails with that error (for a Lambda state, wrapped exactly as if
@@ -695,7 +700,8 @@ class EmbeddedStepFunctions {
       if (record.status !== 'RUNNING') throw new ExecutionEndedError();
       if (waiting.status !== 'pending') return answered;
       try {
-        await this.options.sqs.send(new SendMessageCommand(toSendMessageInput(input)));
+        const message = new SendMessageCommand(toSendMessageInput(input));
+        await (this.options.runAsService ?? ((s) => s()))(() => this.options.sqs.send(message));
       } catch (error: unknown) {
         throw error instanceof TaskFailure ? error : sqsFailure(error);
       }

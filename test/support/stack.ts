@@ -6,6 +6,7 @@ import { startEmbeddedStack, type EmbeddedStack, type EmbeddedStackOptions } fro
 import { listKeys } from '../../shared/artifacts.js';
 import { setStdoutLogging } from '../../shared/logger.js';
 import type { TaskRecord } from '../../shared/task-record.js';
+import { recordCallsOfRuntime } from './aws-call-recorder.js';
 
 export interface TestStack extends EmbeddedStack {
   dataDir: string;
@@ -26,6 +27,8 @@ export async function startTestStack(options: Partial<EmbeddedStackOptions> = {}
   setStdoutLogging(process.env.TEST_LOGS === '1');
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'reel-test-'));
   const stack = await startEmbeddedStack({ port: 0, testControls: true, exportPollSeconds: 2, ...options, dataDir });
+  // Every AWS call a handler makes is checked against its role after the file (test/support/iam-check-setup.ts).
+  recordCallsOfRuntime(stack.runtime);
   const api = `${stack.apiUrl}/api/pipeline`;
   const getTask = async (taskId: string) => {
     const res = await fetch(`${api}/tasks/${taskId}`);
