@@ -62,7 +62,7 @@ async function submitNewTask(rt: Runtime, request: RunRequest, log: Logger, task
   const source = request.source_text ?? (await getObjectText(rt, sourceKey(creatorId, videoId)));
   if (source === undefined || source.trim() === '') throw new SourceMissingError(creatorId, videoId, sourceKey(creatorId, videoId));
 
-  await acquireVideoLock(rt, { creatorId, videoId, taskId, leaseSeconds: rt.settings.submitLockLeaseSeconds });
+  const lockFence = await acquireVideoLock(rt, { creatorId, videoId, taskId, leaseSeconds: rt.settings.submitLockLeaseSeconds });
   const taskLog = log.child({ task_id: taskId, creator_id: creatorId, video_id: videoId, stage: 'submit' });
 
   try {
@@ -78,6 +78,7 @@ async function submitNewTask(rt: Runtime, request: RunRequest, log: Logger, task
         gender: request.gender,
         exportVideo: request.export_video,
         now: isoNow(rt.clock),
+        lockFence,
       }),
     );
   } catch (error: unknown) {
