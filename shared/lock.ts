@@ -16,7 +16,9 @@ import { revokeTaskLock } from './task-record.js';
  * execution's own time limit, so a task waiting hours for the exporter keeps its lock and
  * expiry only ever frees the lock of a task that is truly gone. Expiry is checked in the
  * condition itself, because the emulator (and DynamoDB's TTL, which deletes late) may still
- * return an expired item.
+ * return an expired item. The lease ends at `lease_expires_at`; the TTL attribute `expiresAt`
+ * lies {@link LOCK_TTL_GRACE_SECONDS} later, so TTL never deletes a lock whose holder might
+ * still be alive: a takeover must find the holder it replaces, to revoke it (below).
  *
  * Fencing: a lease that ran out is lost, even if the task behind it is still alive somewhere
  * (a delayed Lambda, an export worker still rendering). Each acquisition gets a fencing token
@@ -43,10 +45,26 @@ export interface VideoLock {
   creator_id: string;
   video_id: string;
   acquired_at: string;
+  /** epoch s: the lease ends after this (absent on locks from before tokens: `expiresAt` was the lease) */
+  lease_expires_at?: number;
+  /** epoch s, DynamoDB TTL: clean-up only, {@link LOCK_TTL_GRACE_SECONDS} after the lease */
   expiresAt: number;
   /** fencing token: greater than that of every earlier holder (absent on locks from before tokens) */
   fence?: number;
 }
+
+/**
+ * How long an expired lock item outlives its lease before TTL may delete it: longer than any
+ * holder can be alive (an execution lasts at most its time limit; an export message is kept at
+ * most 14 days, SQS's longest retention). Were TTL to delete the item sooner, the next submitter
+ * would take a fresh lock without revoking the stale holder, which could then still commit.
+ */
+export const LOCK_TTL_GRACE_SECONDS = 14 * 24 * 3600;
+
+/** When the lease ends (a lock from before `lease_expires_at` carried it in `expiresAt`). */
+const leaseEnd = (lock: VideoLock) => lock.lease_expires_at ?? lock.expiresAt;
+const LEASE_RUN_OUT = '(lease_expires_at < :now OR (attribute_not_exists(lease_expires_at) AND expiresAt < :now))';
+const LEASE_LIVE = '(lease_expires_at >= :now OR (attribute_not_exists(lease_expires_at) AND expiresAt >= :now))';
 
 const isConditionFailure = (error: unknown) => error instanceof ConditionalCheckFailedException;
 
@@ -77,12 +95,13 @@ export async function acquireVideoLock(
             creator_id: a.creatorId,
             video_id: a.videoId,
             acquired_at: new Date(rt.clock.now()).toISOString(),
-            expiresAt: now + a.leaseSeconds,
+            lease_expires_at: now + a.leaseSeconds,
+            expiresAt: now + a.leaseSeconds + LOCK_TTL_GRACE_SECONDS,
             fence,
           } satisfies VideoLock,
           ...(expired
             ? {
-                ConditionExpression: `owner_task_id = :old AND expiresAt < :now AND ${expired.fence === undefined ? 'attribute_not_exists(fence)' : 'fence = :oldFence'}`,
+                ConditionExpression: `owner_task_id = :old AND ${LEASE_RUN_OUT} AND ${expired.fence === undefined ? 'attribute_not_exists(fence)' : 'fence = :oldFence'}`,
                 ExpressionAttributeValues: { ':old': expired.owner_task_id, ':now': now, ...(expired.fence === undefined ? {} : { ':oldFence': expired.fence }) },
               }
             : { ConditionExpression: 'attribute_not_exists(pk)' }),
@@ -92,7 +111,7 @@ export async function acquireVideoLock(
     } catch (error: unknown) {
       if (!isConditionFailure(error)) throw error;
       const holder = await readVideoLock(rt, a.creatorId, a.videoId);
-      if (holder && holder.expiresAt >= epochSeconds(rt.clock)) {
+      if (holder && leaseEnd(holder) >= epochSeconds(rt.clock)) {
         throw new DuplicateTaskError(a.creatorId, a.videoId, holder.owner_task_id);
       }
       expired = holder;
@@ -124,9 +143,15 @@ export async function extendVideoLock(
       new UpdateCommand({
         TableName: rt.settings.tableName,
         Key: { pk: lockKey(a.creatorId, a.videoId) },
-        UpdateExpression: 'SET expiresAt = :exp',
-        ConditionExpression: `owner_task_id = :me AND expiresAt >= :now AND ${a.fence === undefined ? 'attribute_not_exists(fence)' : 'fence = :fence'}`,
-        ExpressionAttributeValues: { ':exp': now + a.leaseSeconds, ':me': a.taskId, ':now': now, ...(a.fence === undefined ? {} : { ':fence': a.fence }) },
+        UpdateExpression: 'SET lease_expires_at = :lease, expiresAt = :ttl',
+        ConditionExpression: `owner_task_id = :me AND ${LEASE_LIVE} AND ${a.fence === undefined ? 'attribute_not_exists(fence)' : 'fence = :fence'}`,
+        ExpressionAttributeValues: {
+          ':lease': now + a.leaseSeconds,
+          ':ttl': now + a.leaseSeconds + LOCK_TTL_GRACE_SECONDS,
+          ':me': a.taskId,
+          ':now': now,
+          ...(a.fence === undefined ? {} : { ':fence': a.fence }),
+        },
       }),
     );
     return true;

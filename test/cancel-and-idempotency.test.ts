@@ -179,7 +179,7 @@ describe('fencing and lock leases', () => {
   /** The old holder "vanishes": its lease runs out (as if its lease ended hours ago). */
   const expireLock = (creator: string, video: string) =>
     stack.runtime.ddb.send(
-      new UpdateCommand({ TableName: stack.runtime.settings.tableName, Key: { pk: `LOCK#${creator}#${video}` }, UpdateExpression: 'SET expiresAt = :past', ExpressionAttributeValues: { ':past': 1 } }),
+      new UpdateCommand({ TableName: stack.runtime.settings.tableName, Key: { pk: `LOCK#${creator}#${video}` }, UpdateExpression: 'SET lease_expires_at = :past', ExpressionAttributeValues: { ':past': 1 } }),
     );
   const artifactStatus = async (taskId: string, name: string) => (await fetch(`${stack.apiUrl}/api/pipeline/tasks/${taskId}/artifacts/${name}`)).status;
 

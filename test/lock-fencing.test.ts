@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { acquireVideoLock, extendVideoLock, readVideoLock, releaseVideoLock } from '../shared/lock.js';
 import {
   commitExportedVideo,
@@ -95,14 +95,41 @@ describe('the lock fencing token', () => {
     await expect(markTaskSucceeded(rt, old.id, [], old.fence)).rejects.toMatchObject({ name: 'LockLostError' });
   });
 
+  it('keeps an expired lock from DynamoDB TTL long enough that the takeover still revokes its holder', async () => {
+    /** What DynamoDB TTL does, at the earliest: delete every item whose `expiresAt` has passed. */
+    const ttlSweep = async () => {
+      const items = (await rt.ddb.send(new ScanCommand({ TableName: rt.settings.tableName }))).Items ?? [];
+      for (const item of items) if (typeof item.expiresAt === 'number' && item.expiresAt < clock.now() / 1000) {
+        await rt.ddb.send(new DeleteCommand({ TableName: rt.settings.tableName, Key: { pk: item.pk } }));
+      }
+    };
+    const old = await submit('c6', 'v');
+    // An hour after the lease ended: a stale holder may still be alive (an export finishing).
+    clock.advance((LEASE + 3600) * 1000);
+    await ttlSweep();
+    const fresh = await submit('c6', 'v');
+    expect((await getTask(rt, old.id))?.lock_lost?.to_task_id).toBe(fresh.id);
+    await expect(markTaskSucceeded(rt, old.id, [], old.fence)).rejects.toMatchObject({ name: 'LockLostError' });
+  });
+
   it('keeps a task from before tokens working: no token in the lock or the record, owner checks only', async () => {
     const id = taskId();
     // What the code before tokens wrote: a lock without `fence`, a record without `lock_fence`.
     await acquireVideoLock(rt, { creatorId: 'c5', videoId: 'v', taskId: id, leaseSeconds: LEASE });
-    await rt.ddb.send(new UpdateCommand({ TableName: rt.settings.tableName, Key: { pk: 'LOCK#c5#v' }, UpdateExpression: 'REMOVE fence' }));
+    await rt.ddb.send(
+      new UpdateCommand({
+        TableName: rt.settings.tableName,
+        Key: { pk: 'LOCK#c5#v' },
+        UpdateExpression: 'SET expiresAt = lease_expires_at REMOVE fence, lease_expires_at',
+      }),
+    );
     await putNewTask(rt, newTaskRecord({ taskId: id, creatorId: 'c5', videoId: 'v', gender: 0, exportVideo: false, now: new Date(clock.now()).toISOString() }));
     expect(await extendVideoLock(rt, { creatorId: 'c5', videoId: 'v', taskId: id, fence: undefined, leaseSeconds: LEASE })).toBe(true);
     await markTaskSucceeded(rt, id, [], undefined);
     expect((await getTask(rt, id))?.status).toBe('SUCCEEDED');
+    // Its expired lock is still taken over (the lease was `expiresAt` then).
+    clock.advance((LEASE * 3 + 1) * 1000);
+    const next = await submit('c5', 'v');
+    expect((await readVideoLock(rt, 'c5', 'v'))?.owner_task_id).toBe(next.id);
   });
 });
