@@ -30,7 +30,8 @@ export interface SubmitOptions {
  * same state: idempotency key (same task, or 422 for another body) → source exists (422) →
  * lock (409) → snapshot the source into the task's prefix → task record → StartExecution (on
  * failure: lock released, task FAILED, 503). Nothing but the key's reservation is written
- * before the lock is held, and the reservation is removed when the submission is refused.
+ * before the lock is held (and, when an expired lock is taken over, its holder's revocation:
+ * see shared/lock.ts), and the reservation is removed when the submission is refused.
  */
 export async function submitTask(rt: Runtime, request: RunRequest, log: Logger, options: SubmitOptions = {}): Promise<SubmitResult> {
   const key = options.idempotencyKey;
