@@ -8,9 +8,9 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { ARTIFACT, taskArtifactKey, taskPrefix } from './keys.js';
+import { ARTIFACT, ATTEMPTS_DIR, taskArtifactKey, taskPrefix } from './keys.js';
 import type { Runtime } from './runtime.js';
-import type { ArtifactEntry } from './task-record.js';
+import type { ArtifactEntry, TaskRecord } from './task-record.js';
 
 /** Object storage for sources and task artifacts (S3, or the embedded S3 emulator). */
 export async function putObject(rt: Runtime, key: string, body: string | Uint8Array, contentType: string): Promise<void> {
@@ -68,12 +68,47 @@ export async function presignGet(rt: Runtime, key: string, seconds = rt.settings
 }
 
 /**
- * Lists every artifact under the task's prefix with its size and sha256 (the manifest itself
- * and the log, which is appended after the manifest, excluded).
+ * The task's artifacts as readers see them, without content: every object under its prefix
+ * except staged attempts (`attempts/`), plus the committed video under its public name
+ * `final_video.mp4`. A video a stale lock holder uploaded but could not commit is not among them.
  */
-export async function buildManifest(rt: Runtime, taskId: string): Promise<ArtifactEntry[]> {
-  const prefix = taskPrefix(taskId);
-  const keys = (await listKeys(rt, prefix)).filter(
+export async function listTaskArtifacts(
+  rt: Runtime,
+  task: Pick<TaskRecord, 'task_id' | 'final_video_key'>,
+): Promise<Array<{ name: string; key: string; size: number }>> {
+  const prefix = taskPrefix(task.task_id);
+  const out: Array<{ name: string; key: string; size: number }> = [];
+  for (const o of await listKeys(rt, prefix)) {
+    const name = o.key.slice(prefix.length);
+    if (name.startsWith(ATTEMPTS_DIR)) {
+      if (o.key === task.final_video_key) out.push({ name: ARTIFACT.finalVideo, key: o.key, size: o.size });
+      continue;
+    }
+    out.push({ name, key: o.key, size: o.size });
+  }
+  return out;
+}
+
+/**
+ * The object key behind an artifact name: from the manifest when the task has one, the
+ * committed video for `final_video.mp4`, else the name under the task's prefix. Undefined for
+ * names that are no artifact (staged attempts, an uncommitted video).
+ */
+export function artifactObjectKey(task: Pick<TaskRecord, 'task_id' | 'final_video_key' | 'artifacts'>, name: string): string | undefined {
+  const listed = task.artifacts?.find((a) => a.name === name);
+  if (listed) return listed.key;
+  if (name === ARTIFACT.finalVideo) return task.final_video_key;
+  if (name.startsWith(ATTEMPTS_DIR)) return undefined;
+  return taskArtifactKey(task.task_id, name);
+}
+
+/**
+ * Lists every artifact of the task ({@link listTaskArtifacts}) with its size and sha256 (the
+ * manifest itself and the log, which is appended after the manifest, excluded).
+ */
+export async function buildManifest(rt: Runtime, task: Pick<TaskRecord, 'task_id' | 'final_video_key'>): Promise<ArtifactEntry[]> {
+  const taskId = task.task_id;
+  const keys = (await listTaskArtifacts(rt, task)).filter(
     (o) => o.key !== taskArtifactKey(taskId, ARTIFACT.manifest) && o.key !== taskArtifactKey(taskId, ARTIFACT.log),
   );
   const entries: ArtifactEntry[] = [];
@@ -81,7 +116,7 @@ export async function buildManifest(rt: Runtime, taskId: string): Promise<Artifa
     const bytes = await getObjectBytes(rt, o.key);
     if (!bytes) continue;
     entries.push({
-      name: o.key.slice(prefix.length),
+      name: o.name,
       key: o.key,
       size: bytes.byteLength,
       sha256: createHash('sha256').update(bytes).digest('hex'),

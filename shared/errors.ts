@@ -76,6 +76,23 @@ export class TaskNotRunningError extends PipelineError {
   }
 }
 
+/**
+ * The task no longer holds its creator+video lock: its lease ran out, or another task took the
+ * lock over and revoked this task's fencing token. Whatever the task still does cannot become
+ * its result. Terminal: not retried by the state machine.
+ */
+export class LockLostError extends PipelineError {
+  constructor(taskId: string, takenOverBy?: string) {
+    super(
+      'lock_lost',
+      `Task ${taskId} no longer holds its creator+video lock` +
+        (takenOverBy ? ` (task ${takenOverBy} took it over after this task's lease expired)` : ' (its lease expired)') +
+        '; it stops here and nothing it produced is kept as its result.',
+    );
+    this.name = 'LockLostError';
+  }
+}
+
 /** A stage's input artifact is missing or malformed: retrying will not help. */
 export class StageInputError extends PipelineError {
   constructor(message: string) {

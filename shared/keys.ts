@@ -32,5 +32,14 @@ export const ARTIFACT = {
 
 export const taskArtifactKey = (taskId: string, name: string) => `${taskPrefix(taskId)}${name}`;
 
+/**
+ * Where a lock holder stages a result before committing it: `tasks/<id>/attempts/<fence>/<name>`.
+ * The fencing token in the key keeps a stale holder's upload apart from the committed one; the
+ * task record names the committed key (`final_video_key`), and no reader lists attempts/ itself.
+ */
+export const ATTEMPTS_DIR = 'attempts/';
+export const attemptArtifactKey = (taskId: string, fence: number | undefined, name: string) =>
+  `${taskPrefix(taskId)}${ATTEMPTS_DIR}${fence ?? 0}/${name}`;
+
 /** Where a creator's source material waits before a submission snapshots it. */
 export const sourceKey = (creatorId: string, videoId: string) => `sources/${creatorId}/${videoId}/source.txt`;

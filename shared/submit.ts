@@ -30,7 +30,8 @@ export interface SubmitOptions {
  * same state: idempotency key (same task, or 422 for another body) → source exists (422) →
  * lock (409) → snapshot the source into the task's prefix → task record → StartExecution (on
  * failure: lock released, task FAILED, 503). Nothing but the key's reservation is written
- * before the lock is held, and the reservation is removed when the submission is refused.
+ * before the lock is held (and, when an expired lock is taken over, its holder's revocation:
+ * see shared/lock.ts), and the reservation is removed when the submission is refused.
  */
 export async function submitTask(rt: Runtime, request: RunRequest, log: Logger, options: SubmitOptions = {}): Promise<SubmitResult> {
   const key = options.idempotencyKey;
@@ -70,7 +71,7 @@ async function submitNewTask(rt: Runtime, request: RunRequest, log: Logger, task
   const source = request.source_text ?? (await getObjectText(rt, sourceKey(creatorId, videoId)));
   if (source === undefined || source.trim() === '') throw new SourceMissingError(creatorId, videoId, sourceKey(creatorId, videoId));
 
-  await acquireVideoLock(rt, { creatorId, videoId, taskId, leaseSeconds: rt.settings.submitLockLeaseSeconds });
+  const lockFence = await acquireVideoLock(rt, { creatorId, videoId, taskId, leaseSeconds: rt.settings.submitLockLeaseSeconds });
   const taskLog = log.child({ task_id: taskId, creator_id: creatorId, video_id: videoId, stage: 'submit' });
 
   try {
@@ -86,6 +87,7 @@ async function submitNewTask(rt: Runtime, request: RunRequest, log: Logger, task
         gender: request.gender,
         exportVideo: request.export_video,
         now: isoNow(rt.clock),
+        lockFence,
       }),
     );
   } catch (error: unknown) {

@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { isoNow } from './clock.js';
-import { TaskNotRunningError } from './errors.js';
+import { LockLostError, TaskNotRunningError } from './errors.js';
 import { ALL_TASKS_INDEX_KEY, creatorIndexKey, taskKey } from './keys.js';
 import type { Runtime } from './runtime.js';
 
@@ -57,6 +57,12 @@ export interface TaskRecord {
   cancelled_at?: string;
   execution_arn?: string;
   artifacts?: ArtifactEntry[];
+  /** the fencing token of the creator+video lock this task acquired (see shared/lock.ts) */
+  lock_fence?: number;
+  /** set by the task that took the lock over: this task's token is revoked */
+  lock_lost?: { to_task_id: string; at: string };
+  /** the committed video (an attempt-scoped key, see {@link commitExportedVideo}) */
+  final_video_key?: string;
   gsi1pk: string;
   gsi1sk: string;
   gsi2pk: string;
@@ -75,6 +81,8 @@ export function newTaskRecord(a: {
   gender: 0 | 1 | 2;
   exportVideo: boolean;
   now: string;
+  /** the token {@link acquireVideoLock} returned */
+  lockFence?: number;
 }): TaskRecord {
   const pending = (): StageRecord => ({ status: 'pending', attempts: 0 });
   const sortKey = `${a.now}#${a.taskId}`;
@@ -87,6 +95,7 @@ export function newTaskRecord(a: {
     ...(a.accountName !== undefined ? { account_name: a.accountName } : {}),
     gender: a.gender,
     export_video: a.exportVideo,
+    ...(a.lockFence !== undefined ? { lock_fence: a.lockFence } : {}),
     status: 'RUNNING',
     stage: 'submitted',
     stages: {
@@ -120,29 +129,84 @@ export async function getTask(rt: Runtime, taskId: string): Promise<TaskRecord |
 }
 
 /**
+ * What a write checks besides RUNNING:
+ * - `none`: nothing (failure, cancel and bookkeeping reports, which a stale task must still make);
+ * - `not_revoked`: no other task has taken the lock over (stage bookkeeping: a stale task stops
+ *   at its next stage boundary instead of spending provider quota);
+ * - `{fence}`: not revoked AND the record still carries this fencing token — the commit of a
+ *   result (Finalize, the export worker's video). `undefined` is a task from before tokens.
+ */
+export type LockGuard = 'none' | 'not_revoked' | { fence: number | undefined };
+
+/**
  * Applies an update only while the task is RUNNING, so that nothing late (a stage that
  * finishes after a cancel or a failure) can overwrite a terminal status.
- * Throws {@link TaskNotRunningError} when the task is not running.
+ * Throws {@link TaskNotRunningError} when the task is not running, {@link LockLostError} when
+ * the guard finds the task's lock token revoked or changed.
  */
 async function updateWhileRunning(
   rt: Runtime,
   taskId: string,
   update: { set: string[]; remove?: string[]; names?: Record<string, string>; values?: Record<string, unknown> },
+  guard: LockGuard = 'none',
 ): Promise<void> {
   const expression = `SET ${[...update.set, 'updated_at = :now_iso'].join(', ')}${update.remove?.length ? ` REMOVE ${update.remove.join(', ')}` : ''}`;
+  const conditions = ['#status = :running'];
+  const guardValues: Record<string, unknown> = {};
+  if (guard !== 'none') conditions.push('attribute_not_exists(lock_lost)');
+  if (typeof guard === 'object') {
+    if (guard.fence === undefined) conditions.push('attribute_not_exists(lock_fence)');
+    else {
+      conditions.push('lock_fence = :fence');
+      guardValues[':fence'] = guard.fence;
+    }
+  }
   try {
     await rt.ddb.send(
       new UpdateCommand({
         TableName: rt.settings.tableName,
         Key: { pk: taskKey(taskId) },
         UpdateExpression: expression,
-        ConditionExpression: '#status = :running',
+        ConditionExpression: conditions.join(' AND '),
         ExpressionAttributeNames: { '#status': 'status', ...update.names },
-        ExpressionAttributeValues: { ':running': 'RUNNING', ':now_iso': isoNow(rt.clock), ...update.values },
+        ExpressionAttributeValues: { ':running': 'RUNNING', ':now_iso': isoNow(rt.clock), ...guardValues, ...update.values },
       }),
     );
   } catch (error: unknown) {
-    if (isConditionFailure(error)) throw new TaskNotRunningError(taskId);
+    if (!isConditionFailure(error)) throw error;
+    if (guard === 'none') throw new TaskNotRunningError(taskId);
+    // No ReturnValuesOnConditionCheckFailure on the emulator: read which condition failed.
+    const now = await getTask(rt, taskId);
+    if (!now || now.status !== 'RUNNING') throw new TaskNotRunningError(taskId, now?.status);
+    throw new LockLostError(taskId, now.lock_lost?.to_task_id);
+  }
+}
+
+/**
+ * Revokes the lock token of a task whose lease expired, before another task takes the lock
+ * over (see shared/lock.ts). Conditional on the task still RUNNING with that token, so it never
+ * touches an ended task or a later acquisition. Returns false when nothing was revoked.
+ */
+export async function revokeTaskLock(rt: Runtime, taskId: string, a: { fence: number | undefined; byTaskId: string }): Promise<boolean> {
+  try {
+    await rt.ddb.send(
+      new UpdateCommand({
+        TableName: rt.settings.tableName,
+        Key: { pk: taskKey(taskId) },
+        UpdateExpression: 'SET lock_lost = :lost, updated_at = :now_iso',
+        ConditionExpression: `#status = :running AND ${a.fence === undefined ? 'attribute_not_exists(lock_fence)' : 'lock_fence = :fence'}`,
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':running': 'RUNNING',
+          ':lost': { to_task_id: a.byTaskId, at: isoNow(rt.clock) },
+          ':now_iso': isoNow(rt.clock),
+          ...(a.fence === undefined ? {} : { ':fence': a.fence }),
+        },
+      }),
+    );
+    return true;
+  } catch (error: unknown) {
+    if (isConditionFailure(error)) return false;
     throw error;
   }
 }
@@ -163,7 +227,7 @@ export async function markStageRunning(rt: Runtime, taskId: string, stage: Stage
     remove: ['stages.#st.ended_at', 'stages.#st.#error'],
     names: { '#stage': 'stage', '#st': stage, '#error': 'error' },
     values: { ':stage': stage, ':s': 'running', ':t': now, ':one': 1 },
-  });
+  }, 'not_revoked');
 }
 
 export async function markStageSucceeded(
@@ -176,7 +240,31 @@ export async function markStageSucceeded(
     set: ['stages.#st.#status = :s', 'stages.#st.ended_at = :t', ...(details ? ['stages.#st.details = :d'] : [])],
     names: { '#st': stage },
     values: { ':s': 'succeeded', ':t': isoNow(rt.clock), ...(details ? { ':d': details } : {}) },
-  });
+  }, 'not_revoked');
+}
+
+/**
+ * Commits an exported video as the task's result: records its key and marks Export succeeded,
+ * in one write conditional on the task's fencing token ({@link LockGuard}). The worker stores
+ * the video first under a key scoped to that token (`tasks/<id>/attempts/<fence>/…`); S3 writes
+ * cannot be conditional on the table, so this update is the moment the video becomes the task's
+ * result. A stale holder's upload stays an uncommitted attempt object that no reader resolves.
+ */
+export async function commitExportedVideo(
+  rt: Runtime,
+  taskId: string,
+  a: { fence: number | undefined; videoKey: string; details: Record<string, unknown> },
+): Promise<void> {
+  await updateWhileRunning(
+    rt,
+    taskId,
+    {
+      set: ['final_video_key = :k', 'stages.#st.#status = :s', 'stages.#st.ended_at = :t', 'stages.#st.details = :d'],
+      names: { '#st': 'export' },
+      values: { ':k': a.videoKey, ':s': 'succeeded', ':t': isoNow(rt.clock), ':d': a.details },
+    },
+    { fence: a.fence },
+  );
 }
 
 /** Export waits for the exporter: `queued` with the time it joined the queue. */
@@ -185,16 +273,25 @@ export async function markExportQueued(rt: Runtime, taskId: string, note?: TaskE
     set: ['#stage = :stage', 'stages.#st.#status = :s', 'stages.#st.queued_at = :t', ...(note ? ['stages.#st.#error = :e'] : [])],
     names: { '#stage': 'stage', '#st': 'export', ...(note ? { '#error': 'error' } : {}) },
     values: { ':stage': 'export', ':s': 'queued', ':t': isoNow(rt.clock), ...(note ? { ':e': note } : {}) },
-  });
+  }, 'not_revoked');
 }
 
-/** Marks the task SUCCEEDED with its artifact list. Throws if it is no longer RUNNING. */
-export async function markTaskSucceeded(rt: Runtime, taskId: string, artifacts: ArtifactEntry[]): Promise<void> {
-  await updateWhileRunning(rt, taskId, {
-    set: ['#status = :done', '#stage = :stage', 'ended_at = :t', 'artifacts = :a'],
-    names: { '#stage': 'stage' },
-    values: { ':done': 'SUCCEEDED', ':stage': 'done', ':t': isoNow(rt.clock), ':a': artifacts },
-  });
+/**
+ * Marks the task SUCCEEDED with its artifact list, only while it still holds lock token `fence`.
+ * Throws {@link TaskNotRunningError} if it is no longer RUNNING, {@link LockLostError} if its
+ * token was revoked (another task took the lock over).
+ */
+export async function markTaskSucceeded(rt: Runtime, taskId: string, artifacts: ArtifactEntry[], fence: number | undefined): Promise<void> {
+  await updateWhileRunning(
+    rt,
+    taskId,
+    {
+      set: ['#status = :done', '#stage = :stage', 'ended_at = :t', 'artifacts = :a'],
+      names: { '#stage': 'stage' },
+      values: { ':done': 'SUCCEEDED', ':stage': 'done', ':t': isoNow(rt.clock), ':a': artifacts },
+    },
+    { fence },
+  );
 }
 
 /**

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { acquireVideoLock, readVideoLock } from '../shared/lock.js';
+import { acquireVideoLock, extendVideoLock, readVideoLock, releaseVideoLock } from '../shared/lock.js';
 import { submitTask } from '../shared/submit.js';
 import { reserveIdempotencyKey } from '../shared/idempotency.js';
 import { inboxIdempotencyKey } from '../lambdas/inbox/handler.js';
@@ -64,6 +64,8 @@ afterAll(async () => {
 });
 
 const SRC = 'A short line for the narrator.';
+/** every stored video object of a task: committed or staged under attempts/ */
+const videoObjects = async (taskId: string) => (await stack.objectKeys()).filter((k) => k.startsWith(`tasks/${taskId}/`) && k.endsWith('/final_video.mp4'));
 const cancel = (taskId: string) => fetch(`${stack.apiUrl}/api/pipeline/tasks/${taskId}/cancel`, { method: 'POST' });
 
 async function expectCancelledAndUnlocked(taskId: string, creator: string, video: string) {
@@ -71,7 +73,7 @@ async function expectCancelledAndUnlocked(taskId: string, creator: string, video
   expect(task.status).toBe('CANCELLED');
   expect(task.cancelled_at).toBeDefined();
   expect(await stack.itemKeys()).not.toContain(`LOCK#${creator}#${video}`);
-  expect(await stack.objectKeys()).not.toContain(`tasks/${taskId}/final_video.mp4`);
+  expect(await videoObjects(taskId)).toEqual([]);
   return task;
 }
 
@@ -122,7 +124,7 @@ describe('cancel', () => {
     const tasks = ((await (await fetch(`${stack.apiUrl}/api/pipeline/tasks?creator_id=cancel&limit=100`)).json()) as { tasks: Array<{ task_id: string; status: string }> }).tasks;
     const cancelled = tasks.filter((t) => t.status === 'CANCELLED');
     const keys = await stack.objectKeys();
-    const videos = cancelled.filter((t) => keys.includes(`tasks/${t.task_id}/final_video.mp4`)).length;
+    const videos = cancelled.filter((t) => keys.some((k) => k.startsWith(`tasks/${t.task_id}/`) && k.endsWith('/final_video.mp4'))).length;
     const leaked = (await stack.itemKeys()).filter((k) => k.startsWith('LOCK#cancel#')).length;
     expect([cancelled.length, videos, leaked]).toEqual([5, 0, 0]);
     recordReliability({
@@ -231,38 +233,112 @@ describe('idempotent submission', () => {
 });
 
 describe('fencing and lock leases', () => {
-  it('lets a new submission take over an expired lock, and the old task cannot release it', async () => {
-    stack.controls.closeGate('Tts');
-    const ttsBefore = stack.controls.arrivalsAt('Tts');
+  /** The old holder "vanishes": its lease runs out (as if its lease ended hours ago). */
+  const expireLock = (creator: string, video: string) =>
+    stack.runtime.ddb.send(
+      new UpdateCommand({ TableName: stack.runtime.settings.tableName, Key: { pk: `LOCK#${creator}#${video}` }, UpdateExpression: 'SET lease_expires_at = :past', ExpressionAttributeValues: { ':past': 1 } }),
+    );
+  const artifactStatus = async (taskId: string, name: string) => (await fetch(`${stack.apiUrl}/api/pipeline/tasks/${taskId}/artifacts/${name}`)).status;
+
+  it('fences the old holder after a takeover: it fails with lock_lost at Finalize, writes no result and cannot release the lock', async () => {
+    // A failed assertion must not leave the gates closed for the tests after this one.
+    onTestFinished(() => {
+      stack.controls.openGate('Finalize');
+      stack.controls.openGate('Story');
+    });
+    stack.controls.closeGate('Finalize');
+    const finalizeBefore = stack.controls.arrivalsAt('Finalize');
     const old = await stack.post({ creator_id: 'fence', video_id: 'v1', export_video: false, source_text: SRC });
     const oldId = old.body.task_id as string;
-    await stack.controls.waitForArrivals('Tts', ttsBefore + 1);
-    // The old holder "vanishes": its lease runs out.
-    await stack.runtime.ddb.send(
-      new UpdateCommand({ TableName: stack.runtime.settings.tableName, Key: { pk: 'LOCK#fence#v1' }, UpdateExpression: 'SET expiresAt = :past', ExpressionAttributeValues: { ':past': 1 } }),
-    );
+    await stack.controls.waitForArrivals('Finalize', finalizeBefore + 1);
+    const oldFence = (await readVideoLock(stack.runtime, 'fence', 'v1'))?.fence;
+    await expireLock('fence', 'v1');
     stack.controls.closeGate('Story');
     const storyBefore = stack.controls.arrivalsAt('Story');
     const fresh = await stack.post({ creator_id: 'fence', video_id: 'v1', export_video: false, source_text: SRC });
     expect(fresh.status).toBe(202);
     const freshId = fresh.body.task_id as string;
     await stack.controls.waitForArrivals('Story', storyBefore + 1);
-    // The old task wakes up and finishes: its release is conditional on the owner and frees nothing.
-    stack.controls.openGate('Tts');
-    expect((await stack.finished(oldId)).status).toBe('SUCCEEDED');
+    const lock = await readVideoLock(stack.runtime, 'fence', 'v1');
+    expect(lock?.owner_task_id).toBe(freshId);
+
+    // The old task wakes up at its last state, every stage done: it must not finish SUCCEEDED.
+    stack.controls.openGate('Finalize');
+    const oldTask = await stack.finished(oldId);
+    expect(oldTask.status).toBe('FAILED');
+    expect(oldTask.error).toMatchObject({ stage: 'finalize', code: 'lock_lost' });
+    expect(oldTask.lock_lost?.to_task_id).toBe(freshId);
+    const oldManifests = (await stack.objectKeys()).filter((k) => k === `tasks/${oldId}/manifest.json`).length;
+    expect(oldManifests).toBe(0);
+    expect(oldTask.artifacts.map((a) => a.name)).not.toContain('manifest.json');
+    expect(await artifactStatus(oldId, 'manifest.json')).toBe(404);
     expect((await readVideoLock(stack.runtime, 'fence', 'v1'))?.owner_task_id).toBe(freshId);
+    expect(lock?.fence).toBeGreaterThan(oldFence ?? Infinity);
+
     stack.controls.openGate('Story');
-    expect((await stack.finished(freshId)).status).toBe('SUCCEEDED');
+    const freshTask = await stack.finished(freshId);
+    expect(freshTask.status).toBe('SUCCEEDED');
     const after = await readVideoLock(stack.runtime, 'fence', 'v1');
     expect(after).toBeUndefined();
     recordReliability({
-      fault: 'lock holder vanished (lease expired); old task wakes up after a takeover',
+      fault: 'lock holder vanished (lease expired); old task wakes up at Finalize after a takeover',
       runs: 1,
-      outcome: 'new submission took the lock; the old task finished without releasing it',
-      data_lost: 0,
-      duplicates: 0,
+      outcome: `old task ${oldTask.status} (${oldTask.error?.code} at ${oldTask.error?.stage}), manifests written ${oldManifests}; new holder ${freshTask.status}`,
+      data_lost: freshTask.status === 'SUCCEEDED' ? 0 : 1,
+      duplicates: oldTask.status === 'SUCCEEDED' ? 1 : 0,
       locks_leaked: after ? 1 : 0,
     });
+  });
+
+  it('fences a stale holder mid-export: its rendered video is stored as an uncommitted attempt, never as its result', async () => {
+    const old = await stack.post({ creator_id: 'fence', video_id: 'v2', source_text: SRC });
+    const oldId = old.body.task_id as string;
+    // Held inside the exporter: the job was accepted, the token checked at the start of the export.
+    const h = hold(oldId);
+    onTestFinished(() => h.open());
+    await h.arrivedP;
+    await expireLock('fence', 'v2');
+    const fresh = await stack.post({ creator_id: 'fence', video_id: 'v2', export_video: false, source_text: SRC });
+    expect(fresh.status).toBe(202);
+    const freshId = fresh.body.task_id as string;
+    const freshTask = await stack.finished(freshId);
+    expect(freshTask.status).toBe('SUCCEEDED');
+
+    // The render finishes and the old worker stores the video; the commit is refused.
+    h.open();
+    const oldTask = await stack.finished(oldId);
+    expect(oldTask.status).toBe('FAILED');
+    expect(oldTask.error).toMatchObject({ stage: 'export', code: 'lock_lost' });
+    expect(outcomes.filter((o) => o.task_id === oldId).map((o) => o.outcome)).toEqual(['lock_lost']);
+    const staged = await videoObjects(oldId);
+    expect(staged).toEqual([`tasks/${oldId}/attempts/${oldTask.lock_fence}/final_video.mp4`]);
+    expect(oldTask.final_video_key).toBeUndefined();
+    expect(oldTask.artifacts.map((a) => a.name)).not.toContain('final_video.mp4');
+    const answers = [await artifactStatus(oldId, 'final_video.mp4'), await artifactStatus(oldId, `attempts/${oldTask.lock_fence}/final_video.mp4`)];
+    expect(answers).toEqual([404, 404]);
+    const served = answers.filter((status) => status === 200).length;
+    const after = await readVideoLock(stack.runtime, 'fence', 'v2');
+    expect(after).toBeUndefined();
+    recordReliability({
+      fault: 'lock holder vanished (lease expired) while its video renders; a takeover, then the render ends',
+      runs: 1,
+      outcome: `old task ${oldTask.status} (${oldTask.error?.code} at ${oldTask.error?.stage}); its video stored ${staged.length}× uncommitted, served ${served}×; new holder ${freshTask.status}`,
+      data_lost: freshTask.status === 'SUCCEEDED' ? 0 : 1,
+      duplicates: oldTask.final_video_key || oldTask.status === 'SUCCEEDED' ? 1 : 0,
+      locks_leaked: after ? 1 : 0,
+    });
+  });
+
+  it('refuses to extend a lease that has run out, so a takeover cannot race the holder', async () => {
+    let now = Date.now();
+    const rt = { ...stack.runtime, clock: { now: () => now } };
+    const taskId = '00000000-0000-7000-8000-00000000face';
+    const fence = await acquireVideoLock(rt, { creatorId: 'lease', videoId: 'v1', taskId, leaseSeconds: 300 });
+    expect(await extendVideoLock(rt, { creatorId: 'lease', videoId: 'v1', taskId, fence, leaseSeconds: 300 })).toBe(true);
+    expect(await extendVideoLock(rt, { creatorId: 'lease', videoId: 'v1', taskId, fence: fence + 1, leaseSeconds: 300 })).toBe(false);
+    now += 301_000;
+    expect(await extendVideoLock(rt, { creatorId: 'lease', videoId: 'v1', taskId, fence, leaseSeconds: 300 })).toBe(false);
+    await releaseVideoLock(rt, { creatorId: 'lease', videoId: 'v1', taskId });
   });
 
   it('releases the lock and answers 503 when StartExecution fails', async () => {

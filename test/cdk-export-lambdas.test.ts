@@ -76,7 +76,7 @@ const MESSAGE = { task_id: 'task-1', creator_id: 'c', video_id: 'v', draft_key: 
 
 /** Answers for a RUNNING task whose draft exists and whose video is not stored yet. */
 function runningTask(_client: string, command: string): unknown {
-  if (command === 'GetCommand') return { Item: { pk: 'TASK#task-1', task_id: 'task-1', status: 'RUNNING', creator_id: 'c', video_id: 'v' } };
+  if (command === 'GetCommand') return { Item: { pk: 'TASK#task-1', task_id: 'task-1', status: 'RUNNING', creator_id: 'c', video_id: 'v', lock_fence: 7 } };
   if (command === 'HeadObjectCommand') return Object.assign(new Error('NotFound'), { name: 'NotFound', $metadata: { httpStatusCode: 404 } });
   if (command === 'GetObjectCommand') return { Body: { transformToByteArray: async () => new TextEncoder().encode(JSON.stringify(DRAFT)) } };
   return {};
@@ -126,7 +126,11 @@ describe('the Lambda export worker', () => {
     const result = await handler({ Records: [record(MESSAGE)] }, { getRemainingTimeInMillis: () => 900_000 });
 
     expect(result.outcomes).toEqual(['succeeded']);
-    expect(sent.find((s) => s.command === 'PutObjectCommand')?.input).toMatchObject({ Key: 'tasks/task-1/final_video.mp4', ContentType: 'video/mp4' });
+    expect(sent.find((s) => s.command === 'PutObjectCommand')?.input).toMatchObject({ Key: 'tasks/task-1/attempts/7/final_video.mp4', ContentType: 'video/mp4' });
+    // The upload becomes the result only through the commit, conditional on the task's lock token.
+    const commit = sent.find((s) => s.command === 'UpdateCommand' && String(s.input.UpdateExpression).includes('final_video_key'));
+    expect(commit?.input).toMatchObject({ ExpressionAttributeValues: { ':k': 'tasks/task-1/attempts/7/final_video.mp4', ':fence': 7 } });
+    expect(commit?.input.ConditionExpression).toContain('lock_fence = :fence');
     expect(sent.find((s) => s.command === 'SendTaskSuccessCommand')?.input).toMatchObject({ taskToken: 'token-1' });
     expect(sent.find((s) => s.command === 'DeleteMessageCommand')?.input).toMatchObject({ ReceiptHandle: 'rh-1' });
   });

@@ -172,7 +172,7 @@ describe('the CapCut / JianYing draft of a task', () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'reel-pics-'));
     try {
       const file = path.join(dir, 'final_video.mp4');
-      await writeFile(file, (await getObjectBytes(stack.runtime, `tasks/${task.task_id}/final_video.mp4`))!);
+      await writeFile(file, (await getObjectBytes(stack.runtime, task.artifacts.find((a) => a.name === 'final_video.mp4')!.key))!);
       const probe = await probeVideo(file);
       expect(probe).toMatchObject({ codec: 'h264', width: 1080, height: 1920, audio_codec: 'aac' });
       expect(Math.abs(probe.duration_ms - (task.stages.tts.details as { duration_ms: number }).duration_ms)).toBeLessThan(200);

@@ -62,7 +62,7 @@ describe('export', () => {
     for (const task of tasks) {
       expect(task.status, JSON.stringify(task.error)).toBe('SUCCEEDED');
       expect(task.artifacts.map((a) => a.name)).toContain('final_video.mp4');
-      const bytes = await getObjectBytes(stack.runtime, `tasks/${task.task_id}/final_video.mp4`);
+      const bytes = await getObjectBytes(stack.runtime, task.artifacts.find((a) => a.name === 'final_video.mp4')!.key);
       const file = join(dir, `${task.task_id}.mp4`);
       writeFileSync(file, bytes!);
       const probe = await probeVideo(file);

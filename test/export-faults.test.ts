@@ -48,7 +48,7 @@ describe('export faults', () => {
     const runs = stack.exportService!.stats().jobs.filter((j) => j.task_id === taskId);
     expect(runs).toHaveLength(1);
     expect(stack.exportService!.stats().max_concurrent_renders).toBe(1);
-    expect((await stack.objectKeys()).filter((k) => k === `tasks/${taskId}/final_video.mp4`)).toHaveLength(1);
+    expect((await stack.objectKeys()).filter((k) => k.startsWith(`tasks/${taskId}/`) && k.endsWith('/final_video.mp4'))).toEqual([task.final_video_key]);
     expect(outcomes.filter((o) => o.task_id === taskId).map((o) => o.outcome)).toEqual(['abandoned', 'succeeded']);
     recordReliability({
       fault: 'export worker killed mid-render',

@@ -588,7 +588,7 @@ export class PipelineStack extends Stack {
     this.alarms = alarms;
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.urlForPath('/api/pipeline'), description: 'Base of the pipeline API (sign requests with SigV4, service execute-api)' });
-    new CfnOutput(this, 'BucketName', { value: this.artifactBucketName, description: 'Artifact bucket: tasks/<task_id>/final_video.mp4; drop request documents under inbox/' });
+    new CfnOutput(this, 'BucketName', { value: this.artifactBucketName, description: 'Artifact bucket: tasks/<task_id>/ (manifest.json names the video, final_video.mp4); drop request documents under inbox/' });
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });
     new CfnOutput(this, 'ExportQueueUrl', { value: this.exportQueue.queueUrl, description: 'EXPORT_QUEUE_URL of the export worker or agent' });

@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { getObjectBytes, listKeys, presignGet, putObject } from '../../shared/artifacts.js';
+import { artifactObjectKey, getObjectBytes, listKeys, listTaskArtifacts, presignGet, putObject } from '../../shared/artifacts.js';
 import {
   DuplicateTaskError,
   InvalidRequestError,
@@ -10,7 +10,7 @@ import {
   TaskNotFoundError,
 } from '../../shared/errors.js';
 import { isTaskId } from '../../shared/ids.js';
-import { sourceKey, taskArtifactKey, taskPrefix } from '../../shared/keys.js';
+import { sourceKey } from '../../shared/keys.js';
 import { createLogger } from '../../shared/logger.js';
 import { MAX_BODY_BYTES, MAX_SOURCE_TEXT_CHARS, assertId, parseRunRequest } from '../../shared/request.js';
 import type { Runtime } from '../../shared/runtime.js';
@@ -137,9 +137,7 @@ export function createApiApp(rt: Runtime) {
 
   app.get(`${base}/tasks/:task_id`, async (c) => {
     const task = await loadTask(c.req.param('task_id'));
-    const artifacts =
-      task.artifacts ??
-      (await listKeys(rt, taskPrefix(task.task_id))).map((o) => ({ name: o.key.slice(taskPrefix(task.task_id).length), key: o.key, size: o.size }));
+    const artifacts = task.artifacts ?? (await listTaskArtifacts(rt, task));
     return c.json({
       ...publicTask(task, base),
       artifacts: artifacts.map((a) => ({ ...a, url: `${base}/tasks/${task.task_id}/artifacts/${a.name}` })),
@@ -159,7 +157,8 @@ export function createApiApp(rt: Runtime) {
     if (!ARTIFACT_NAME.test(name) || name.split('/').includes('..')) {
       return errorResponse(c, 400, { error: 'invalid_artifact_name', message: 'An artifact name is a relative file name such as "final_video.mp4".' });
     }
-    const key = taskArtifactKey(task.task_id, name);
+    const key = artifactObjectKey(task, name);
+    if (!key) return errorResponse(c, 404, { error: 'artifact_not_found', message: `Task ${task.task_id} has no artifact "${name}".` });
     if (rt.settings.artifactDelivery === 'redirect') {
       const exists = (await listKeys(rt, key)).some((o) => o.key === key);
       if (!exists) return errorResponse(c, 404, { error: 'artifact_not_found', message: `Task ${task.task_id} has no artifact "${name}".` });

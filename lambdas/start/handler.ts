@@ -1,18 +1,10 @@
-import { PipelineError } from '../../shared/errors.js';
+import { LockLostError } from '../../shared/errors.js';
 import { extendVideoLock } from '../../shared/lock.js';
 import { createLogger, taskLogFields } from '../../shared/logger.js';
 import type { Runtime } from '../../shared/runtime.js';
 import type { StageEvent } from '../../shared/stage.js';
 import { getTask } from '../../shared/task-record.js';
 import { TaskNotRunningError } from '../../shared/errors.js';
-
-/** The lock was taken over (its short submit lease ran out before the execution started). */
-export class LockLostError extends PipelineError {
-  constructor(taskId: string) {
-    super('lock_lost', `Task ${taskId} no longer holds its creator+video lock (its submit lease expired); it stops here.`);
-    this.name = 'LockLostError';
-  }
-}
 
 export interface StartEvent extends StageEvent {
   lease_seconds: number;
@@ -27,10 +19,13 @@ export function createStartHandler(rt: Runtime) {
     const log = createLogger(taskLogFields(event, 'start'));
     const task = await getTask(rt, event.task_id);
     if (!task || task.status !== 'RUNNING') throw new TaskNotRunningError(event.task_id, task?.status);
+    if (task.lock_lost) throw new LockLostError(event.task_id, task.lock_lost.to_task_id);
+    // The token comes from the task record, never from the execution input.
     const held = await extendVideoLock(rt, {
       creatorId: event.creator_id,
       videoId: event.video_id,
       taskId: event.task_id,
+      fence: task.lock_fence,
       leaseSeconds: event.lease_seconds,
     });
     if (!held) throw new LockLostError(event.task_id);

@@ -2,12 +2,12 @@ import { ChangeMessageVisibilityCommand, DeleteMessageCommand } from '@aws-sdk/c
 import { SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { getObjectText, objectExists, presignGet, putObject } from '../artifacts.js';
 import type { Draft } from '../draft/draft.js';
-import { ExportFailedError, ExportRetryableError, TaskNotRunningError, errorMessage, errorName } from '../errors.js';
-import { ARTIFACT, taskArtifactKey } from '../keys.js';
+import { ExportFailedError, ExportRetryableError, LockLostError, TaskNotRunningError, errorMessage, errorName } from '../errors.js';
+import { ARTIFACT, attemptArtifactKey } from '../keys.js';
 import { createLogger, taskLogFields, type Logger } from '../logger.js';
 import type { Runtime } from '../runtime.js';
 import { emitMetric } from '../metrics.js';
-import { getTask, markExportQueued, markStageRunning, markStageSucceeded } from '../task-record.js';
+import { commitExportedVideo, getTask, markExportQueued, markStageRunning } from '../task-record.js';
 import { ExporterBusyError, ExporterUnavailableError, type ExportJob, type Exporter } from './exporter.js';
 
 /** The message the Export state puts on the FIFO queue: ids, keys and the task token. */
@@ -32,7 +32,8 @@ export type ExportOutcome =
   | 'skipped_not_running'
   | 'cancelled'
   | 'malformed'
-  | 'abandoned';
+  | 'abandoned'
+  | 'lock_lost';
 
 export interface ExportWorkerDeps {
   rt: Runtime;
@@ -73,11 +74,25 @@ function parseMessage(body: string): ExportMessage | undefined {
 const isStaleTokenError = (error: unknown) => ['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist'].includes(errorName(error));
 
 /**
- * Handles one export message, start to finish. The worker is the only writer of
- * `tasks/<id>/final_video.mp4`. It never has two jobs open: it returns only when its job ended.
+ * Stores the exporter's video under the attempt key and returns its size. The one place the
+ * video's bytes pass through the worker.
+ */
+async function storeExportedVideo(deps: ExportWorkerDeps, taskId: string, key: string, signal?: AbortSignal): Promise<number> {
+  const bytes = await deps.exporter.video(taskId, signal);
+  await putObject(deps.rt, key, bytes, 'video/mp4');
+  return bytes.byteLength;
+}
+
+/**
+ * Handles one export message, start to finish. The worker is the only writer of the task's
+ * video: it stores it under `tasks/<id>/attempts/<fence>/final_video.mp4` (the task's lock
+ * token, read from its record) and then commits that key with an update conditional on the
+ * token ({@link commitExportedVideo}). It never has two jobs open: it returns only when its job ended.
  *
  * - task no longer RUNNING → delete the message (SQS cannot delete a message nobody received);
- * - video already stored (a redelivery) → report success without a second render;
+ * - task's lock taken over (token revoked, before the render or at the commit) → SendTaskFailure
+ *   `LockLostError` and delete: a stale holder's video never becomes the task's result;
+ * - video already stored for this token (a redelivery) → commit it, report success without a second render;
  * - render failed → SendTaskFailure (terminal) and delete, so one bad task cannot block the queue;
  * - a fault a fresh attempt may fix → SendTaskFailure `ExportRetryableError` and delete;
  * - a crash (an exception escaping) leaves the message for redelivery after its visibility timeout.
@@ -121,10 +136,30 @@ export async function processExportMessage(
     return 'skipped_not_running';
   }
 
-  const videoKey = taskArtifactKey(message.task_id, ARTIFACT.finalVideo);
+  const lockLost = async (error: LockLostError) => {
+    log.error('export stopped: the task lost its lock', { error: error.message });
+    await report({ error: error.name, cause: error.message });
+    await deleteMessage();
+    return 'lock_lost' as const;
+  };
+  if (task.lock_lost) return lockLost(new LockLostError(message.task_id, task.lock_lost.to_task_id));
+  const fence = task.lock_fence;
+  const commit = async (videoKey: string, details: Record<string, unknown>) => {
+    try {
+      await commitExportedVideo(rt, message.task_id, { fence, videoKey, details });
+      return undefined;
+    } catch (error: unknown) {
+      if (error instanceof LockLostError) return error;
+      if (!(error instanceof TaskNotRunningError)) throw error;
+      return undefined;
+    }
+  };
+
+  const videoKey = task.final_video_key ?? attemptArtifactKey(message.task_id, fence, ARTIFACT.finalVideo);
   if (await objectExists(rt, videoKey)) {
     log.info('video already stored (redelivered message): reporting success without a second render');
-    await markStageSucceeded(rt, message.task_id, 'export', { reused_existing_video: true }).catch(() => undefined);
+    const lost = await commit(videoKey, { reused_existing_video: true });
+    if (lost) return lockLost(lost);
     await report({ output: { video_key: videoKey } });
     await deleteMessage();
     return 'reused_existing_video';
@@ -176,6 +211,7 @@ export async function processExportMessage(
     };
     const outcome = await driveJob({ deps, log, taskId: message.task_id, job: { draft, media, ...(editorDraft ? { editor_draft: editorDraft } : {}) }, stillRunning, onAccepted, onWaiting, sleep, maxBackoff, signal });
     if (outcome.kind === 'abandoned') return 'abandoned';
+    if (outcome.kind === 'lock_lost') return lockLost(outcome.error);
     if (outcome.kind === 'cancelled') {
       log.info('task stopped while exporting: job cancelled at the exporter, message deleted');
       await deleteMessage();
@@ -197,10 +233,9 @@ export async function processExportMessage(
       return 'failed';
     }
 
-    let bytes: Uint8Array;
+    let videoBytes: number;
     try {
-      bytes = await deps.exporter.video(message.task_id, signal);
-      await putObject(rt, videoKey, bytes, 'video/mp4');
+      videoBytes = await storeExportedVideo(deps, message.task_id, videoKey, signal);
     } catch (error: unknown) {
       if (signal?.aborted) return 'abandoned';
       const retry = new ExportRetryableError(`The rendered video could not be stored: ${errorMessage(error)}`);
@@ -211,14 +246,11 @@ export async function processExportMessage(
       return 'retry_requested';
     }
     const renderMs = rt.clock.now() - started;
-    await markStageSucceeded(rt, message.task_id, 'export', { export_ms: renderMs, video_bytes: bytes.byteLength, visibility_extensions: extensions }).catch(
-      (error: unknown) => {
-        if (!(error instanceof TaskNotRunningError)) throw error;
-      },
-    );
-    await report({ output: { video_key: videoKey, bytes: bytes.byteLength } });
+    const lost = await commit(videoKey, { export_ms: renderMs, video_bytes: videoBytes, visibility_extensions: extensions });
+    if (lost) return lockLost(lost);
+    await report({ output: { video_key: videoKey, bytes: videoBytes } });
     await deleteMessage();
-    log.info('export succeeded', { export_ms: renderMs, video_bytes: bytes.byteLength });
+    log.info('export succeeded', { export_ms: renderMs, video_bytes: videoBytes });
     emitMetric('StageDurationMs', renderMs, 'Milliseconds', { Stage: 'export' }, { task_id: message.task_id });
     return 'succeeded';
   } finally {
@@ -226,7 +258,12 @@ export async function processExportMessage(
   }
 }
 
-type JobOutcome = { kind: 'succeeded' } | { kind: 'failed'; error: string; retryable: boolean } | { kind: 'cancelled' } | { kind: 'abandoned' };
+type JobOutcome =
+  | { kind: 'succeeded' }
+  | { kind: 'failed'; error: string; retryable: boolean }
+  | { kind: 'cancelled' }
+  | { kind: 'abandoned' }
+  | { kind: 'lock_lost'; error: LockLostError };
 
 /** Submit (retrying while busy or unreachable), then poll until the job ends or the task stops. */
 async function driveJob(a: {
@@ -257,9 +294,9 @@ async function driveJob(a: {
         try {
           await a.onAccepted();
         } catch (error: unknown) {
-          if (!(error instanceof TaskNotRunningError)) throw error;
+          if (!(error instanceof TaskNotRunningError || error instanceof LockLostError)) throw error;
           await deps.exporter.cancel(taskId).catch(() => undefined);
-          return { kind: 'cancelled' };
+          return error instanceof LockLostError ? { kind: 'lock_lost', error } : { kind: 'cancelled' };
         }
         log.info('export job accepted by the exporter');
       }

@@ -11,9 +11,9 @@ import { recordCallsOfRuntime } from './aws-call-recorder.js';
 export interface TestStack extends EmbeddedStack {
   dataDir: string;
   post(body: unknown, init?: { headers?: Record<string, string>; raw?: string }): Promise<{ status: number; body: Record<string, unknown> }>;
-  getTask(taskId: string): Promise<TaskRecord & { artifacts: Array<{ name: string; size: number; sha256?: string }> }>;
+  getTask(taskId: string): Promise<TaskRecord & { artifacts: Array<{ name: string; key: string; size: number; sha256?: string }> }>;
   /** waits for the execution to end, then returns the record */
-  finished(taskId: string): Promise<TaskRecord & { artifacts: Array<{ name: string; size: number; sha256?: string }> }>;
+  finished(taskId: string): Promise<TaskRecord & { artifacts: Array<{ name: string; key: string; size: number; sha256?: string }> }>;
   putSource(creatorId: string, videoId: string, text: string): Promise<void>;
   /** every object key in the bucket */
   objectKeys(): Promise<string[]>;
