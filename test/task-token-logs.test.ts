@@ -12,7 +12,7 @@ import { startTestStack, type TestStack } from './support/stack.js';
  * IAM), so none may reach a log line — ours or the emulated services'. One embedded stack runs a
  * real export, a failing export, a stale-token report (a redelivered copy of a message whose
  * token was already used) and malformed messages on the export queue and its dead-letter queue,
- * while every line written is collected: the logger's sink, the console and stderr.
+ * while every line written is collected: the logger's sink, the console, stdout and stderr.
  */
 const lines: string[] = [];
 const removeSink = addLogSink((line) => lines.push(JSON.stringify(line)));
@@ -24,18 +24,22 @@ for (const method of ['log', 'info', 'warn', 'error', 'debug'] as const) {
   };
   restoreConsole.push(() => (console[method] = original));
 }
-const originalStderrWrite = process.stderr.write.bind(process.stderr);
-process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-  lines.push(String(chunk));
-  return originalStderrWrite(chunk, ...(rest as []));
-}) as typeof process.stderr.write;
+// stdout too: metric lines (EMF) are written there directly, not through the logger.
+const originalWrites = { stdout: process.stdout.write.bind(process.stdout), stderr: process.stderr.write.bind(process.stderr) };
+for (const stream of ['stdout', 'stderr'] as const) {
+  process[stream].write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    lines.push(String(chunk));
+    return originalWrites[stream](chunk, ...(rest as []));
+  }) as typeof process.stdout.write;
+}
 
 let stack: TestStack | undefined;
 afterAll(async () => {
   await stack?.close();
   removeSink();
   for (const restore of restoreConsole) restore();
-  process.stderr.write = originalStderrWrite;
+  process.stdout.write = originalWrites.stdout;
+  process.stderr.write = originalWrites.stderr;
 });
 
 /** Resolves when `check` holds for an outcome the export agent reports. */
