@@ -90,6 +90,35 @@ describe('export agent', () => {
     agent.kill('SIGTERM');
   });
 
+  it("waits out a refused secret like an outage: the task stays queued, then finishes once the exporter accepts the worker's token", async () => {
+    const workDir = mkdtempSync(join(tmpdir(), 'reel-exporter-'));
+    let exporter = await startExportService({ port: 0, workDir, authToken: 'the-old-secret' });
+    const port = exporter.port;
+    const stack = await startTestStack({ exportVideoUrl: exporter.url, exportMaxBackoffMs: 1000, exportPollSeconds: 1, extraEnv: { EXPORT_AUTH_TOKEN: 'the-new-secret' } });
+    stacks.push(stack);
+    const sub = await stack.post({ creator_id: 'agent', video_id: 'rotated', source_text: 'A rotated secret.' });
+    const id = sub.body.task_id as string;
+    let waiting = await stack.getTask(id);
+    for (let i = 0; i < 300 && waiting.stages.export.error?.code !== 'exporter_unavailable'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      waiting = await stack.getTask(id);
+    }
+
+    // The exporter is updated to the new secret (same address).
+    await exporter.close();
+    exporter = await startExportService({ port, workDir, authToken: 'the-new-secret' });
+    try {
+      const done = await stack.finished(id);
+
+      expect(waiting.status).toBe('RUNNING');
+      expect(waiting.stages.export).toMatchObject({ status: 'queued', error: { code: 'exporter_unavailable', message: expect.stringMatching(/refused the worker's credentials \(401\)/) } });
+      expect(done.status, JSON.stringify(done.error)).toBe('SUCCEEDED');
+      expect(exporter.stats().renders_started).toBe(1);
+    } finally {
+      await exporter.close();
+    }
+  }, 60_000);
+
   it('keeps tasks queued while the exporter is down, then finishes them all when it is back', async () => {
     const workDir = mkdtempSync(join(tmpdir(), 'reel-exporter-'));
     const secret = 'the-team-exporters-secret';
