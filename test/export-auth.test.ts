@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -98,6 +99,15 @@ describe('the export service secret', () => {
     expect((error as Error).message).toMatch(/EXPORT_AUTH_SECRET_ARN.*AccessDeniedException/);
     expect(seen).toEqual([]);
     expect(() => exportAuthTokenSource(readSettings({}), { secrets })).toThrow(/Missing required setting EXPORT_AUTH_TOKEN/);
+  });
+
+  it('keeps the Lambda export worker with the http exporter from starting without the secret, naming the setting', () => {
+    const env = { PATH: process.env.PATH, AWS_REGION: 'us-east-1', TABLE_NAME: 't', BUCKET_NAME: 'b', EXPORT_QUEUE_URL: 'http://q', EXPORTER: 'http', EXPORT_VIDEO_URL: 'https://exporter.example.com' };
+
+    const started = spawnSync(process.execPath, ['--import', 'tsx', '-e', "await import('./lambdas/export/index.ts')"], { env, encoding: 'utf8' });
+
+    expect(started.status).not.toBe(0);
+    expect(started.stderr).toMatch(/Missing required setting EXPORT_AUTH_TOKEN: the export service needs its shared secret/);
   });
 
   it('accepts only the exact bearer token', () => {

@@ -492,7 +492,7 @@ export class PipelineStack extends Stack {
           `BUCKET_NAME=${this.artifactBucketName}`,
           `EXPORT_QUEUE_URL=${this.exportQueue.queueUrl}`,
         ].join(' '),
-        description: 'The export agent\'s settings (add EXPORT_VIDEO_URL, the exporter beside it): npm run export-agent',
+        description: 'The export agent\'s settings (add EXPORT_VIDEO_URL and EXPORT_AUTH_TOKEN of the exporter beside it): npm run export-agent',
       });
     }
 
