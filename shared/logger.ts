@@ -39,17 +39,44 @@ export interface Logger {
   child(fields: LogFields): Logger;
 }
 
-function serializeError(value: unknown): unknown {
-  if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
-  return value;
+/**
+ * Secrets no line may carry, as a safety net under the call sites (which must not log them in
+ * the first place): a task token lets its reader finish the task (SendTask* has no
+ * resource-level IAM), and a bearer token opens the export service. Fields with these names are
+ * replaced whole; in text (a message, an error, a quoted body) the value after the name is.
+ */
+const SECRET_FIELD = /^(task_?token|authorization|export_?auth_?token)$/i;
+const SECRET_IN_TEXT = [
+  /(task_?token\\?["']?\s*[:=]\s*\\?["']?)[A-Za-z0-9+/=_-]{16,}/gi,
+  /(Bearer\s+)[A-Za-z0-9+/=._~-]{8,}/g,
+];
+export const REDACTED = '[redacted]';
+
+function redactText(text: string): string {
+  let out = text;
+  for (const pattern of SECRET_IN_TEXT) out = out.replace(pattern, `$1${REDACTED}`);
+  return out;
+}
+
+function redact(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return redactText(value);
+  if (value instanceof Error) return { name: value.name, message: redactText(value.message), stack: value.stack === undefined ? undefined : redactText(value.stack) };
+  if (depth >= 6 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
+  // Only plain objects are rebuilt: a Date, a Buffer or a class instance serializes as it always did.
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = SECRET_FIELD.test(k) ? REDACTED : redact(v, depth + 1);
+  return out;
 }
 
 export function createLogger(base: LogFields = {}, minLevel: LogLevel = (process.env.LOG_LEVEL as LogLevel) ?? 'info'): Logger {
   const threshold = LEVELS[minLevel] ?? LEVELS.info;
   const emit = (level: LogLevel, message: string, fields?: LogFields) => {
     if (LEVELS[level] < threshold) return;
-    const line: LogLine = { time: new Date().toISOString(), level, message, ...base };
-    if (fields) for (const [k, v] of Object.entries(fields)) line[k] = serializeError(v);
+    const line: LogLine = { time: new Date().toISOString(), level, message: redactText(message), ...base };
+    if (fields) for (const [k, v] of Object.entries(fields)) line[k] = SECRET_FIELD.test(k) ? REDACTED : redact(v);
     if (writeToStdout) process.stdout.write(`${JSON.stringify(line)}\n`);
     for (const sink of sinks) sink(line);
   };

@@ -10,6 +10,10 @@ export interface Settings {
   stateMachineArn: string;
   exportQueueUrl: string;
   exportVideoUrl: string;
+  /** the export service's shared secret, sent as `Authorization: Bearer …` on every request */
+  exportAuthToken: string;
+  /** Secrets Manager secret holding that token, read once per cold start (used when EXPORT_AUTH_TOKEN is empty) */
+  exportAuthSecretArn: string;
   /** lease of the creator+video lock between submission and the first state */
   submitLockLeaseSeconds: number;
   /** `inline` answers artifact bytes; `redirect` answers 302 to a presigned URL (API Gateway) */
@@ -102,6 +106,8 @@ export function readSettings(env: Env = process.env): Settings {
     stateMachineArn: env.STATE_MACHINE_ARN ?? '',
     exportQueueUrl: env.EXPORT_QUEUE_URL ?? '',
     exportVideoUrl: env.EXPORT_VIDEO_URL ?? '',
+    exportAuthToken: env.EXPORT_AUTH_TOKEN ?? '',
+    exportAuthSecretArn: env.EXPORT_AUTH_SECRET_ARN ?? '',
     submitLockLeaseSeconds: int(env, 'SUBMIT_LOCK_LEASE_SECONDS', 300),
     artifactDelivery: delivery,
     presignSeconds: int(env, 'PRESIGN_SECONDS', 900),
@@ -140,6 +146,8 @@ const ENV_NAMES: Record<keyof Settings, string> = {
   stateMachineArn: 'STATE_MACHINE_ARN',
   exportQueueUrl: 'EXPORT_QUEUE_URL',
   exportVideoUrl: 'EXPORT_VIDEO_URL',
+  exportAuthToken: 'EXPORT_AUTH_TOKEN',
+  exportAuthSecretArn: 'EXPORT_AUTH_SECRET_ARN',
   submitLockLeaseSeconds: 'SUBMIT_LOCK_LEASE_SECONDS',
   artifactDelivery: 'ARTIFACT_DELIVERY',
   presignSeconds: 'PRESIGN_SECONDS',

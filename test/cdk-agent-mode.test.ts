@@ -113,6 +113,43 @@ describe('the Lambda worker with the http exporter', () => {
       BatchSize: 1,
     });
   });
+
+  /** Statements of every policy in the template that mention Secrets Manager, with the roles they attach to. */
+  const secretReaders = (json: CfnTemplate) =>
+    Object.values(json.Resources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy')
+      .flatMap((r) =>
+        (r.Properties!.PolicyDocument as { Statement: PolicyStatementJson[] }).Statement.filter((s) => /secretsmanager|"\*"/.test(JSON.stringify(s.Action))).map(
+          (s) => `${((r.Properties!.Roles ?? []) as Array<{ Ref: string }>).map((role) => role.Ref).join(',') || '(no role)'}: ${describeStatement(s)}`,
+        ),
+      );
+
+  it("generates the exporter's bearer token in Secrets Manager; only the export worker may read it, and the template never holds it", () => {
+    const { stack, json, template } = remote;
+    const secretId = logicalId(stack, stack.exportAuthSecret as unknown as Construct);
+    const workerRole = logicalId(stack, stack.functions.export!.role);
+    const worker = json.Resources[logicalId(stack, stack.functions.export!.fn)].Properties as Record<string, any>;
+
+    expect(json.Resources[secretId]).toMatchObject({
+      Type: 'AWS::SecretsManager::Secret',
+      Properties: { GenerateSecretString: { PasswordLength: 48, ExcludePunctuation: true } },
+    });
+    expect(worker.Environment.Variables.EXPORT_AUTH_SECRET_ARN).toEqual({ Ref: secretId });
+    expect(worker.Environment.Variables.EXPORT_AUTH_TOKEN).toBeUndefined();
+    expect(secretReaders(json)).toEqual([`${workerRole}: secretsmanager:GetSecretValue on <${secretId}>`]);
+    template.hasOutput('ExportAuthSecretArn', { Value: { Ref: secretId } });
+  });
+
+  it("uses the team's existing secret when exportAuthSecretArn names one", () => {
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:jianying-exporter-AbCdEf';
+    const { stack, json } = synth('ReelPipelineRemoteOwnSecret', { exporter: 'http', exportVideoUrl: 'https://exporter.example.com', exportAuthSecretArn: arn });
+    const worker = json.Resources[logicalId(stack, stack.functions.export!.fn)].Properties as Record<string, any>;
+
+    expect(Object.values(json.Resources).filter((r) => r.Type === 'AWS::SecretsManager::Secret')).toEqual([]);
+    expect(worker.Environment.Variables.EXPORT_AUTH_SECRET_ARN).toBe(arn);
+    expect(secretReaders(json)).toEqual([`${logicalId(stack, stack.functions.export!.role)}: secretsmanager:GetSecretValue on ${arn}`]);
+    expect(() => resolvePipelineSettings({ exporter: 'http', exportVideoUrl: 'https://x', exportAuthSecretArn: 'token' })).toThrow(/Setting exportAuthSecretArn/);
+  }, 60_000);
 });
 
 describe('settings', () => {

@@ -92,12 +92,12 @@ describe('the state machine', () => {
     expect(deployed).toEqual(substituteDefinition(pipelineDefinition(DEFAULT_DEFINITION_OPTIONS), values));
   });
 
-  it('is a Standard machine with a time limit, logging ALL to its own log group, with X-Ray tracing', () => {
+  it('is a Standard machine with a time limit, logging ALL without execution data (no task tokens) to its own log group, with X-Ray tracing', () => {
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       StateMachineType: 'STANDARD',
       LoggingConfiguration: {
         Level: 'ALL',
-        IncludeExecutionData: true,
+        IncludeExecutionData: false,
         Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^StateMachineLogs'), 'Arn'] } } }],
       },
       TracingConfiguration: { Enabled: true },

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getObjectText } from '../shared/artifacts.js';
@@ -60,11 +60,25 @@ describe('export agent', () => {
     expect(log.split('\n').filter((l) => l.includes('export message visibility extended')).length).toBeGreaterThanOrEqual(3);
   });
 
-  it('processes the queue one job at a time when started by hand as its own process', async () => {
+  it('processes the queue one job at a time when started by hand as its own process, with the settings file the stack writes', async () => {
     const stack = await startTestStack({ exportWorker: false });
     stacks.push(stack);
+    // What the README says to do: source .data/export-agent.env (it carries the exporter's secret, owner-only).
+    const envFile = join(stack.dataDir, 'export-agent.env');
+    const fromFile = Object.fromEntries(
+      readFileSync(envFile, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+    );
+    expect(fromFile.EXPORT_AUTH_TOKEN).toBe(stack.exportService!.authToken);
+    expect(statSync(envFile).mode & 0o077).toBe(0);
+    const { EXPORT_AUTH_TOKEN: _unused, ...withoutSecret } = fromFile;
+    const refused = spawnSync(process.execPath, ['--import', 'tsx', 'infra/export-agent/main.ts'], { env: { ...process.env, ...withoutSecret, EXPORT_AUTH_TOKEN: '' }, encoding: 'utf8' });
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toMatch(/Missing required setting EXPORT_AUTH_TOKEN/);
     const agent = spawn(process.execPath, ['--import', 'tsx', 'infra/export-agent/main.ts'], {
-      env: { ...process.env, ...stack.env, EXPORT_POLL_SECONDS: '2', LOG_LEVEL: 'warn' },
+      env: { ...process.env, ...fromFile, EXPORT_POLL_SECONDS: '2', LOG_LEVEL: 'warn' },
       stdio: 'ignore',
     });
     children.push(agent);
@@ -76,12 +90,42 @@ describe('export agent', () => {
     agent.kill('SIGTERM');
   });
 
+  it("waits out a refused secret like an outage: the task stays queued, then finishes once the exporter accepts the worker's token", async () => {
+    const workDir = mkdtempSync(join(tmpdir(), 'reel-exporter-'));
+    let exporter = await startExportService({ port: 0, workDir, authToken: 'the-old-secret' });
+    const port = exporter.port;
+    const stack = await startTestStack({ exportVideoUrl: exporter.url, exportMaxBackoffMs: 1000, exportPollSeconds: 1, extraEnv: { EXPORT_AUTH_TOKEN: 'the-new-secret' } });
+    stacks.push(stack);
+    const sub = await stack.post({ creator_id: 'agent', video_id: 'rotated', source_text: 'A rotated secret.' });
+    const id = sub.body.task_id as string;
+    let waiting = await stack.getTask(id);
+    for (let i = 0; i < 300 && waiting.stages.export.error?.code !== 'exporter_unavailable'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      waiting = await stack.getTask(id);
+    }
+
+    // The exporter is updated to the new secret (same address).
+    await exporter.close();
+    exporter = await startExportService({ port, workDir, authToken: 'the-new-secret' });
+    try {
+      const done = await stack.finished(id);
+
+      expect(waiting.status).toBe('RUNNING');
+      expect(waiting.stages.export).toMatchObject({ status: 'queued', error: { code: 'exporter_unavailable', message: expect.stringMatching(/refused the worker's credentials \(401\)/) } });
+      expect(done.status, JSON.stringify(done.error)).toBe('SUCCEEDED');
+      expect(exporter.stats().renders_started).toBe(1);
+    } finally {
+      await exporter.close();
+    }
+  }, 60_000);
+
   it('keeps tasks queued while the exporter is down, then finishes them all when it is back', async () => {
     const workDir = mkdtempSync(join(tmpdir(), 'reel-exporter-'));
-    let exporter = await startExportService({ port: 0, workDir });
+    const secret = 'the-team-exporters-secret';
+    let exporter = await startExportService({ port: 0, workDir, authToken: secret });
     const port = exporter.port;
     await exporter.close(); // the exporter is down from the start
-    const stack = await startTestStack({ exportVideoUrl: `http://127.0.0.1:${port}`, exportMaxBackoffMs: 5000, exportPollSeconds: 1 });
+    const stack = await startTestStack({ exportVideoUrl: `http://127.0.0.1:${port}`, exportMaxBackoffMs: 5000, exportPollSeconds: 1, extraEnv: { EXPORT_AUTH_TOKEN: secret } });
     const downSince = Date.now();
     stacks.push(stack);
     const subs = await Promise.all([1, 2, 3].map((i) => stack.post({ creator_id: 'agent', video_id: `outage${i}`, source_text: `Outage ${i}.` })));
@@ -101,7 +145,7 @@ describe('export agent', () => {
     expect(waiting.map((t) => t.stages.export.status).sort()).toEqual(['queued', 'queued', 'queued']);
     // Down for a minute in all (many back-off rounds), then back on the same address.
     await new Promise((r) => setTimeout(r, Math.max(0, downSince + 60_000 - Date.now())));
-    exporter = await startExportService({ port, workDir });
+    exporter = await startExportService({ port, workDir, authToken: secret });
     try {
       const done = await Promise.all(ids.map((id) => stack.finished(id)));
       expect(done.map((t) => t.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);

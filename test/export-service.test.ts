@@ -7,11 +7,19 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExportService, type ExportJobView, type ExportService, type ExportServiceStats } from '../infra/embedded/export-service.js';
 import type { Draft } from '../shared/draft/draft.js';
+import { ExporterAuthError } from '../shared/export/exporter.js';
+import { HttpExporter } from '../shared/export/http-exporter.js';
 import type { Logger } from '../shared/logger.js';
 import { probeVideo, type renderDraft } from '../shared/render/render-draft.js';
 import { encodeWav } from '../shared/tts/wav.js';
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
+
+/** The shared secret of every service this file starts. */
+const TOKEN = 'export-service-test-secret';
+/** Every request of this file carries the secret, as the worker's client does; the authentication tests call `globalThis.fetch`. */
+const fetch = (url: string, init: RequestInit = {}) =>
+  globalThis.fetch(url, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), authorization: `Bearer ${TOKEN}` } });
 const SRT = '1\n00:00:00,000 --> 00:00:01,000\nHello there.\n\n2\n00:00:01,000 --> 00:00:02,000\n你好，世界。\n';
 
 function sineWav(seconds: number, sampleRate = 22_050): Buffer {
@@ -91,7 +99,7 @@ describe('export service', () => {
     await new Promise<void>((resolve) => media.listen(0, '127.0.0.1', resolve));
     mediaUrl = `http://127.0.0.1:${(media.address() as AddressInfo).port}`;
     workDir = await mkdtemp(path.join(os.tmpdir(), 'export-service-'));
-    service = await startExportService({ workDir, log: quiet });
+    service = await startExportService({ workDir, log: quiet, authToken: TOKEN });
   });
 
   afterAll(async () => {
@@ -147,6 +155,51 @@ describe('export service', () => {
       expect(res.status).toBe(404);
       expect(await res.json()).toMatchObject({ error: 'not_found' });
     }
+  });
+
+  it('refuses every job request without the shared secret or with a wrong one: 401 unauthorized, nothing accepted or given out', async () => {
+    const before = (await stats()).renders_started;
+    const body = JSON.stringify({ draft: draftOf('task-intruder', 2), media: mediaFor() });
+    const requests: Array<[string, string, string | undefined]> = [
+      ['PUT', '/jobs/task-intruder', body],
+      ['GET', '/jobs/task-ok?wait=0', undefined],
+      ['GET', '/jobs/task-ok/video', undefined],
+      ['DELETE', '/jobs/task-ok', undefined],
+    ];
+    const answers: Array<{ status: number; body: unknown; challenge: string | null }> = [];
+    for (const headers of [{}, { authorization: 'Bearer not-the-secret' }, { authorization: TOKEN }] as Array<Record<string, string>>) {
+      for (const [method, route, payload] of requests) {
+        const res = await globalThis.fetch(`${service.url}${route}`, { method, headers: { 'content-type': 'application/json', ...headers }, body: payload });
+        answers.push({ status: res.status, body: await res.json(), challenge: res.headers.get('www-authenticate') });
+      }
+    }
+
+    expect(answers.map((a) => a.status)).toEqual(Array(12).fill(401));
+    for (const a of answers) {
+      expect(a.body).toMatchObject({ error: 'unauthorized', message: expect.stringMatching(/secret/) });
+      expect(a.challenge).toMatch(/^Bearer/);
+    }
+    expect((await stats()).renders_started).toBe(before);
+    expect((await status('task-intruder')).res.status).toBe(404);
+    expect((await status('task-ok')).body.state).toBe('succeeded');
+  });
+
+  it("is driven by the worker's HTTP client with the secret, which reports a wrong secret as an auth error and reads it again", async () => {
+    const job = { draft: draftOf('task-ok', 2), media: mediaFor() };
+    let forgotten = 0;
+    const wrong = new HttpExporter(service.url, { token: async () => 'not-the-secret', forget: () => void forgotten++ });
+    const right = new HttpExporter(service.url, TOKEN);
+
+    const refused = await wrong.submit('task-ok', job).catch((error: unknown) => error);
+    await right.submit('task-ok', job);
+    const done = await right.status('task-ok', 5);
+    const video = await right.video('task-ok');
+
+    expect(refused).toBeInstanceOf(ExporterAuthError);
+    expect((refused as Error).message).toMatch(/refused the worker's credentials \(401\).*EXPORT_AUTH_TOKEN/);
+    expect(forgotten).toBe(1);
+    expect(done.state).toBe('succeeded');
+    expect(Buffer.from(video).subarray(4, 8).toString('ascii')).toBe('ftyp');
   });
 
   it('rejects a body that is not a job with 400', async () => {
@@ -253,7 +306,7 @@ describe('export service under a burst of PUTs', () => {
     await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
     const base = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
     const workDir = await mkdtemp(path.join(os.tmpdir(), 'export-burst-'));
-    const service = await startExportService({ workDir, log: quiet, render: slowRender });
+    const service = await startExportService({ workDir, log: quiet, render: slowRender, authToken: TOKEN });
     const job = (id: string) => ({ draft: draftOf(id, 1), media: { narration: `${base}/n.wav`, subtitles: `${base}/s.srt` } });
     try {
       const answers = await Promise.all(
@@ -286,7 +339,7 @@ describe('export service under a burst of PUTs', () => {
     await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
     const base = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
     const workDir = await mkdtemp(path.join(os.tmpdir(), 'export-keep-'));
-    const service = await startExportService({ workDir, log: quiet, render: quick, keepJobs: 2 });
+    const service = await startExportService({ workDir, log: quiet, render: quick, keepJobs: 2, authToken: TOKEN });
     try {
       for (const id of ['k1', 'k2', 'k3']) {
         const body = JSON.stringify({ draft: draftOf(id, 1), media: { narration: `${base}/n.wav`, subtitles: `${base}/s.srt` } });

@@ -142,8 +142,10 @@ async function naiveClient(exporterUrl: string, rt: Parameters<typeof presignGet
     const media: Record<string, string> = {};
     for (const m of draft.materials) if ('key' in m) media[m.id] = await presignGet(rt, m.key);
     const job = JSON.stringify({ draft, media });
+    // The export service's shared secret, as the worker sends it.
+    const authorization = `Bearer ${rt.settings.exportAuthToken}`;
     for (;;) {
-      const res = await fetch(`${exporterUrl}/jobs/${taskId}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: job });
+      const res = await fetch(`${exporterUrl}/jobs/${taskId}`, { method: 'PUT', headers: { 'content-type': 'application/json', authorization }, body: job });
       await res.text();
       if (res.status === 202) break;
       if (res.status !== 503) throw new Error(`the exporter answered ${res.status}`);
@@ -154,11 +156,11 @@ async function naiveClient(exporterUrl: string, rt: Parameters<typeof presignGet
     outcome.acceptedAt = Date.now();
     let state = 'running';
     while (state === 'running') {
-      const res = await fetch(`${exporterUrl}/jobs/${taskId}?wait=20`);
+      const res = await fetch(`${exporterUrl}/jobs/${taskId}?wait=20`, { headers: { authorization } });
       state = ((await res.json()) as { state: string }).state;
     }
     if (state !== 'succeeded') throw new Error(`export ${state}`);
-    const video = await fetch(`${exporterUrl}/jobs/${taskId}/video`);
+    const video = await fetch(`${exporterUrl}/jobs/${taskId}/video`, { headers: { authorization } });
     await putObject(rt, taskArtifactKey(taskId, ARTIFACT.finalVideo), new Uint8Array(await video.arrayBuffer()), 'video/mp4');
     outcome.doneAt = Date.now();
   } catch (error: unknown) {

@@ -15,6 +15,11 @@ export interface PipelineSettings {
   exporter: 'builtin' | 'http';
   /** the export service the `http` exporter drives (EXPORT_VIDEO_URL); required for `lambda` + `http` */
   exportVideoUrl: string;
+  /**
+   * `lambda` + `http`: an existing Secrets Manager secret holding the export service's bearer
+   * token (EXPORT_AUTH_SECRET_ARN); empty: the stack generates one
+   */
+  exportAuthSecretArn: string;
   /** `passthrough`: the narration is the cleaned source; `gemini`: the story function asks Gemini (key from Secrets Manager) */
   storyProvider: 'passthrough' | 'gemini';
   /** GEMINI_MODEL */
@@ -67,6 +72,7 @@ export const DEFAULT_PIPELINE_SETTINGS: Readonly<PipelineSettings> = {
   exportWorker: 'lambda',
   exporter: 'builtin',
   exportVideoUrl: '',
+  exportAuthSecretArn: '',
   storyProvider: 'passthrough',
   geminiModel: 'gemini-2.5-flash',
   geminiApiKeySecretArn: '',
@@ -168,6 +174,9 @@ export function resolvePipelineSettings(given: Partial<PipelineSettings> = {}): 
   }
   if (s.exportWorker === 'lambda' && s.exporter === 'http' && !/^https?:\/\/\S+$/.test(s.exportVideoUrl)) {
     throw new PipelineSettingError('exportVideoUrl', 'the lambda worker with the http exporter needs the export service URL (http:// or https://)');
+  }
+  if (s.exportAuthSecretArn && !/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/.test(s.exportAuthSecretArn)) {
+    throw new PipelineSettingError('exportAuthSecretArn', `expected a Secrets Manager secret ARN, got "${s.exportAuthSecretArn}"`);
   }
   if (s.geminiApiKeySecretArn && !/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/.test(s.geminiApiKeySecretArn)) {
     throw new PipelineSettingError('geminiApiKeySecretArn', `expected a Secrets Manager secret ARN, got "${s.geminiApiKeySecretArn}"`);

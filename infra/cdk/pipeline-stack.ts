@@ -97,6 +97,8 @@ export class PipelineStack extends Stack {
   readonly executionEndedRule: events.Rule;
   readonly api: apigw.RestApi;
   readonly geminiSecret?: secretsmanager.ISecret;
+  /** `lambda` + `http`: the export service's bearer token, readable by the export worker only */
+  readonly exportAuthSecret?: secretsmanager.ISecret;
   readonly exportAgentPolicy?: iam.ManagedPolicy;
   readonly dashboard: cloudwatch.Dashboard;
   readonly alarms: Record<
@@ -339,7 +341,9 @@ export class PipelineStack extends Stack {
       // The one definition both worlds run; its TimeoutSeconds is the execution's limit.
       definitionBody: sfn.DefinitionBody.fromString(JSON.stringify(DEFINITION)),
       definitionSubstitutions: substitutions,
-      logs: { destination: smLogs, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      // Level ALL (cdk-nag SF1) but no execution data: state inputs carry task tokens and
+      // presigned-URL material, and a token in CloudWatch lets any log reader finish a task.
+      logs: { destination: smLogs, level: sfn.LogLevel.ALL, includeExecutionData: false },
       tracingEnabled: true,
     });
     // Unqualified ARNs only: the definition invokes `$LATEST`, never a version or alias.
@@ -452,6 +456,8 @@ export class PipelineStack extends Stack {
     ];
     if (settings.exportWorker === 'lambda') {
       const builtin = settings.exporter === 'builtin';
+      // A remote exporter is reachable from the internet: every request carries this secret.
+      if (!builtin) this.exportAuthSecret = this.buildExportAuthSecret(settings.exportAuthSecretArn);
       const worker = make('export', 'ExportFunction', {
         entry: 'lambdas/export/index.ts',
         description: builtin
@@ -466,13 +472,14 @@ export class PipelineStack extends Stack {
           ...common,
           EXPORT_QUEUE_URL: this.exportQueue.queueUrl,
           EXPORTER: settings.exporter,
-          ...(builtin ? {} : { EXPORT_VIDEO_URL: settings.exportVideoUrl }),
+          ...(builtin ? {} : { EXPORT_VIDEO_URL: settings.exportVideoUrl, EXPORT_AUTH_SECRET_ARN: this.exportAuthSecret!.secretArn }),
           EXPORT_VISIBILITY_SECONDS: String(LAMBDA_WORKER_VISIBILITY_SECONDS),
           EXPORT_POLL_SECONDS: '20',
         },
         files: builtin ? BUILTIN_RENDERER_FILES : [],
       });
       for (const statement of exportStatements()) worker.role.addToPolicy(statement);
+      if (this.exportAuthSecret) worker.role.addToPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.exportAuthSecret.secretArn] }));
       // One message group: the event source hands over one export at a time.
       worker.fn.addEventSource(new SqsEventSource(this.exportQueue, { batchSize: 1 }));
     } else {
@@ -499,7 +506,7 @@ export class PipelineStack extends Stack {
           `BUCKET_NAME=${this.artifactBucketName}`,
           `EXPORT_QUEUE_URL=${this.exportQueue.queueUrl}`,
         ].join(' '),
-        description: 'The export agent\'s settings (add EXPORT_VIDEO_URL, the exporter beside it): npm run export-agent',
+        description: 'The export agent\'s settings (add EXPORT_VIDEO_URL and EXPORT_AUTH_TOKEN of the exporter beside it): npm run export-agent',
       });
     }
 
@@ -597,6 +604,29 @@ export class PipelineStack extends Stack {
       value: `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${this.dashboard.dashboardName}`,
     });
     if (this.geminiSecret) new CfnOutput(this, 'GeminiApiKeySecretArn', { value: this.geminiSecret.secretArn, description: 'Put the Gemini API key here' });
+    if (this.exportAuthSecret) {
+      new CfnOutput(this, 'ExportAuthSecretArn', {
+        value: this.exportAuthSecret.secretArn,
+        description: 'The bearer token the export service must require (Authorization: Bearer <value>); read it with get-secret-value',
+      });
+    }
+  }
+
+  /** The export service's shared secret: the one given, or a generated 48-character token. */
+  private buildExportAuthSecret(existingArn: string): secretsmanager.ISecret {
+    if (existingArn) return secretsmanager.Secret.fromSecretCompleteArn(this, 'ExportAuthToken', existingArn);
+    const secret = new secretsmanager.Secret(this, 'ExportAuthToken', {
+      description: "Bearer token of the reel-pipeline export service: the export worker sends it, the exporter checks it (see README, Export service contract).",
+      // Letters and digits only: it travels in an HTTP header and in shell settings files.
+      generateSecretString: { passwordLength: 48, excludePunctuation: true, includeSpace: false },
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    acknowledge(
+      secret,
+      'AwsSolutions-SMG4',
+      'The exporter checks this token on its own host; a rotation function could not update it there. Rotate by hand: put-secret-value, update the exporter; the worker reads the secret again after a 401.',
+    );
+    return secret;
   }
 
   /** One statement per item kind: these actions on items whose `pk` starts with `<KIND>#`. */

@@ -1,5 +1,6 @@
 import './promise-with-resolvers.js';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
@@ -13,6 +14,7 @@ import { createApiApp } from '../../lambdas/api/app.js';
 import { createInboxHandler, type S3EventLike } from '../../lambdas/inbox/handler.js';
 import { STATE_MACHINE_FUNCTIONS, createStateMachineHandlers, type StateMachineFunction } from '../../lambdas/functions.js';
 import { putObject } from '../../shared/artifacts.js';
+import { ConfigError } from '../../shared/errors.js';
 import { runExportAgent } from '../../shared/export/export-agent.js';
 import { runDeadLetterConsumer } from '../../shared/export/dead-letter.js';
 import type { ExportOutcome } from '../../shared/export/export-worker.js';
@@ -50,7 +52,11 @@ export interface EmbeddedStackOptions {
   testControls?: boolean;
   /** run the export agent in-process (default true) */
   exportWorker?: boolean;
-  /** an external exporter; without it the embedded single-threaded export service starts */
+  /**
+   * an external exporter; without it the embedded single-threaded export service starts. Its
+   * shared secret comes from `extraEnv.EXPORT_AUTH_TOKEN` (required then); the embedded service
+   * uses that too, or a random one per start.
+   */
   exportVideoUrl?: string;
   exportVisibilitySeconds?: number;
   exportPollSeconds?: number;
@@ -210,21 +216,29 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     // Export service (the single-threaded exporter), unless an external one is named.
     let exportService: Awaited<ReturnType<typeof startExportService>> | undefined;
     let exportVideoUrl: string = options.exportVideoUrl ?? '';
+    // The export contract's shared secret (README, "Export service contract"): the embedded
+    // service gets a fresh one per start unless one is given; an external exporter's is given.
+    if (exportVideoUrl && !env.EXPORT_AUTH_TOKEN) throw new ConfigError('EXPORT_AUTH_TOKEN', `the exporter at ${exportVideoUrl} (EXPORT_VIDEO_URL) needs its shared secret`);
+    env.EXPORT_AUTH_TOKEN ||= randomBytes(32).toString('base64url');
     if (!exportVideoUrl) {
-      exportService = await startExportService({ port: 0, host, workDir: join(dataDir, 'exporter') });
+      exportService = await startExportService({ port: 0, host, workDir: join(dataDir, 'exporter'), authToken: env.EXPORT_AUTH_TOKEN });
       closers.push(() => exportService!.close());
       exportVideoUrl = exportService.url;
     }
     env.EXPORT_VIDEO_URL = exportVideoUrl;
 
     const rt = createRuntime(env);
-    // What an export agent on this machine needs (npm run export-agent): source this file.
+    // What an export agent on this machine needs (npm run export-agent): source this file. It
+    // holds the exporter's secret, so only its owner may read it.
+    const agentEnvFile = join(dataDir, 'export-agent.env');
     writeFileSync(
-      join(dataDir, 'export-agent.env'),
-      ['AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_SQS', 'AWS_ENDPOINT_URL_SFN', 'S3_FORCE_PATH_STYLE', 'TABLE_NAME', 'BUCKET_NAME', 'EXPORT_QUEUE_URL', 'EXPORT_VIDEO_URL']
+      agentEnvFile,
+      ['AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_SQS', 'AWS_ENDPOINT_URL_SFN', 'S3_FORCE_PATH_STYLE', 'TABLE_NAME', 'BUCKET_NAME', 'EXPORT_QUEUE_URL', 'EXPORT_VIDEO_URL', 'EXPORT_AUTH_TOKEN']
         .map((k) => `${k}=${env[k]}`)
         .join('\n') + '\n',
+      { mode: 0o600 },
     );
+    chmodSync(agentEnvFile, 0o600);
     const controls = new TestControls();
     // Each handler runs as the function it is on AWS, so its calls can be checked against that role.
     const as = <T>(principal: EmbeddedPrincipal, work: () => T): T => runAsPrincipal({ principal, settings: rt.settings }, work);
@@ -307,7 +321,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     closers.push(() => sfn.close());
 
     // Export agent, in-process (the same code runs by hand: npm run export-agent).
-    const baseExporter: Exporter = new HttpExporter(exportVideoUrl);
+    const baseExporter: Exporter = new HttpExporter(exportVideoUrl, env.EXPORT_AUTH_TOKEN);
     const exporter = options.wrapExporter ? options.wrapExporter(baseExporter) : baseExporter;
     let agent: { abort: AbortController; done: Promise<void> } | undefined;
     const startExportWorker = () => {

@@ -8,7 +8,7 @@
  * queue. The service keeps its own accounting (`/stats`) so tests and benchmarks can prove it
  * never ran two renders at once.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import type { Server } from 'node:http';
@@ -20,6 +20,7 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import type { Draft } from '../../shared/draft/draft.js';
+import { isAuthorizedExportRequest } from '../../shared/export/export-auth.js';
 import { createLogger, type Logger } from '../../shared/logger.js';
 import { downloadMedia, exportFailureMessage, isRetryableExportError } from '../../shared/render/media-download.js';
 import { materialIdsNeedingMedia, renderDraft } from '../../shared/render/render-draft.js';
@@ -98,6 +99,12 @@ export interface ExportServiceOptions {
   maxWaitSeconds?: number;
   /** per-file media download timeout, milliseconds. Default 120 000. */
   downloadTimeoutMs?: number;
+  /**
+   * The shared secret every `/jobs` request must carry as `Authorization: Bearer <token>`
+   * (401 otherwise). Omitted: a random one is generated — the service is never open — and
+   * handed out as {@link ExportService.authToken}.
+   */
+  authToken?: string;
   log?: Logger;
 }
 
@@ -106,6 +113,8 @@ export interface ExportService {
   /** base URL, e.g. `http://127.0.0.1:40123` */
   url: string;
   port: number;
+  /** the bearer token `/jobs` requests must carry */
+  authToken: string;
   /** cancels the running job (killing ffmpeg), then stops listening */
   close(): Promise<void>;
   stats(): ExportServiceStats;
@@ -169,7 +178,8 @@ interface Job {
  *
  * Routes: `PUT /jobs/{task_id}` (202, or 503 busy, 409 conflicting draft, 400 invalid),
  * `GET /jobs/{task_id}?wait=S`, `GET /jobs/{task_id}/video`, `DELETE /jobs/{task_id}`,
- * `GET /health`, `GET /stats`.
+ * `GET /health`, `GET /stats`. Every `/jobs` route answers 401 `unauthorized` without
+ * `Authorization: Bearer <authToken>`.
  */
 export async function startExportService(opts: ExportServiceOptions): Promise<ExportService> {
   const log = opts.log ?? createLogger({ component: 'export-service' });
@@ -177,6 +187,7 @@ export async function startExportService(opts: ExportServiceOptions): Promise<Ex
   const keepJobs = Math.max(1, opts.keepJobs ?? 20);
   const maxWaitSeconds = opts.maxWaitSeconds ?? 60;
   const downloadTimeoutMs = opts.downloadTimeoutMs ?? 120_000;
+  const authToken = opts.authToken || randomBytes(32).toString('base64url');
   const jobsDir = path.join(path.resolve(opts.workDir), 'jobs');
   // Job folders of an earlier process are unreachable (the job table lives in memory).
   await rm(jobsDir, { recursive: true, force: true });
@@ -297,6 +308,24 @@ export async function startExportService(opts: ExportServiceOptions): Promise<Ex
   app.get('/health', (c) => c.json({ status: 'ok', busy: current !== null, ...stats() }));
   app.get('/stats', (c) => c.json(stats()));
 
+  // Jobs carry presigned media URLs and give out videos: only holders of the secret may touch
+  // them. /health and /stats stay open (accounting only: task ids and times, no URLs or media).
+  app.use('/jobs/*', async (c, next) => {
+    const header = c.req.header('authorization');
+    if (isAuthorizedExportRequest(header, authToken)) return next();
+    log.warn('export request refused: no or wrong bearer token', { method: c.req.method, path: c.req.path, had_header: header !== undefined });
+    c.header('WWW-Authenticate', 'Bearer realm="export-service"');
+    return c.json(
+      {
+        error: 'unauthorized',
+        message: header
+          ? "The bearer token is not this export service's secret (EXPORT_AUTH_TOKEN)."
+          : 'The export service needs its shared secret: send "Authorization: Bearer <EXPORT_AUTH_TOKEN>".',
+      },
+      401,
+    );
+  });
+
   app.put(
     '/jobs/:taskId',
     bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.json({ error: 'too_large', message: `The job body exceeds ${MAX_BODY_BYTES} bytes.` }, 413) }),
@@ -408,6 +437,7 @@ export async function startExportService(opts: ExportServiceOptions): Promise<Ex
   return {
     url,
     port,
+    authToken,
     stats,
     async close() {
       closing = true;

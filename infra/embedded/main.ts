@@ -5,7 +5,7 @@ import { startEmbeddedStack } from './embedded-stack.js';
 /**
  * `npm start`: the whole pipeline on this machine, one process.
  * Settings: PORT (51082), HOST (127.0.0.1), DATA_DIR (.data), EXPORT_VIDEO_URL (an external
- * exporter instead of the embedded one), EXPORT_WORKER=off (no in-process export agent),
+ * exporter instead of the embedded one; EXPORT_AUTH_TOKEN is its bearer token), EXPORT_WORKER=off (no in-process export agent),
  * PIPELINE_TEST_CONTROLS=1 (test-only gates and faults under /__test).
  */
 const log = createLogger({ stage: 'embedded-stack' });

@@ -2,6 +2,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../shared/errors.js';
 import { BuiltinExporter } from '../../shared/export/builtin-exporter.js';
+import { exportAuthTokenSource } from '../../shared/export/export-auth.js';
 import type { Exporter } from '../../shared/export/exporter.js';
 import { HttpExporter } from '../../shared/export/http-exporter.js';
 import { sharedRuntime } from '../../shared/runtime.js';
@@ -16,7 +17,10 @@ const kind = process.env.EXPORTER || 'builtin';
 if (kind !== 'builtin' && kind !== 'http') throw new ConfigError('EXPORTER', `expected "builtin" or "http", got "${kind}"`);
 if (kind === 'http') requireSettings(rt.settings, ['exportVideoUrl']);
 const exporter: Exporter =
-  kind === 'builtin' ? new BuiltinExporter({ workRoot: path.join(tmpdir(), 'exports') }) : new HttpExporter(rt.settings.exportVideoUrl);
+  kind === 'builtin'
+    ? new BuiltinExporter({ workRoot: path.join(tmpdir(), 'exports') })
+    : // The exporter's shared secret: EXPORT_AUTH_SECRET_ARN on AWS, read at cold start.
+      new HttpExporter(rt.settings.exportVideoUrl, exportAuthTokenSource(rt.settings));
 
 export const handler = createExportWorkerHandler({
   rt,

@@ -60,7 +60,8 @@ export async function failDeadLetteredExport(
   try {
     message = JSON.parse(body) as typeof message;
   } catch {
-    createLogger({ stage: 'export-dlq' }).error('malformed dead-lettered export message', { body: body.slice(0, 500) });
+    // Never the body: it carries the task token, which lets its reader finish the task.
+    createLogger({ stage: 'export-dlq' }).error('malformed dead-lettered export message', { body_bytes: body.length });
     return 'malformed';
   }
   const fields = { task_id: message.task_id ?? 'unknown', creator_id: message.creator_id, video_id: message.video_id };

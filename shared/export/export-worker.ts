@@ -110,7 +110,8 @@ export async function processExportMessage(
 
   const message = parseMessage(received.body);
   if (!message) {
-    createLogger({ stage: 'export' }).error('malformed export message deleted', { body: received.body.slice(0, 500) });
+    // Never the body: it carries the task token, which lets its reader finish the task.
+    createLogger({ stage: 'export' }).error('malformed export message deleted', { body_bytes: received.body.length });
     await deleteMessage();
     return 'malformed';
   }

@@ -57,3 +57,15 @@ export class ExporterBusyError extends Error {
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }
+
+/**
+ * The exporter refused the worker's credentials (401/403), or the secret cannot be read. An
+ * `ExporterUnavailableError`: the task waits in the queue until the secret is fixed, as in an
+ * outage, instead of failing every task over one setting.
+ */
+export class ExporterAuthError extends ExporterUnavailableError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ExporterAuthError';
+  }
+}

@@ -1,5 +1,7 @@
 import { errorMessage } from '../errors.js';
+import { exportAuthHeader, type ExportAuthTokenSource } from './export-auth.js';
 import {
+  ExporterAuthError,
   ExporterBusyError,
   ExporterUnavailableError,
   type ExportJob,
@@ -7,21 +9,45 @@ import {
   type Exporter,
 } from './exporter.js';
 
-/** Client of an export service speaking the asynchronous job contract over HTTP (`EXPORT_VIDEO_URL`). */
+/**
+ * Client of an export service speaking the asynchronous job contract over HTTP (`EXPORT_VIDEO_URL`).
+ * Every request carries the service's shared secret as `Authorization: Bearer …` (see
+ * `export-auth.ts`); a 401 or 403 is an {@link ExporterAuthError}, waited out like an outage.
+ */
 export class HttpExporter implements Exporter {
-  constructor(private readonly baseUrl: string) {}
+  private readonly auth: ExportAuthTokenSource;
+
+  /** `auth`: the token itself, or a source that reads it (from Secrets Manager on AWS). */
+  constructor(
+    private readonly baseUrl: string,
+    auth: ExportAuthTokenSource | string,
+  ) {
+    this.auth = typeof auth === 'string' ? { token: () => Promise.resolve(auth), forget: () => undefined } : auth;
+  }
 
   private url(path: string): string {
     return `${this.baseUrl.replace(/\/+$/, '')}${path}`;
   }
 
   private async call(path: string, init: RequestInit): Promise<Response> {
+    const headers = new Headers(init.headers);
+    headers.set('authorization', exportAuthHeader(await this.auth.token()));
+    let res: Response;
     try {
-      return await fetch(this.url(path), init);
+      res = await fetch(this.url(path), { ...init, headers });
     } catch (error: unknown) {
       if (init.signal?.aborted) throw error;
       throw new ExporterUnavailableError(`The export service at ${this.baseUrl} cannot be reached: ${errorMessage(error)}`, { cause: error });
     }
+    if (res.status === 401 || res.status === 403) {
+      // The secret may have been rotated: read it again before the next request.
+      this.auth.forget();
+      const text = await res.text();
+      throw new ExporterAuthError(
+        `The export service at ${this.baseUrl} refused the worker's credentials (${res.status}): ${text.slice(0, 300)} — check EXPORT_AUTH_TOKEN or the secret EXPORT_AUTH_SECRET_ARN.`,
+      );
+    }
+    return res;
   }
 
   async submit(taskId: string, job: ExportJob, signal?: AbortSignal): Promise<void> {
