@@ -66,6 +66,13 @@ export function createExportWorkerHandler(deps: ExportWorkerLambdaDeps) {
       } finally {
         clearTimeout(timer);
       }
+      if (outcome === 'lease_lost') {
+        // The worker already cancelled its job; the message reappears when its lease lapses.
+        // Returning normally would let the event source delete it.
+        throw new ExportMessageReturnedError(
+          `The export worker lost the lease of message ${record.messageId}; its job was cancelled and the message returns to the queue when the lease lapses.`,
+        );
+      }
       if (outcome === 'abandoned') {
         const taskId = taskIdOf(record.body);
         if (deps.cancelAbandonedJobs && taskId) await deps.exporter.cancel(taskId).catch((error: unknown) => log.warn('cancel of an abandoned job failed', { error, task_id: taskId }));
