@@ -142,6 +142,7 @@ describe('the Lambda export worker', () => {
     expect(mine().map((i) => i.result)).toEqual(mine().map(() => ({ outcomes: ['requeued'] })));
     expect(mine().map((i) => i.record.attributes?.ApproximateReceiveCount)).toEqual(mine().map(() => '1'));
 
+    const waitedInvocations = mine().length;
     exportService = await startExportService({ port: exporterPort, workDir: exporterDir }); // back on the same address
     const task = await stack.finished(taskId);
 
@@ -150,7 +151,7 @@ describe('the Lambda export worker', () => {
     expect(await dlqDepth()).toBe(0);
     expect(exportService.stats().jobs.filter((j) => j.task_id === taskId)).toHaveLength(1);
     recordReliability({
-      fault: `exporter down for ${mine().length - 1} Lambda invocations (maxReceiveCount ${MAX_RECEIVE_COUNT}), lambda worker + http exporter`,
+      fault: `exporter down for ${waitedInvocations} Lambda invocations (maxReceiveCount ${MAX_RECEIVE_COUNT}), lambda worker + http exporter`,
       runs: 1,
       outcome: `task ${task.status}; ${mine().filter((i) => (i.result as { outcomes?: string[] })?.outcomes?.[0] === 'requeued').length} invocations requeued the message; DLQ depth ${await dlqDepth()}`,
       data_lost: task.artifacts.some((a) => a.name === 'final_video.mp4') ? 0 : 1,
@@ -177,6 +178,14 @@ describe('the Lambda export worker', () => {
     const runs = exportService!.stats().jobs.filter((j) => j.task_id === taskId);
     expect(runs).toHaveLength(1);
     expect(exportService!.stats().max_concurrent_renders).toBe(1);
+    recordReliability({
+      fault: 'Lambda export worker killed right after receiving (before its first renewal)',
+      runs: 1,
+      outcome: `task ${task.status}; message received again ${(freedAfterMs / 1000).toFixed(1)} s after the death (lease ${LEASE_SECONDS} s, queue visibility ${QUEUE_VISIBILITY_SECONDS} s); ${runs.length} render(s)`,
+      data_lost: task.artifacts.some((a) => a.name === 'final_video.mp4') ? 0 : 1,
+      duplicates: runs.length - 1,
+      locks_leaked: (await stack.itemKeys()).filter((k) => k === 'LOCK#lambda#killed').length,
+    });
   }, 120_000);
 
   it('still dead-letters a message the worker crashes on, and fails its task with the reason', async () => {

@@ -255,7 +255,7 @@ describe('a worker whose renewals fail', () => {
     recordReliability({
       fault: 'export lease renewals refused (ChangeMessageVisibility throttled) with a second worker polling',
       runs: 1,
-      outcome: `task ${task.status}; worker A cancelled its job before B received the message; max ${maxRunning} render(s) at once`,
+      outcome: `task ${task.status}; exporter calls in order: ${events.join(', ')}; max ${maxRunning} render(s) at once`,
       data_lost: task.artifacts.some((x) => x.name === 'final_video.mp4') ? 0 : 1,
       duplicates: maxRunning - 1,
       locks_leaked: (await stack.itemKeys()).filter((k) => k === 'LOCK#lease#renewals-fail').length,
