@@ -9,7 +9,7 @@ import {
   pipelineSettingsFromContext,
   resolvePipelineSettings,
 } from '../infra/cdk/pipeline-settings.js';
-import { describeStatement, flatten, type CfnTemplate, type PolicyStatementJson } from '../infra/cdk/template-inspection.js';
+import { describeStatement, flatten, statementsOfRole, type CfnTemplate, type PolicyStatementJson } from '../infra/cdk/template-inspection.js';
 
 /**
  * The other export paths and providers: the export agent next to the JianYing box (`agent` +
@@ -150,6 +150,23 @@ describe('the Lambda worker with the http exporter', () => {
     expect(secretReaders(json)).toEqual([`${logicalId(stack, stack.functions.export!.role)}: secretsmanager:GetSecretValue on ${arn}`]);
     expect(() => resolvePipelineSettings({ exporter: 'http', exportVideoUrl: 'https://x', exportAuthSecretArn: 'token' })).toThrow(/Setting exportAuthSecretArn/);
   }, 60_000);
+  it('may re-send a message that waited out an exporter outage to the export queue, and send nowhere else', () => {
+    const { stack, json } = remote;
+    const names = { [logicalId(stack, stack.exportQueue)]: 'ExportQueue' };
+    const sends = statementsOfRole(json, logicalId(stack, stack.functions.export!.role))
+      .map((s) => describeStatement(s, names))
+      .filter((l) => l.includes('sqs:SendMessage'));
+    expect(sends).toEqual(['sqs:SendMessage on <ExportQueue.Arn>']);
+  });
+
+  it('keeps the queue visibility just above the worker timeout and gives the worker a one-minute lease', () => {
+    const { stack, json } = remote;
+    const worker = json.Resources[logicalId(stack, stack.functions.export!.fn)].Properties as Record<string, any>;
+    const visibility = json.Resources[logicalId(stack, stack.exportQueue)].Properties!.VisibilityTimeout as number;
+    expect(visibility).toBeGreaterThan(worker.Timeout);
+    expect(visibility).toBeLessThanOrEqual(worker.Timeout + 60);
+    expect(worker.Environment.Variables).toMatchObject({ EXPORT_VISIBILITY_SECONDS: '60' });
+  });
 });
 
 describe('settings', () => {

@@ -8,7 +8,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createExportDeadLetterHandler } from '../lambdas/export-dlq/handler.js';
 import { DEAD_LETTER_ATTEMPTS } from '../shared/export/dead-letter.js';
 import { ExportMessageReturnedError, createExportWorkerHandler } from '../lambdas/export/handler.js';
@@ -146,6 +146,46 @@ describe('the Lambda export worker', () => {
     expect(calls).toEqual(['submit task-1', 'cancel task-1']);
     expect(sent.filter((s) => s.command === 'ChangeMessageVisibilityCommand').at(-1)?.input).toMatchObject({ ReceiptHandle: 'rh-1', VisibilityTimeout: 10 });
     expect(sent.some((s) => s.command === 'DeleteMessageCommand' || s.command.startsWith('SendTask'))).toBe(false);
+  });
+
+  it('requeues a message still waiting on a remote exporter when time runs out: a fresh copy, the original deleted, nothing reported', async () => {
+    const { rt, sent } = fakeRuntime(runningTask);
+    const { exporter, calls } = fakeExporter('never');
+    const handler = createExportWorkerHandler({ ...deps(rt, exporter), cancelAbandonedJobs: false });
+
+    const result = await handler({ Records: [record(MESSAGE)] }, { getRemainingTimeInMillis: () => 300 });
+
+    expect(result.outcomes).toEqual(['requeued']);
+    expect(calls).toEqual(['submit task-1']);
+    const sendAt = sent.findIndex((s) => s.command === 'SendMessageCommand');
+    expect(sent[sendAt].input).toMatchObject({ QueueUrl: 'https://sqs/q.fifo', MessageBody: JSON.stringify(MESSAGE), MessageGroupId: 'exports' });
+    expect(sent[sendAt].input.MessageDeduplicationId).toMatch(/^[0-9a-f]{64}$/);
+    expect(sent.findIndex((s) => s.command === 'DeleteMessageCommand' && s.input.ReceiptHandle === 'rh-1')).toBeGreaterThan(sendAt);
+    expect(sent.some((s) => s.command.startsWith('SendTask') || (s.command === 'ChangeMessageVisibilityCommand' && s.input.VisibilityTimeout === 10))).toBe(false);
+  });
+
+  it('fails the invocation without touching the message when its lease is lost, so the event source does not delete it', async () => {
+    vi.useFakeTimers();
+    try {
+      const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+      const { rt, sent } = fakeRuntime((client, command) => (command === 'ChangeMessageVisibilityCommand' ? throttled : runningTask(client, command)));
+      const { exporter, calls } = fakeExporter('never');
+      const handler = createExportWorkerHandler({ ...deps(rt, exporter), visibilitySeconds: 3 });
+
+      const run = handler({ Records: [record(MESSAGE)] }, { getRemainingTimeInMillis: () => 900_000 });
+      const settled = run.then(
+        () => 'returned',
+        (error: unknown) => error,
+      );
+      await vi.advanceTimersByTimeAsync(3000);
+
+      expect(calls).toEqual(['submit task-1', 'cancel task-1']);
+      expect(await settled).toBeInstanceOf(ExportMessageReturnedError);
+      expect(sent.filter((s) => s.command === 'ChangeMessageVisibilityCommand').every((s) => s.input.VisibilityTimeout === 3)).toBe(true);
+      expect(sent.some((s) => s.command === 'DeleteMessageCommand' || s.command.startsWith('SendTask'))).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('gives the message back soon when the worker fails, instead of leaving it invisible for the queue timeout', async () => {

@@ -59,14 +59,20 @@ const DEFINITION = pipelineDefinition(DEFAULT_DEFINITION_OPTIONS);
 
 /** Lambda's hard limit, and so the longest export a Lambda worker can do in one invocation. */
 const LAMBDA_MAX_SECONDS = 900;
-/** How long the Lambda worker keeps a message invisible, renewed every third while it works. */
-const LAMBDA_WORKER_VISIBILITY_SECONDS = 300;
 /**
  * How long an undeliverable event waits in UndeliveredEventsQueue, and so how long a document
  * left under inbox/ (its event was never handled) is kept: the operator can replay the event
  * while its document still exists; after that both are gone.
  */
 const UNDELIVERED_RETENTION_DAYS = 14;
+/** The Lambda worker's lease on a message: cut to this on receipt, renewed every third while it works. */
+const LAMBDA_WORKER_VISIBILITY_SECONDS = 60;
+/**
+ * The queue's own visibility: what a message gets from the event source's receive, before the
+ * worker's first cut. Only a worker that never ran (an init error) leaves a message hidden this
+ * long. AWS refuses an event source whose queue visibility is below the function's timeout.
+ */
+const EXPORT_QUEUE_VISIBILITY_SECONDS = LAMBDA_MAX_SECONDS + 30;
 
 /** Item kinds of the one table (the prefix of `pk`, see shared/keys.ts). */
 type ItemKind = 'LOCK' | 'TASK' | 'IDEM' | 'RATE';
@@ -187,9 +193,10 @@ export class PipelineStack extends Stack {
       fifo: true,
       // The Export state sends a per-attempt MessageDeduplicationId (a hash of its task token).
       contentBasedDeduplication: false,
-      // AWS asks for at least 6x the consuming function's timeout; the worker itself renews a
-      // much shorter visibility while it works, so a crashed worker frees the queue sooner.
-      visibilityTimeout: Duration.seconds(6 * LAMBDA_MAX_SECONDS),
+      // Just above the worker's timeout, not AWS's suggested 6x (a margin for retries of a
+      // throttled invoke): the single message group means a message hidden by a worker that
+      // died before its first cut blocks every export for this long.
+      visibilityTimeout: Duration.seconds(EXPORT_QUEUE_VISIBILITY_SECONDS),
       retentionPeriod: Duration.days(4),
       deadLetterQueue: { queue: this.exportDeadLetterQueue, maxReceiveCount: settings.exportMaxReceiveCount },
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -480,6 +487,9 @@ export class PipelineStack extends Stack {
       });
       for (const statement of exportStatements()) worker.role.addToPolicy(statement);
       if (this.exportAuthSecret) worker.role.addToPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.exportAuthSecret.secretArn] }));
+      // http: a message still waiting on the exporter when an invocation ends is re-sent as a
+      // fresh copy, so an outage does not use up receives (shared/export/requeue-message.ts).
+      if (!builtin) worker.role.addToPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.exportQueue.queueArn] }));
       // One message group: the event source hands over one export at a time.
       worker.fn.addEventSource(new SqsEventSource(this.exportQueue, { batchSize: 1 }));
     } else {

@@ -20,7 +20,7 @@ const auth = exportAuthTokenSource(rt.settings);
 const abort = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    log.info('stopping: the message in hand, if any, returns to the queue after its visibility timeout', { signal });
+    log.info('stopping: the message in hand, if any, returns to the queue after its lease (EXPORT_VISIBILITY_SECONDS)', { signal });
     abort.abort();
   });
 }

@@ -1,13 +1,14 @@
 import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
 import { createLogger } from '../../shared/logger.js';
 import { processExportMessage, type ExportOutcome, type ExportWorkerDeps } from '../../shared/export/export-worker.js';
+import { requeueExportMessage } from '../../shared/export/requeue-message.js';
 
 /** The part of an SQS event record the worker reads. */
 export interface SqsRecordLike {
   messageId: string;
   body: string;
   receiptHandle: string;
-  attributes?: { ApproximateReceiveCount?: string };
+  attributes?: { ApproximateReceiveCount?: string; MessageGroupId?: string };
 }
 export interface SqsEventLike {
   Records: SqsRecordLike[];
@@ -22,9 +23,17 @@ export interface ExportWorkerLambdaDeps extends ExportWorkerDeps {
   deadlineMarginMs: number;
   /** when an invocation gives a message back, it reappears after this (s) — not the queue's long default */
   retryDelaySeconds: number;
-  /** cancel the exporter's job when giving a message back (in-process renders cannot outlive the invocation) */
+  /**
+   * `true` (builtin, an in-process render): a message whose render outlives the invocation is
+   * cancelled and given back, and counts toward the dead-letter queue. `false` (a remote
+   * exporter): a message still waiting on the exporter when time runs out — down, busy, or its
+   * job still running there — is requeued as a fresh copy, which does not count.
+   */
   cancelAbandonedJobs: boolean;
 }
+
+/** What one record ended as: the worker's outcome, or `requeued` (waiting on the exporter, copied to the back of the queue). */
+export type ExportWorkerLambdaOutcome = ExportOutcome | 'requeued';
 
 /** An invocation gave its message back to the queue (time ran out, or it failed): SQS redelivers it. */
 export class ExportMessageReturnedError extends Error {
@@ -39,9 +48,13 @@ export class ExportMessageReturnedError extends Error {
  * message group, so one export at a time) runs {@link processExportMessage} for the message.
  *
  * The worker deletes or reports each message itself. When the invocation cannot finish — its
- * 15 minutes run out, or the worker throws — the message is given back: its visibility is cut
- * to `retryDelaySeconds` and the invocation fails, so SQS redelivers it soon (and after
- * maxReceiveCount receives moves it to the dead-letter queue, whose consumer fails the task).
+ * 15 minutes run out on an in-process render, or the worker throws — the message is given back:
+ * its visibility is cut to `retryDelaySeconds` and the invocation fails, so SQS redelivers it
+ * soon (and after maxReceiveCount receives moves it to the dead-letter queue, whose consumer
+ * fails the task). Time spent waiting on a remote exporter is not a failure of the message: it
+ * is requeued instead ({@link requeueExportMessage}). A lost lease fails the invocation without
+ * touching the message (the worker already cancelled its job; the message reappears when its
+ * lease lapses) — returning normally would let the event source delete it.
  */
 export function createExportWorkerHandler(deps: ExportWorkerLambdaDeps) {
   const log = createLogger({ stage: 'export' });
@@ -52,8 +65,8 @@ export function createExportWorkerHandler(deps: ExportWorkerLambdaDeps) {
       .catch((error: unknown) => log.warn('could not shorten the visibility of a returned export message', { error, message_id: record.messageId }));
   };
 
-  return async (event: SqsEventLike, context: LambdaContextLike): Promise<{ outcomes: ExportOutcome[] }> => {
-    const outcomes: ExportOutcome[] = [];
+  return async (event: SqsEventLike, context: LambdaContextLike): Promise<{ outcomes: ExportWorkerLambdaOutcome[] }> => {
+    const outcomes: ExportWorkerLambdaOutcome[] = [];
     for (const record of event.Records ?? []) {
       const deadline = new AbortController();
       const timer = setTimeout(() => deadline.abort(), Math.max(0, context.getRemainingTimeInMillis() - deps.deadlineMarginMs));
@@ -65,6 +78,27 @@ export function createExportWorkerHandler(deps: ExportWorkerLambdaDeps) {
         throw new ExportMessageReturnedError(`The export worker failed on message ${record.messageId}; it is returned to the queue.`, { cause: error });
       } finally {
         clearTimeout(timer);
+      }
+      if (outcome === 'lease_lost') {
+        // The worker already cancelled its job; the message reappears when its lease lapses.
+        // Returning normally would let the event source delete it.
+        throw new ExportMessageReturnedError(
+          `The export worker lost the lease of message ${record.messageId}; its job was cancelled and the message returns to the queue when the lease lapses.`,
+        );
+      }
+      if (outcome === 'abandoned' && !deps.cancelAbandonedJobs) {
+        const taskId = taskIdOf(record.body);
+        try {
+          await requeueExportMessage(deps.rt, deps.queueUrl, { messageId: record.messageId, body: record.body, receiptHandle: record.receiptHandle, groupId: record.attributes?.MessageGroupId }, log);
+          log.info('export still waiting on the exporter when this invocation ended; message requeued (not counted as a receive)', {
+            task_id: taskId,
+            receive_count: record.attributes?.ApproximateReceiveCount,
+          });
+          outcomes.push('requeued');
+          continue;
+        } catch (error: unknown) {
+          log.warn('could not requeue a waiting export message; giving it back instead', { error, task_id: taskId });
+        }
       }
       if (outcome === 'abandoned') {
         const taskId = taskIdOf(record.body);

@@ -30,7 +30,7 @@ export const handler = createExportWorkerHandler({
   pollSeconds: rt.settings.exportPollSeconds,
   deadlineMarginMs: 30_000,
   retryDelaySeconds: 10,
-  // An in-process render cannot outlive the invocation; a remote one goes on, and the next
-  // delivery picks it up again (a PUT of the same task is the same job).
+  // An in-process render cannot outlive the invocation; a remote one goes on, its message is
+  // requeued, and the next delivery picks it up again (a PUT of the same task is the same job).
   cancelAbandonedJobs: kind === 'builtin',
 });

@@ -1,4 +1,4 @@
-import { ChangeMessageVisibilityCommand, DeleteMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand } from '@aws-sdk/client-sqs';
 import { SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { getObjectText, objectExists, presignGet, putObject } from '../artifacts.js';
 import type { Draft } from '../draft/draft.js';
@@ -9,6 +9,7 @@ import type { Runtime } from '../runtime.js';
 import { emitMetric } from '../metrics.js';
 import { commitExportedVideo, getTask, markExportQueued, markStageRunning } from '../task-record.js';
 import { ExporterBusyError, ExporterUnavailableError, type ExportJob, type Exporter } from './exporter.js';
+import { holdMessageLease, type MessageLease } from './message-lease.js';
 
 /** The message the Export state puts on the FIFO queue: ids, keys and the task token. */
 export interface ExportMessage {
@@ -33,13 +34,14 @@ export type ExportOutcome =
   | 'cancelled'
   | 'malformed'
   | 'abandoned'
-  | 'lock_lost';
+  | 'lock_lost'
+  | 'lease_lost';
 
 export interface ExportWorkerDeps {
   rt: Runtime;
   exporter: Exporter;
   queueUrl: string;
-  /** how long a received message stays invisible; renewed every third of it while the job runs */
+  /** the message's lease: its visibility is cut to this on receipt and renewed every third of it while the job runs (s) */
   visibilitySeconds: number;
   /** long-poll wait of each job status call */
   pollSeconds: number;
@@ -95,7 +97,9 @@ async function storeExportedVideo(deps: ExportWorkerDeps, taskId: string, key: s
  * - video already stored for this token (a redelivery) → commit it, report success without a second render;
  * - render failed → SendTaskFailure (terminal) and delete, so one bad task cannot block the queue;
  * - a fault a fresh attempt may fix → SendTaskFailure `ExportRetryableError` and delete;
- * - a crash (an exception escaping) leaves the message for redelivery after its visibility timeout.
+ * - the lease cannot be renewed → cancel the job at the exporter before the lease lapses and
+ *   leave the message to reappear (`lease_lost`), so two workers never render it at once;
+ * - a crash (an exception escaping) leaves the message for redelivery after its lease.
  */
 export async function processExportMessage(
   deps: ExportWorkerDeps,
@@ -116,6 +120,33 @@ export async function processExportMessage(
     return 'malformed';
   }
   const log = createLogger(taskLogFields(message, 'export'));
+
+  // The lease starts before any other I/O: a worker that dies from here on frees the message
+  // after one lease, not after the queue's default visibility.
+  const lease = await holdMessageLease({ rt, queueUrl: deps.queueUrl, receiptHandle: received.receiptHandle, leaseSeconds: deps.visibilitySeconds, log, sleep });
+  try {
+    return await runExport(deps, { message, log, lease, deleteMessage, sleep, maxBackoff }, signal);
+  } finally {
+    lease.stop();
+  }
+}
+
+/** The export of one parsed message whose lease is held; see {@link processExportMessage}. */
+async function runExport(
+  deps: ExportWorkerDeps,
+  h: { message: ExportMessage; log: Logger; lease: MessageLease; deleteMessage: () => Promise<unknown>; sleep: NonNullable<ExportWorkerDeps['sleep']>; maxBackoff: number },
+  outerSignal?: AbortSignal,
+): Promise<ExportOutcome> {
+  const { rt } = deps;
+  const { message, log, lease, deleteMessage, sleep, maxBackoff } = h;
+  // The job stops when the caller stops (deadline, shutdown) or when the lease is lost.
+  const signal = outerSignal ? AbortSignal.any([outerSignal, lease.lost]) : lease.lost;
+  /** The lease is gone: stop the exporter's job now, while no other worker can hold the message yet. */
+  const leaseLost = async (submitted: boolean): Promise<ExportOutcome> => {
+    if (submitted) await deps.exporter.cancel(message.task_id).catch((error: unknown) => log.warn('cancel at the exporter failed', { error }));
+    log.warn('export lease lost: job cancelled at the exporter, message left to reappear', { submitted });
+    return 'lease_lost';
+  };
 
   const report = async (outcome: { output: unknown } | { error: string; cause: string }) => {
     try {
@@ -166,25 +197,6 @@ export async function processExportMessage(
     return 'reused_existing_video';
   }
 
-  // Keep the message invisible while the job runs; a dead worker stops renewing and the
-  // message reappears after one visibility timeout.
-  let extensions = 0;
-  const renew = setInterval(
-    () => {
-      rt.sqs
-        .send(
-          new ChangeMessageVisibilityCommand({
-            QueueUrl: deps.queueUrl,
-            ReceiptHandle: received.receiptHandle,
-            VisibilityTimeout: deps.visibilitySeconds,
-          }),
-        )
-        .then(() => log.info('export message visibility extended', { extensions: ++extensions, visibility_seconds: deps.visibilitySeconds }))
-        .catch((error: unknown) => log.warn('could not extend export message visibility', { error }));
-    },
-    Math.max(1000, (deps.visibilitySeconds * 1000) / 3),
-  );
-
   const started = rt.clock.now();
   try {
     const draftText = await getObjectText(rt, message.draft_key);
@@ -211,7 +223,7 @@ export async function processExportMessage(
       await markExportQueued(rt, message.task_id, { stage: 'export', code: 'exporter_unavailable', message: reason }).catch(() => undefined);
     };
     const outcome = await driveJob({ deps, log, taskId: message.task_id, job: { draft, media, ...(editorDraft ? { editor_draft: editorDraft } : {}) }, stillRunning, onAccepted, onWaiting, sleep, maxBackoff, signal });
-    if (outcome.kind === 'abandoned') return 'abandoned';
+    if (outcome.kind === 'abandoned') return lease.lost.aborted ? leaseLost(outcome.submitted) : 'abandoned';
     if (outcome.kind === 'lock_lost') return lockLost(outcome.error);
     if (outcome.kind === 'cancelled') {
       log.info('task stopped while exporting: job cancelled at the exporter, message deleted');
@@ -238,7 +250,7 @@ export async function processExportMessage(
     try {
       videoBytes = await storeExportedVideo(deps, message.task_id, videoKey, signal);
     } catch (error: unknown) {
-      if (signal?.aborted) return 'abandoned';
+      if (signal.aborted) return lease.lost.aborted ? leaseLost(true) : 'abandoned';
       const retry = new ExportRetryableError(`The rendered video could not be stored: ${errorMessage(error)}`);
       log.warn('export attempt failed; asking for a new attempt', { error: retry.message });
       await markExportQueued(rt, message.task_id, { stage: 'export', code: 'export_retryable', message: retry.message }).catch(() => undefined);
@@ -247,15 +259,17 @@ export async function processExportMessage(
       return 'retry_requested';
     }
     const renderMs = rt.clock.now() - started;
-    const lost = await commit(videoKey, { export_ms: renderMs, video_bytes: videoBytes, visibility_extensions: extensions });
+    const lost = await commit(videoKey, { export_ms: renderMs, video_bytes: videoBytes, visibility_extensions: lease.renewals() });
     if (lost) return lockLost(lost);
     await report({ output: { video_key: videoKey, bytes: videoBytes } });
     await deleteMessage();
     log.info('export succeeded', { export_ms: renderMs, video_bytes: videoBytes });
     emitMetric('StageDurationMs', renderMs, 'Milliseconds', { Stage: 'export' }, { task_id: message.task_id });
     return 'succeeded';
-  } finally {
-    clearInterval(renew);
+  } catch (error: unknown) {
+    // Whatever failed, a job left running after the lease is gone could overlap a redelivery.
+    if (lease.lost.aborted) return leaseLost(true);
+    throw error;
   }
 }
 
@@ -263,7 +277,7 @@ type JobOutcome =
   | { kind: 'succeeded' }
   | { kind: 'failed'; error: string; retryable: boolean }
   | { kind: 'cancelled' }
-  | { kind: 'abandoned' }
+  | { kind: 'abandoned'; submitted: boolean }
   | { kind: 'lock_lost'; error: LockLostError };
 
 /** Submit (retrying while busy or unreachable), then poll until the job ends or the task stops. */
@@ -331,5 +345,5 @@ async function driveJob(a: {
       throw error;
     }
   }
-  return { kind: 'abandoned' };
+  return { kind: 'abandoned', submitted };
 }
