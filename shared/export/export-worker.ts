@@ -1,6 +1,6 @@
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand } from '@aws-sdk/client-sqs';
 import { SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
-import { getObjectText, objectExists, presignGet, putObject } from '../artifacts.js';
+import { getObjectText, objectExists, presignGet, putObjectStream } from '../artifacts.js';
 import type { Draft } from '../draft/draft.js';
 import { ExportFailedError, ExportRetryableError, TaskNotRunningError, errorMessage, errorName } from '../errors.js';
 import { ARTIFACT, taskArtifactKey } from '../keys.js';
@@ -8,7 +8,7 @@ import { createLogger, taskLogFields, type Logger } from '../logger.js';
 import type { Runtime } from '../runtime.js';
 import { emitMetric } from '../metrics.js';
 import { getTask, markExportQueued, markStageRunning, markStageSucceeded } from '../task-record.js';
-import { ExporterBusyError, ExporterUnavailableError, type ExportJob, type Exporter } from './exporter.js';
+import { ExporterBusyError, ExporterUnavailableError, type ExportedVideo, type ExportJob, type Exporter } from './exporter.js';
 
 /** The message the Export state puts on the FIFO queue: ids, keys and the task token. */
 export interface ExportMessage {
@@ -197,10 +197,9 @@ export async function processExportMessage(
       return 'failed';
     }
 
-    let bytes: Uint8Array;
+    let videoBytes: number;
     try {
-      bytes = await deps.exporter.video(message.task_id, signal);
-      await putObject(rt, videoKey, bytes, 'video/mp4');
+      videoBytes = await storeFinalVideo(rt, { key: videoKey, video: await deps.exporter.video(message.task_id, signal), signal });
     } catch (error: unknown) {
       if (signal?.aborted) return 'abandoned';
       const retry = new ExportRetryableError(`The rendered video could not be stored: ${errorMessage(error)}`);
@@ -211,19 +210,27 @@ export async function processExportMessage(
       return 'retry_requested';
     }
     const renderMs = rt.clock.now() - started;
-    await markStageSucceeded(rt, message.task_id, 'export', { export_ms: renderMs, video_bytes: bytes.byteLength, visibility_extensions: extensions }).catch(
+    await markStageSucceeded(rt, message.task_id, 'export', { export_ms: renderMs, video_bytes: videoBytes, visibility_extensions: extensions }).catch(
       (error: unknown) => {
         if (!(error instanceof TaskNotRunningError)) throw error;
       },
     );
-    await report({ output: { video_key: videoKey, bytes: bytes.byteLength } });
+    await report({ output: { video_key: videoKey, bytes: videoBytes } });
     await deleteMessage();
-    log.info('export succeeded', { export_ms: renderMs, video_bytes: bytes.byteLength });
+    log.info('export succeeded', { export_ms: renderMs, video_bytes: videoBytes });
     emitMetric('StageDurationMs', renderMs, 'Milliseconds', { Stage: 'export' }, { task_id: message.task_id });
     return 'succeeded';
   } finally {
     clearInterval(renew);
   }
+}
+
+/**
+ * The worker's one write of the task's video: streamed from the exporter into the object, so a
+ * video of any size costs the worker a few megabytes of memory, not its size (twice).
+ */
+async function storeFinalVideo(rt: Runtime, a: { key: string; video: ExportedVideo; signal?: AbortSignal }): Promise<number> {
+  return putObjectStream(rt, { key: a.key, body: a.video.body, contentType: 'video/mp4', contentLength: a.video.contentLength, signal: a.signal });
 }
 
 type JobOutcome = { kind: 'succeeded' } | { kind: 'failed'; error: string; retryable: boolean } | { kind: 'cancelled' } | { kind: 'abandoned' };
