@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { Readable, pipeline } from 'node:stream';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
-import { UPLOAD_PART_BYTES } from '../shared/artifacts.js';
+import { ObjectLengthMismatchError, UPLOAD_PART_BYTES, putObjectStream } from '../shared/artifacts.js';
+import { createRuntime } from '../shared/runtime.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
@@ -138,6 +139,18 @@ describe('storing the rendered video', () => {
     expect(result.outcome).toBe('succeeded');
     expect(await storedVideo(taskId)).toEqual({ bytes: CHUNKED_BYTES, sha256: sha256Of(CHUNKED_BYTES) });
   }, 60_000);
+
+  it('stores nothing when a stream ends short of or runs past its announced length', async () => {
+    const rt = createRuntime({ AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_ENDPOINT_URL_S3: s3Endpoint, S3_FORCE_PATH_STYLE: 'true', BUCKET_NAME: BUCKET });
+    const put = (key: string, total: number, contentLength: number) =>
+      putObjectStream(rt, { key, body: Readable.from(videoChunks(total)), contentType: 'video/mp4', contentLength });
+
+    await expect(put('tasks/short/final_video.mp4', 10 * CHUNK, 12 * CHUNK)).rejects.toThrow(ObjectLengthMismatchError);
+    await expect(put('tasks/long/final_video.mp4', 12 * CHUNK, 10 * CHUNK)).rejects.toThrow(ObjectLengthMismatchError);
+    await expect(put('tasks/small/final_video.mp4', CHUNK + 1, CHUNK)).rejects.toThrow(/more bytes than the announced 1048576/);
+
+    for (const task of ['short', 'long', 'small']) expect(await storedVideo(task)).toBeUndefined();
+  });
 
   it('stores nothing and asks for a new attempt when the download breaks midway', async () => {
     serving = 'breaks-midway';

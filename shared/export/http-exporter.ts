@@ -56,7 +56,7 @@ export class HttpExporter implements Exporter {
   async video(taskId: string, signal?: AbortSignal): Promise<ExportedVideo> {
     const res = await this.call(`/jobs/${encodeURIComponent(taskId)}/video`, { signal });
     if (res.status >= 500) {
-      await res.body?.cancel();
+      await res.body?.cancel().catch(() => undefined);
       throw new ExporterUnavailableError(`The export service answered ${res.status} for the video.`);
     }
     if (!res.ok) throw new Error(`The export service answered ${res.status} for the video: ${await res.text()}`);
