@@ -38,7 +38,7 @@ export function storyProviderFor(rt: Runtime): StoryProvider {
 }
 
 /**
- * The TTS provider the settings choose (`TTS_PROVIDER`, see shared/tts/SETTINGS.md): Amazon
+ * The TTS provider the settings choose (`TTS_PROVIDER`, see docs/providers.md): Amazon
  * Polly, the team's HTTP service at `TTS_URL`, or offline eSpeak NG compiled to WASM. A missing
  * `TTS_URL` for `http` fails here, at cold start, naming the setting.
  */

@@ -1,11 +1,17 @@
 import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   NoSuchKey,
   NotFound,
   PutObjectCommand,
+  UploadPartCommand,
+  type CompletedPart,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { ARTIFACT, ATTEMPTS_DIR, taskArtifactKey, taskPrefix } from './keys.js';
@@ -15,6 +21,86 @@ import type { ArtifactEntry, TaskRecord } from './task-record.js';
 /** Object storage for sources and task artifacts (S3, or the embedded S3 emulator). */
 export async function putObject(rt: Runtime, key: string, body: string | Uint8Array, contentType: string): Promise<void> {
   await rt.s3.send(new PutObjectCommand({ Bucket: rt.settings.bucketName, Key: key, Body: body, ContentType: contentType }));
+}
+
+/** The stream ended short of, or ran past, the length announced for it: nothing is stored. */
+export class ObjectLengthMismatchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ObjectLengthMismatchError';
+  }
+}
+
+/**
+ * Part size of a streamed upload, and so the most of it held in memory at once (S3's minimum part
+ * is 5 MiB; 10,000 parts of 8 MiB allow 78 GiB).
+ */
+export const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Stores a byte stream without holding it whole in memory: a multipart upload of
+ * {@link UPLOAD_PART_BYTES} parts (one plain PutObject when it is smaller than a part). The object
+ * appears only when the upload completes, so a stream that breaks, a length other than the
+ * announced `contentLength` or an aborted signal leaves nothing under the key — a single PutObject
+ * with a stream body would not do that everywhere (S3-compatible stores such as s3rver keep the
+ * bytes of a cut-off upload). Resolves with the number of bytes stored; the stream is destroyed
+ * in any case.
+ *
+ * @example
+ * const bytes = await putObjectStream(rt, { key: 'tasks/t/final_video.mp4', body, contentType: 'video/mp4', contentLength });
+ */
+export async function putObjectStream(
+  rt: Runtime,
+  a: { key: string; body: Readable; contentType: string; contentLength?: number; signal?: AbortSignal },
+): Promise<number> {
+  const target = { Bucket: rt.settings.bucketName, Key: a.key };
+  const options = { abortSignal: a.signal };
+  let uploadId: string | undefined;
+  const parts: CompletedPart[] = [];
+  // One part's buffer, filled and sent again and again: the SDK is done with it once UploadPart resolves.
+  const part = Buffer.allocUnsafe(UPLOAD_PART_BYTES);
+  let filled = 0;
+  let total = 0;
+  const sendPart = async () => {
+    uploadId ??= (await rt.s3.send(new CreateMultipartUploadCommand({ ...target, ContentType: a.contentType }), options)).UploadId;
+    const partNumber = parts.length + 1;
+    const body = part.subarray(0, filled);
+    const out = await rt.s3.send(new UploadPartCommand({ ...target, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length }), options);
+    parts.push({ PartNumber: partNumber, ETag: out.ETag });
+    filled = 0;
+  };
+  const mismatch = (what: string) => new ObjectLengthMismatchError(`${a.key}: ${what} the announced ${a.contentLength} bytes.`);
+  try {
+    for await (const chunk of a.body) {
+      const bytes = chunk as Uint8Array;
+      total += bytes.length;
+      if (a.contentLength !== undefined && total > a.contentLength) throw mismatch('more bytes than');
+      for (let offset = 0; offset < bytes.length; ) {
+        const take = Math.min(bytes.length - offset, UPLOAD_PART_BYTES - filled);
+        part.set(bytes.subarray(offset, offset + take), filled);
+        filled += take;
+        offset += take;
+        if (filled === UPLOAD_PART_BYTES) await sendPart();
+      }
+    }
+    if (a.signal?.aborted) throw a.signal.reason;
+    if (a.contentLength !== undefined && total !== a.contentLength) throw mismatch(`the stream ended after ${total} of`);
+    if (uploadId === undefined) {
+      await rt.s3.send(new PutObjectCommand({ ...target, Body: part.subarray(0, filled), ContentType: a.contentType }), options);
+      return total;
+    }
+    if (filled > 0) await sendPart();
+    await rt.s3.send(new CompleteMultipartUploadCommand({ ...target, UploadId: uploadId, MultipartUpload: { Parts: parts } }), options);
+    return total;
+  } catch (error: unknown) {
+    // The parts of an unfinished upload are billed until it is aborted; the bucket's lifecycle
+    // rule (abort-incomplete-uploads) removes any whose abort fails here.
+    if (uploadId !== undefined) await rt.s3.send(new AbortMultipartUploadCommand({ ...target, UploadId: uploadId })).catch(() => undefined);
+    throw error;
+  } finally {
+    // A no-op once it was read to its end; otherwise it frees the connection it reads from.
+    a.body.destroy();
+  }
 }
 
 function isMissing(error: unknown): boolean {

@@ -25,7 +25,7 @@ export interface Settings {
   /** export worker: long-poll wait of the job status call */
   exportPollSeconds: number;
 
-  // TTS providers and the CapCut/JianYing draft folder — see shared/tts/SETTINGS.md
+  // TTS providers and the CapCut/JianYing draft folder — see README "Settings" and docs/providers.md
   /** TTS engine: `espeak` (offline), `polly`, or `http` (the team's service at `ttsUrl`) */
   ttsProvider: TtsProviderName;
   /** the team's TTS service (provider `http`) */
@@ -46,7 +46,7 @@ export interface Settings {
   /** draft: also copy each CapCut/JianYing draft folder here (atomically); '' = don't */
   draftLocalDir: string;
 
-  // Story (Gemini) and the shared rate limiter — see shared/story/SETTINGS.md
+  // Story (Gemini) and the shared rate limiter — see README "Settings" and docs/providers.md
   /** Gemini API key; with it (or the secret below) the story stage uses Gemini */
   geminiApiKey: string;
   /** Secrets Manager secret holding the Gemini API key, read once per cold start */

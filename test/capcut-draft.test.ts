@@ -2,6 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import S3rver from 's3rver';
+import { putObject } from '../shared/artifacts.js';
+import { createRuntime, type Runtime } from '../shared/runtime.js';
 import { backgroundColors, buildDraft } from '../shared/draft/build-draft.js';
 import { buildCapcutDraft, capcutFolderName, CAPCUT_TARGET, DRAFT_PATH_PLACEHOLDER } from '../shared/draft/capcut-draft.js';
 import { checkCapcutDraftFolder } from '../shared/draft/capcut-draft-check.js';
@@ -10,6 +14,7 @@ import type { Draft } from '../shared/draft/draft.js';
 import { gradientPng } from '../shared/draft/gradient-png.js';
 import { readImageInfo } from '../shared/draft/image-info.js';
 import { MIN_PICTURE_US, planPictureSpans } from '../shared/draft/picture-timeline.js';
+import { pictureFileName, snapshotSourcePictures } from '../shared/draft/source-media.js';
 import type { Cue } from '../shared/draft/subtitles.js';
 import { renderDraft } from '../shared/render/render-draft.js';
 import { encodeWav } from '../shared/tts/wav.js';
@@ -217,5 +222,56 @@ describe('local copies (DRAFT_LOCAL_DIR)', () => {
     const { out, meta } = folderFiles(draft, media, absolute);
     expect(checkCapcutDraftFolder(out, { folderName: FOLDER, absoluteRoot: absolute }).problems).toEqual([]);
     expect(meta).toMatchObject({ draft_fold_path: absolute, draft_root_path: root.replace(/\\/g, '/') });
+  });
+});
+
+describe('picture file names in the draft', () => {
+  let s3rver: S3rver;
+  let rt: Runtime;
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'draft-names-'));
+    s3rver = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: dir });
+    const { port } = await s3rver.run();
+    rt = createRuntime({
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${port}`,
+      S3_FORCE_PATH_STYLE: 'true',
+      BUCKET_NAME: 'draft-names',
+    });
+    await rt.s3.send(new CreateBucketCommand({ Bucket: 'draft-names' }));
+  });
+  afterAll(async () => {
+    await s3rver?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keeps the creator\'s names, Chinese and accents included: 01-山.png becomes 01-01-山.png, and the folder checks pass', async () => {
+    const png = gradientPng(64, 64, '#000000', '#ffffff');
+    // "Café" typed on a Mac arrives decomposed (e + combining acute).
+    for (const name of ['01-山.png', '02-Cafe\u0301 au lait.png', '03-🎬.png']) await putObject(rt, `sources/c/v/media/${name}`, png, 'image/png');
+
+    const { pictures } = await snapshotSourcePictures(rt, { taskId: TASK, creatorId: 'c', videoId: 'v' });
+
+    expect(pictures.map((p) => p.file_name)).toEqual(['01-01-山.png', '02-02-Caf\u00e9_au_lait.png', '03-03.png']);
+    expect(pictures.map((p) => p.key)).toEqual(pictures.map((p) => `tasks/${TASK}/media/${p.file_name}`));
+    const { draft, media } = draftWithPictures(3);
+    const named = media.map((m, i) => (i === 0 ? m : { ...m, path: `materials/${pictures[i - 1].file_name}` }));
+    const { out } = folderFiles(draft, named);
+    expect(checkCapcutDraftFolder(out, { folderName: FOLDER }).problems).toEqual([]);
+  });
+
+  it('keeps no separator, dot, control or format character, and cuts long names by character', () => {
+    expect(pictureFileName(1, 'sources/c/v/media/..\\..\\windows\\evil.png', 'png')).toBe('01-windows_evil.png');
+    expect(pictureFileName(2, 'sources/c/v/media/a\u0000b\u001fc\u202eg\u200bd.jpg', 'jpg')).toBe('02-a_b_c_g_d.jpg');
+    expect(pictureFileName(3, 'sources/c/v/media/<CON>:"|?*.webp', 'webp')).toBe('03-CON.webp');
+    expect(pictureFileName(4, 'sources/c/v/media/.png', 'png')).toBe('04-picture.png');
+    expect(pictureFileName(5, 'sources/c/v/media/photo.final.v2.png', 'png')).toBe('05-photo_final_v2.png');
+    const long = pictureFileName(6, `sources/c/v/media/${'𠀀'.repeat(50)}.png`, 'png');
+    expect(long).toBe(`06-${'𠀀'.repeat(40)}.png`);
+    expect(long).not.toMatch(/\p{Cs}/u); // no half of a surrogate pair
+    expect(pictureFileName(7, 'sources/c/v/media/Ünïcödé-фото_صورة.jpg', 'jpg')).toBe('07-Ünïcödé-фото_صورة.jpg');
   });
 });

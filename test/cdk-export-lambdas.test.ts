@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -95,7 +97,7 @@ function fakeExporter(mode: 'instant' | 'never') {
       return { task_id: taskId, state: 'running' };
     },
     async video() {
-      return new Uint8Array([1, 2, 3]);
+      return { body: Readable.from([Buffer.from([1, 2, 3])]), contentLength: 3 };
     },
     async cancel(taskId) {
       calls.push(`cancel ${taskId}`);
@@ -302,13 +304,15 @@ describe('the builtin exporter', () => {
     while (status.state === 'running') status = await exporter.status('task-1', 60);
 
     expect(status).toMatchObject({ task_id: 'task-1', state: 'succeeded' });
-    const video = await exporter.video('task-1');
-    expect(Buffer.from(video.subarray(4, 8)).toString('ascii')).toBe('ftyp');
+    const handed = await exporter.video('task-1');
+    const video = await buffer(handed.body);
+    expect(handed.contentLength).toBe(video.length);
+    expect(video.subarray(4, 8).toString('ascii')).toBe('ftyp');
     expect(await readdir(path.join(workRoot, 'task-1'))).toEqual(['video.mp4']);
     // a new attempt of the same task (its first store failed) gets the same video without a second render
     await exporter.submit('task-1', job(`${base}/narration.wav`));
     expect((await exporter.status('task-1', 0)).state).toBe('succeeded');
-    expect(await exporter.video('task-1')).toEqual(video);
+    expect(await buffer((await exporter.video('task-1')).body)).toEqual(video);
     // the next job clears the folder of the last one
     await exporter.submit('task-4', { draft: DRAFT, media: {} });
     await exporter.status('task-4', 30);

@@ -469,7 +469,7 @@ describe('least privilege', () => {
     export: [
       ...base('export'),
       'states:SendTaskFailure,states:SendTaskSuccess on *',
-      TASK_OBJECTS,
+      's3:AbortMultipartUpload,s3:GetObject,s3:PutObject on <bucket>/tasks/*',
       LIST,
       items('GetItem,UpdateItem', 'TASK'),
       'sqs:ChangeMessageVisibility,sqs:DeleteMessage,sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:ReceiveMessage on <ExportQueue.Arn>',

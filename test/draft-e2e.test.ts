@@ -165,10 +165,12 @@ describe('the CapCut / JianYing draft of a task', () => {
 
   it('exports a video from a draft with the creator\'s stills', async () => {
     await putObject(stack.runtime, 'sources/render/pics/media/a.png', gradientPng(540, 960, '#aa0000', '#000000'), 'image/png');
-    await putObject(stack.runtime, 'sources/render/pics/media/b.png', gradientPng(960, 540, '#0000aa', '#000000'), 'image/png');
+    // A Chinese name travels as it is: S3 key, presigned URL, the exporter's download, ffmpeg.
+    await putObject(stack.runtime, 'sources/render/pics/media/b-山.png', gradientPng(960, 540, '#0000aa', '#000000'), 'image/png');
     const sub = await stack.post({ creator_id: 'render', video_id: 'pics', source_text: 'Two pictures. And a short line of narration to carry them.' });
     const task = await stack.finished(sub.body.task_id as string);
     expect(task.status, JSON.stringify(task.error)).toBe('SUCCEEDED');
+    expect(task.artifacts.map((a) => a.name)).toContain('media/02-b-山.png');
     const dir = await mkdtemp(path.join(tmpdir(), 'reel-pics-'));
     try {
       const file = path.join(dir, 'final_video.mp4');

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -66,7 +67,7 @@ function fakeExporter(mode: 'instant' | 'endless') {
       return { task_id: taskId, state: 'running' };
     },
     async video() {
-      return new Uint8Array([1, 2, 3]);
+      return { body: Readable.from([Buffer.from([1, 2, 3])]), contentLength: 3 };
     },
     async cancel(taskId) {
       calls.push({ call: `cancel ${taskId}`, at: Date.now() });
@@ -192,7 +193,8 @@ describe('a worker whose renewals fail', () => {
           return { task_id: taskId, state: jobs.get(taskId) ?? 'failed' };
         },
         async video() {
-          return new TextEncoder().encode(`video by ${name}`);
+          const bytes = Buffer.from(`video by ${name}`);
+          return { body: Readable.from([bytes]), contentLength: bytes.length };
         },
         async cancel(taskId) {
           if (jobs.get(taskId) !== 'running') return;

@@ -193,7 +193,7 @@ describe('export service', () => {
     const refused = await wrong.submit('task-ok', job).catch((error: unknown) => error);
     await right.submit('task-ok', job);
     const done = await right.status('task-ok', 5);
-    const video = await right.video('task-ok');
+    const video = Buffer.concat(await (await right.video('task-ok')).body.toArray());
 
     expect(refused).toBeInstanceOf(ExporterAuthError);
     expect((refused as Error).message).toMatch(/refused the worker's credentials \(401\).*EXPORT_AUTH_TOKEN/);

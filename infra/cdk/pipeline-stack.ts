@@ -457,7 +457,8 @@ export class PipelineStack extends Stack {
     const exportStatements = (): iam.PolicyStatement[] => [
       // SendTask* has no resource-level permissions: the task token is the capability.
       new iam.PolicyStatement({ actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'], resources: ['*'] }),
-      new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [`${this.artifactBucketArn}/tasks/*`] }),
+      // The video goes up in parts (s3:PutObject covers them); giving up a broken upload is its own action.
+      new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], resources: [`${this.artifactBucketArn}/tasks/*`] }),
       this.bucketListing(),
       this.itemStatement(['GetItem', 'UpdateItem'], ['TASK']),
     ];

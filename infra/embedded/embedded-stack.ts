@@ -94,6 +94,31 @@ export interface EmbeddedStack {
   stop(): Promise<void>;
 }
 
+/** The API port is taken by another process (EADDRINUSE). */
+export class PortInUseError extends Error {
+  constructor(
+    readonly port: number,
+    readonly host: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Port ${port} on ${host} is already in use.`, options);
+    this.name = 'PortInUseError';
+  }
+}
+
+const portError = (port: number, host: string) => (error: NodeJS.ErrnoException) =>
+  error.code === 'EADDRINUSE' ? new PortInUseError(port, host, { cause: error }) : error;
+
+/** Fails before anything starts or is written when the API port is taken (the real bind comes last). */
+async function ensurePortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((ok, fail) => {
+    const probe = createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => fail(portError(port, host)(error)));
+    probe.listen(port, host, () => probe.close(() => ok()));
+  });
+}
+
 async function freePort(host: string): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const srv = createServer();
@@ -146,6 +171,7 @@ async function ensureTable(client: DynamoDBClient): Promise<void> {
 export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise<EmbeddedStack> {
   const log = createLogger({ stage: 'embedded-stack' });
   const host = options.host ?? '127.0.0.1';
+  await ensurePortFree(host, options.port);
   const dataDir = resolve(options.dataDir);
   for (const dir of ['dynamodb', 's3', 'exporter']) mkdirSync(join(dataDir, dir), { recursive: true });
   const closers: Array<() => Promise<void>> = [];
@@ -380,11 +406,13 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     // HTTP API
     const root = createApiApp(rt);
     if (options.testControls) root.route('/__test', controls.routes());
-    const server: ServerType = await new Promise((ok) => {
+    const server: ServerType = await new Promise((ok, fail) => {
       // The test controls are the test's own hand, not the API function's.
       const fetch: typeof root.fetch = (request, ...rest) =>
         new URL(request.url).pathname.startsWith('/__test') ? root.fetch(request, ...rest) : as('api', () => root.fetch(request, ...rest));
       const s = serve({ fetch, port: options.port, hostname: host }, () => ok(s));
+      // Taken since the check at the start (a race): fail the same way; the catch below stops the rest.
+      s.once('error', (error: NodeJS.ErrnoException) => fail(portError(options.port, host)(error)));
     });
     closers.push(() => new Promise<void>((ok) => server.close(() => ok())));
     const address = server.address();

@@ -1,6 +1,6 @@
 import { createLogger } from '../../shared/logger.js';
 import { SETTING_ENV_NAMES } from '../../shared/settings.js';
-import { startEmbeddedStack } from './embedded-stack.js';
+import { PortInUseError, startEmbeddedStack } from './embedded-stack.js';
 
 /**
  * `npm start`: the whole pipeline on this machine, one process.
@@ -16,15 +16,25 @@ const OWNED_BY_STACK = new Set(['TABLE_NAME', 'BUCKET_NAME', 'STATE_MACHINE_ARN'
 const extraEnv = Object.fromEntries(
   SETTING_ENV_NAMES.filter((name) => !OWNED_BY_STACK.has(name) && env[name] !== undefined).map((name) => [name, env[name] as string]),
 );
+const port = Number(env.PORT ?? 51082);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  process.stderr.write(`reel-pipeline cannot start: PORT must be a port number from 0 to 65535, got "${env.PORT}".\n`);
+  process.exit(1);
+}
 const stack = await startEmbeddedStack({
   dataDir: env.DATA_DIR ?? '.data',
-  port: Number(env.PORT ?? 51082),
+  port,
   host: env.HOST ?? '127.0.0.1',
   testControls: env.PIPELINE_TEST_CONTROLS === '1',
   exportWorker: env.EXPORT_WORKER !== 'off',
   exportVideoUrl: env.EXPORT_VIDEO_URL || undefined,
   exportVisibilitySeconds: env.EXPORT_VISIBILITY_SECONDS ? Number(env.EXPORT_VISIBILITY_SECONDS) : undefined,
   extraEnv,
+}).catch((error: unknown) => {
+  // The one start-up failure a user causes and fixes alone: say so in one line, no stack trace.
+  if (!(error instanceof PortInUseError)) throw error;
+  process.stderr.write(`reel-pipeline cannot start: port ${error.port} on ${error.host} is already in use; set PORT to a free port (PORT=${error.port + 1} npm start) or stop what holds it.\n`);
+  process.exit(1);
 });
 log.info('reel-pipeline is listening', {
   api: `${stack.apiUrl}/api/pipeline/run`,

@@ -36,10 +36,22 @@ const CLIP = /\.(mp4|mov|m4v|webm|mkv|avi|gif)$/i;
 /** Where a creator's media for a video waits. */
 export const sourceMediaPrefix = (creatorId: string, videoId: string) => `sources/${creatorId}/${videoId}/media/`;
 
-/** A file name safe in any file system and in a draft: letters, digits, `.`, `_`, `-`. */
-function safeName(key: string): string {
-  const base = key.slice(key.lastIndexOf('/') + 1).replace(/\.[^.]*$/, '');
-  return base.normalize('NFKD').replace(/[^A-Za-z0-9_-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 40) || 'picture';
+/** Longest name kept from the creator's file, in characters (CJK: 120 bytes of UTF-8). */
+const MAX_NAME_CHARACTERS = 40;
+
+/**
+ * The draft's file name of the task's `index`-th picture (1-based): `01-<name>.<extension>`, the
+ * name taken from the creator's file so the editor shows it (`01-山.jpg` → `01-01-山.jpg`). Safe in
+ * any file system, a tar and a draft path: Unicode letters, marks and digits (NFC), `_` and `-`;
+ * anything else — separators, dots (no `..`), control and format characters, spaces, emoji —
+ * becomes `_`. The number prefix keeps names unique and never a reserved Windows name.
+ */
+export function pictureFileName(index: number, sourceKey: string, extension: string): string {
+  const base = sourceKey.slice(sourceKey.lastIndexOf('/') + 1).replace(/\.[^.]*$/, '');
+  const safe = base.normalize('NFC').replace(/[^\p{L}\p{M}\p{N}_-]+/gu, '_').replace(/^[_-]+|[_-]+$/g, '');
+  // By code point, so a character outside the BMP is never cut in half.
+  const name = Array.from(safe).slice(0, MAX_NAME_CHARACTERS).join('').replace(/[_-]+$/, '') || 'picture';
+  return `${String(index).padStart(2, '0')}-${name}.${extension}`;
 }
 
 /**
@@ -73,7 +85,7 @@ export async function snapshotSourcePictures(rt: Runtime, a: { taskId: string; c
       ignored.push({ key: object.key, reason: 'unreadable image (not PNG, JPEG or WebP data)' });
       continue;
     }
-    const fileName = `${String(pictures.length + 1).padStart(2, '0')}-${safeName(object.key)}.${info.extension}`;
+    const fileName = pictureFileName(pictures.length + 1, object.key, info.extension);
     const key = taskArtifactKey(a.taskId, `media/${fileName}`);
     await putObject(rt, key, bytes, info.content_type);
     pictures.push({ ...info, key, file_name: fileName, source_key: object.key, bytes });

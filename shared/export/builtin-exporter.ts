@@ -10,12 +10,13 @@
  * first store failed — gets it again without a second render), and a failed job's folder goes at
  * once. Lambda keeps /tmp between invocations of one instance, so at most one video is kept.
  */
-import { readFile, rm } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createLogger, type Logger } from '../logger.js';
 import { downloadMedia, exportFailureMessage, isRetryableExportError } from '../render/media-download.js';
 import { InvalidDraftError, materialIdsNeedingMedia, renderDraft } from '../render/render-draft.js';
-import { ExporterBusyError, type ExportJob, type ExportJobStatus, type Exporter } from './exporter.js';
+import { ExporterBusyError, type ExportedVideo, type ExportJob, type ExportJobStatus, type Exporter } from './exporter.js';
 import { settledOrTimeout } from '../wait.js';
 
 /** Kept under this module's names for its importers; defined in `shared/render/media-download.ts`. */
@@ -96,13 +97,13 @@ export class BuiltinExporter implements Exporter {
     return view(job);
   }
 
-  async video(taskId: string): Promise<Uint8Array> {
+  async video(taskId: string): Promise<ExportedVideo> {
     const job = this.job;
     if (!job || job.taskId !== taskId || job.state !== 'succeeded') {
       throw new Error(`No rendered video for task ${taskId} (${job?.taskId === taskId ? job.state : 'no such job'}).`);
     }
-    const bytes = await readFile(job.videoPath);
-    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const { size } = await stat(job.videoPath);
+    return { body: createReadStream(job.videoPath), contentLength: size };
   }
 
   async cancel(taskId: string): Promise<void> {

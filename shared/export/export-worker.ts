@@ -1,6 +1,6 @@
 import { DeleteMessageCommand } from '@aws-sdk/client-sqs';
 import { SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
-import { getObjectText, objectExists, presignGet, putObject } from '../artifacts.js';
+import { getObjectText, objectExists, presignGet, putObjectStream } from '../artifacts.js';
 import type { Draft } from '../draft/draft.js';
 import { ExportFailedError, ExportRetryableError, LockLostError, TaskNotRunningError, errorMessage, errorName } from '../errors.js';
 import { ARTIFACT, attemptArtifactKey } from '../keys.js';
@@ -8,7 +8,7 @@ import { createLogger, taskLogFields, type Logger } from '../logger.js';
 import type { Runtime } from '../runtime.js';
 import { emitMetric } from '../metrics.js';
 import { commitExportedVideo, getTask, markExportQueued, markStageRunning } from '../task-record.js';
-import { ExporterBusyError, ExporterUnavailableError, type ExportJob, type Exporter } from './exporter.js';
+import { ExporterBusyError, ExporterUnavailableError, type ExportedVideo, type ExportJob, type Exporter } from './exporter.js';
 import { holdMessageLease, type MessageLease } from './message-lease.js';
 
 /** The message the Export state puts on the FIFO queue: ids, keys and the task token. */
@@ -74,16 +74,6 @@ function parseMessage(body: string): ExportMessage | undefined {
 
 /** A late or duplicate report (the attempt timed out, or a redelivery already reported): log and drop. */
 const isStaleTokenError = (error: unknown) => ['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist'].includes(errorName(error));
-
-/**
- * Stores the exporter's video under the attempt key and returns its size. The one place the
- * video's bytes pass through the worker.
- */
-async function storeExportedVideo(deps: ExportWorkerDeps, taskId: string, key: string, signal?: AbortSignal): Promise<number> {
-  const bytes = await deps.exporter.video(taskId, signal);
-  await putObject(deps.rt, key, bytes, 'video/mp4');
-  return bytes.byteLength;
-}
 
 /**
  * Handles one export message, start to finish. The worker is the only writer of the task's
@@ -248,7 +238,7 @@ async function runExport(
 
     let videoBytes: number;
     try {
-      videoBytes = await storeExportedVideo(deps, message.task_id, videoKey, signal);
+      videoBytes = await storeFinalVideo(rt, { key: videoKey, video: await deps.exporter.video(message.task_id, signal), signal });
     } catch (error: unknown) {
       if (signal.aborted) return lease.lost.aborted ? leaseLost(true) : 'abandoned';
       const retry = new ExportRetryableError(`The rendered video could not be stored: ${errorMessage(error)}`);
@@ -271,6 +261,15 @@ async function runExport(
     if (lease.lost.aborted) return leaseLost(true);
     throw error;
   }
+}
+
+/**
+ * The worker's one write of the task's video, under the attempt key (committed afterwards):
+ * streamed from the exporter into the object, so a video of any size costs the worker a few
+ * megabytes of memory, not its size (twice).
+ */
+async function storeFinalVideo(rt: Runtime, a: { key: string; video: ExportedVideo; signal?: AbortSignal }): Promise<number> {
+  return putObjectStream(rt, { key: a.key, body: a.video.body, contentType: 'video/mp4', contentLength: a.video.contentLength, signal: a.signal });
 }
 
 type JobOutcome =

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { Draft } from '../draft/draft.js';
 
 /** One export job: the draft and a fetchable URL for each material it references. */
@@ -24,6 +25,14 @@ export interface ExportJobStatus {
   retryable?: boolean;
 }
 
+/** A rendered video as the exporter hands it over. */
+export interface ExportedVideo {
+  /** the mp4's bytes; whoever receives it reads it to the end or destroys it */
+  body: Readable;
+  /** its length in bytes when the exporter states it (Content-Length); unknown otherwise */
+  contentLength?: number;
+}
+
 /**
  * The asynchronous export contract (see README "Export service contract"): submit, poll,
  * download, cancel. The HTTP client drives a remote exporter; the AWS deployment can also
@@ -34,8 +43,8 @@ export interface Exporter {
   submit(taskId: string, job: ExportJob, signal?: AbortSignal): Promise<void>;
   /** The job's state, waiting up to `waitSeconds` for it to leave `running`. */
   status(taskId: string, waitSeconds: number, signal?: AbortSignal): Promise<ExportJobStatus>;
-  /** The rendered mp4. */
-  video(taskId: string, signal?: AbortSignal): Promise<Uint8Array>;
+  /** The rendered mp4, as a stream read once (a video never has to fit in memory). */
+  video(taskId: string, signal?: AbortSignal): Promise<ExportedVideo>;
   /** Cancels the job; a job that is not running is left as it is. */
   cancel(taskId: string): Promise<void>;
 }

@@ -1,9 +1,12 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { errorMessage } from '../errors.js';
 import { exportAuthHeader, type ExportAuthTokenSource } from './export-auth.js';
 import {
   ExporterAuthError,
   ExporterBusyError,
   ExporterUnavailableError,
+  type ExportedVideo,
   type ExportJob,
   type ExportJobStatus,
   type Exporter,
@@ -76,11 +79,20 @@ export class HttpExporter implements Exporter {
     return JSON.parse(text) as ExportJobStatus;
   }
 
-  async video(taskId: string, signal?: AbortSignal): Promise<Uint8Array> {
+  async video(taskId: string, signal?: AbortSignal): Promise<ExportedVideo> {
     const res = await this.call(`/jobs/${encodeURIComponent(taskId)}/video`, { signal });
-    if (res.status >= 500) throw new ExporterUnavailableError(`The export service answered ${res.status} for the video.`);
+    if (res.status >= 500) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new ExporterUnavailableError(`The export service answered ${res.status} for the video.`);
+    }
     if (!res.ok) throw new Error(`The export service answered ${res.status} for the video: ${await res.text()}`);
-    return new Uint8Array(await res.arrayBuffer());
+    // fetch undoes a Content-Encoding, after which Content-Length no longer counts the bytes read.
+    const declared = res.headers.get('content-encoding') ? null : res.headers.get('content-length');
+    const length = declared === null ? Number.NaN : Number(declared);
+    return {
+      body: res.body ? Readable.fromWeb(res.body as WebReadableStream<Uint8Array>) : Readable.from([]),
+      ...(Number.isSafeInteger(length) && length >= 0 ? { contentLength: length } : {}),
+    };
   }
 
   async cancel(taskId: string): Promise<void> {

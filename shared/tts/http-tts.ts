@@ -1,5 +1,5 @@
 /**
- * The team's own TTS service over HTTP (`TTS_URL`). The contract (also in `SETTINGS.md`):
+ * The team's own TTS service over HTTP (`TTS_URL`). The contract (also in docs/providers.md):
  *
  * ```
  * POST {TTS_URL}
