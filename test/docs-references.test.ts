@@ -10,10 +10,9 @@ import { describe, expect, it } from 'vitest';
  */
 const FILES = execFileSync('git', ['ls-files'], { encoding: 'utf8' }).split('\n').filter(Boolean);
 const DOCS = FILES.filter((f) => f === 'README.md' || /^docs\/[^/]+\.md$/.test(f));
-const SOURCES = FILES.filter((f) => /^(shared|lambdas|infra|test|bench|scripts|types)\/.*\.ts$/.test(f));
+// This file names missing documents on purpose (in its own comments), so it is not read.
+const SOURCES = FILES.filter((f) => /^(shared|lambdas|infra|test|bench|scripts|types)\/.*\.ts$/.test(f) && f !== 'test/docs-references.test.ts');
 const NAMES = new Set(FILES.map((f) => basename(f)));
-/** Written on another branch of the same issue (the export-lease work); allowed before it lands. */
-const PENDING = new Set(['docs/operations.md']);
 
 const REPO_PATH = /(?<![\w./-])((?:shared|lambdas|infra|test|docs|bench|scripts|types)\/[\w./-]*\.(?:md|ts|json|svg|csv))(?![\w/-])/g;
 const BARE_DOC = /(?<![\w./-])([A-Za-z][\w-]*\.md)(?![\w/-])/g;
@@ -36,8 +35,8 @@ function headingsOf(file: string): Set<string> {
 
 function missingReferences(file: string, text: string): string[] {
   const missing: string[] = [];
-  for (const [, path] of text.matchAll(REPO_PATH)) if (!existsSync(path) && !PENDING.has(path)) missing.push(`${file}: ${path}`);
-  for (const [, name] of text.matchAll(BARE_DOC)) if (!NAMES.has(name) && !PENDING.has(`docs/${name}`)) missing.push(`${file}: ${name}`);
+  for (const [, path] of text.matchAll(REPO_PATH)) if (!existsSync(path)) missing.push(`${file}: ${path}`);
+  for (const [, name] of text.matchAll(BARE_DOC)) if (!NAMES.has(name)) missing.push(`${file}: ${name}`);
   return missing;
 }
 

@@ -10,6 +10,7 @@ import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectC
 import S3rver from 's3rver';
 import { ObjectLengthMismatchError, UPLOAD_PART_BYTES, putObjectStream } from '../shared/artifacts.js';
 import { createRuntime } from '../shared/runtime.js';
+import { ARTIFACT, attemptArtifactKey } from '../shared/keys.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
@@ -94,7 +95,8 @@ async function runWorker(taskId: string): Promise<{ outcome: string; sent: strin
 }
 
 async function storedVideo(taskId: string): Promise<{ bytes: number; sha256: string } | undefined> {
-  const key = `tasks/${taskId}/final_video.mp4`;
+  // The child's task record holds no lock token: the worker stores the video under attempt 0.
+  const key = attemptArtifactKey(taskId, undefined, ARTIFACT.finalVideo);
   try {
     await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
   } catch {
