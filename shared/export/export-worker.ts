@@ -8,7 +8,7 @@ import { createLogger, taskLogFields, type Logger } from '../logger.js';
 import type { Runtime } from '../runtime.js';
 import { emitMetric } from '../metrics.js';
 import { getTask, markExportQueued, markStageRunning, markStageSucceeded } from '../task-record.js';
-import { ExporterBusyError, ExporterUnavailableError, type ExportJob, type Exporter } from './exporter.js';
+import { ExportJobLostError, ExporterBusyError, ExporterUnavailableError, type ExportJob, type Exporter } from './exporter.js';
 
 /** The message the Export state puts on the FIFO queue: ids, keys and the task token. */
 export interface ExportMessage {
@@ -244,6 +244,8 @@ async function driveJob(a: {
   const { deps, log, taskId } = a;
   let backoff = 1000;
   let submitted = false;
+  let accepted = false;
+  let resubmissions = 0;
   while (!a.signal?.aborted) {
     if (!(await a.stillRunning())) {
       if (submitted) await deps.exporter.cancel(taskId).catch((error: unknown) => log.warn('cancel at the exporter failed', { error }));
@@ -254,14 +256,18 @@ async function driveJob(a: {
         await deps.exporter.submit(taskId, a.job, a.signal);
         submitted = true;
         backoff = 1000;
-        try {
-          await a.onAccepted();
-        } catch (error: unknown) {
-          if (!(error instanceof TaskNotRunningError)) throw error;
-          await deps.exporter.cancel(taskId).catch(() => undefined);
-          return { kind: 'cancelled' };
+        // A resubmission (the exporter lost the job) is the same attempt: the stage is already running.
+        if (!accepted) {
+          try {
+            await a.onAccepted();
+          } catch (error: unknown) {
+            if (!(error instanceof TaskNotRunningError)) throw error;
+            await deps.exporter.cancel(taskId).catch(() => undefined);
+            return { kind: 'cancelled' };
+          }
+          accepted = true;
         }
-        log.info('export job accepted by the exporter');
+        log.info('export job accepted by the exporter', { resubmissions });
       }
       const status = await deps.exporter.status(taskId, deps.pollSeconds, a.signal);
       if (status.state !== 'running' && !(await a.stillRunning())) {
@@ -278,6 +284,12 @@ async function driveJob(a: {
       }
     } catch (error: unknown) {
       if (a.signal?.aborted) break;
+      if (error instanceof ExportJobLostError && submitted) {
+        // The exporter restarted (or evicted the job) after accepting it: submit it again now.
+        log.warn('the exporter lost the accepted job; submitting it again', { error: error.message, resubmissions: ++resubmissions });
+        submitted = false;
+        continue;
+      }
       if (error instanceof ExporterBusyError) {
         log.info('exporter busy with another job; waiting', { retry_after_seconds: error.retryAfterSeconds });
         await a.sleep(Math.min(a.maxBackoff, Math.max(250, error.retryAfterSeconds * 1000)), a.signal);

@@ -1,0 +1,117 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startExportService, type ExportService } from '../infra/embedded/export-service.js';
+import { BuiltinExporter } from '../shared/export/builtin-exporter.js';
+import type { ExportOutcome } from '../shared/export/export-worker.js';
+import { ExportJobLostError, type Exporter } from '../shared/export/exporter.js';
+import { HttpExporter } from '../shared/export/http-exporter.js';
+import type { Logger } from '../shared/logger.js';
+import type { renderDraft } from '../shared/render/render-draft.js';
+import { startTestStack, type TestStack } from './support/stack.js';
+
+/**
+ * Export jobs that outlive their exporter: a restarted exporter (the job is submitted again) and
+ * a hung one (the attempt ends after EXPORT_MAX_JOB_SECONDS). Renders are stand-ins that write a
+ * few bytes, so the tests exercise the worker's control flow, not ffmpeg.
+ */
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
+const FAKE_MP4 = Buffer.from('\u0000\u0000\u0000\u0018ftypisom fake video bytes');
+
+/** A render that finishes at once. */
+const quickRender: typeof renderDraft = async (opts) => {
+  await writeFile(opts.outputPath, FAKE_MP4);
+  return { duration_ms: 1000, render_ms: 1 };
+};
+
+/** A render that never finishes on its own: it ends only when cancelled (its signal aborts). */
+const endlessRender: typeof renderDraft = (opts) =>
+  new Promise((_resolve, reject) => {
+    const stop = () => reject(Object.assign(new Error('render cancelled'), { name: 'AbortError' }));
+    if (opts.signal?.aborted) return stop();
+    opts.signal?.addEventListener('abort', stop, { once: true });
+  });
+
+describe('a lost export job is submitted again, the same way by both exporters', () => {
+  let workDir: string;
+  let service: ExportService;
+  beforeAll(async () => {
+    workDir = await mkdtemp(path.join(os.tmpdir(), 'export-lost-'));
+    service = await startExportService({ workDir, render: quickRender, log: quiet });
+  });
+  afterAll(async () => {
+    await service?.close();
+    await rm(workDir, { recursive: true, force: true });
+  });
+
+  it('http exporter: a 404 on the status call is ExportJobLostError, not a failed job', async () => {
+    const status = new HttpExporter(service.url).status('never-submitted', 0);
+    await expect(status).rejects.toBeInstanceOf(ExportJobLostError);
+  });
+
+  it('builtin exporter: a status call for a job it does not hold is ExportJobLostError, not a failed job', async () => {
+    const status = new BuiltinExporter({ workRoot: workDir, render: quickRender, log: quiet }).status('never-submitted', 0);
+    await expect(status).rejects.toBeInstanceOf(ExportJobLostError);
+  });
+});
+
+describe('an exporter restarted mid-job', () => {
+  let stack: TestStack;
+  let workDir: string;
+  let first: ExportService;
+  let second: ExportService | undefined;
+  const outcomes: Array<{ outcome: ExportOutcome; task_id: string }> = [];
+  const submitted = new Map<string, () => void>();
+  let holdStatus: Promise<void> | undefined;
+
+  beforeAll(async () => {
+    workDir = await mkdtemp(path.join(os.tmpdir(), 'export-restart-'));
+    first = await startExportService({ workDir, render: endlessRender, log: quiet });
+    stack = await startTestStack({
+      exportVideoUrl: first.url,
+      onExportOutcome: (outcome, body) => outcomes.push({ outcome, task_id: (JSON.parse(body) as { task_id: string }).task_id }),
+      // The worker's status calls wait while the test restarts the service: the next call the
+      // worker makes after an accepted PUT meets the new process, as after a crash and restart.
+      wrapExporter: (inner: Exporter): Exporter => ({
+        submit: async (id, job, signal) => {
+          await inner.submit(id, job, signal);
+          submitted.get(id)?.();
+        },
+        status: async (id, wait, signal) => {
+          await holdStatus;
+          return inner.status(id, wait, signal);
+        },
+        video: (id, signal) => inner.video(id, signal),
+        cancel: (id) => inner.cancel(id),
+      }),
+    });
+  });
+  afterAll(async () => {
+    await stack?.close();
+    await second?.close();
+    await first?.close();
+    await rm(workDir, { recursive: true, force: true });
+  });
+
+  it('submits the job again and the task SUCCEEDS with exactly one stored video', async () => {
+    let release: () => void = () => {};
+    holdStatus = new Promise<void>((r) => (release = r));
+    const sub = await stack.post({ creator_id: 'deadline', video_id: 'restart', source_text: 'The exporter restarts while this renders.' });
+    const taskId = sub.body.task_id as string;
+    await new Promise<void>((r) => submitted.set(taskId, r));
+
+    await first.close(); // the process goes away with its job table
+    second = await startExportService({ port: first.port, workDir, render: quickRender, log: quiet });
+    release();
+    const task = await stack.finished(taskId);
+
+    expect(task.status, JSON.stringify(task.error)).toBe('SUCCEEDED');
+    expect((await stack.objectKeys()).filter((k) => k.startsWith(`tasks/${taskId}/final_video`))).toEqual([`tasks/${taskId}/final_video.mp4`]);
+    expect(first.stats().jobs.filter((j) => j.task_id === taskId).map((j) => j.state)).toEqual(['cancelled']);
+    expect(second.stats().jobs.filter((j) => j.task_id === taskId).map((j) => j.state)).toEqual(['succeeded']);
+    // One Export attempt: the resubmission happened inside it, not through the state machine's Retry.
+    expect(outcomes.filter((o) => o.task_id === taskId).map((o) => o.outcome)).toEqual(['succeeded']);
+    expect(task.stages.export.attempts).toBe(1);
+  });
+});
