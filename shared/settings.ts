@@ -20,6 +20,8 @@ export interface Settings {
   exportVisibilitySeconds: number;
   /** export worker: long-poll wait of the job status call */
   exportPollSeconds: number;
+  /** export worker: a job still running this long after the exporter accepted it is cancelled and the attempt retried (0: no limit) */
+  exportMaxJobSeconds: number;
 
   // TTS providers and the CapCut/JianYing draft folder — see shared/tts/SETTINGS.md
   /** TTS engine: `espeak` (offline), `polly`, or `http` (the team's service at `ttsUrl`) */
@@ -108,6 +110,7 @@ export function readSettings(env: Env = process.env): Settings {
     s3ForcePathStyle: env.S3_FORCE_PATH_STYLE === 'true' || env.S3_FORCE_PATH_STYLE === '1',
     exportVisibilitySeconds: int(env, 'EXPORT_VISIBILITY_SECONDS', 60),
     exportPollSeconds: int(env, 'EXPORT_POLL_SECONDS', 20),
+    exportMaxJobSeconds: int(env, 'EXPORT_MAX_JOB_SECONDS', 1800),
     ttsProvider: ttsProviderFrom(env),
     ttsUrl: env.TTS_URL ?? '',
     ttsHttpTimeoutSeconds: int(env, 'TTS_HTTP_TIMEOUT_SECONDS', 120),
@@ -146,6 +149,7 @@ const ENV_NAMES: Record<keyof Settings, string> = {
   s3ForcePathStyle: 'S3_FORCE_PATH_STYLE',
   exportVisibilitySeconds: 'EXPORT_VISIBILITY_SECONDS',
   exportPollSeconds: 'EXPORT_POLL_SECONDS',
+  exportMaxJobSeconds: 'EXPORT_MAX_JOB_SECONDS',
   ttsProvider: 'TTS_PROVIDER',
   ttsUrl: 'TTS_URL',
   ttsHttpTimeoutSeconds: 'TTS_HTTP_TIMEOUT_SECONDS',

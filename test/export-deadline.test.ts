@@ -115,3 +115,72 @@ describe('an exporter restarted mid-job', () => {
     expect(task.stages.export.attempts).toBe(1);
   });
 });
+
+describe('a hung exporter', () => {
+  let stack: TestStack;
+  let workDir: string;
+  let service: ExportService;
+  const outcomes: Array<{ outcome: ExportOutcome; task_id: string }> = [];
+  /** tasks whose first attempt meets an exporter that accepts the job and then never finishes it */
+  const hangFirstAttempt = new Set<string>();
+  const hung = new Map<string, { submittedAt: number; polls: number; cancelledAt?: number }>();
+  // Without a deadline the worker would poll the stand-in forever: after this many polls it gives
+  // up with a terminal failure, so a missing deadline fails the test quickly instead of hanging it.
+  const STAND_IN_GIVES_UP_AFTER_POLLS = 40;
+
+  beforeAll(async () => {
+    workDir = await mkdtemp(path.join(os.tmpdir(), 'export-hung-'));
+    service = await startExportService({ workDir, render: quickRender, log: quiet });
+    stack = await startTestStack({
+      exportVideoUrl: service.url,
+      extraEnv: { EXPORT_MAX_JOB_SECONDS: '2' },
+      onExportOutcome: (outcome, body) => outcomes.push({ outcome, task_id: (JSON.parse(body) as { task_id: string }).task_id }),
+      wrapExporter: (inner: Exporter): Exporter => ({
+        submit: async (id, job, signal) => {
+          if (hangFirstAttempt.has(id) && !hung.has(id)) {
+            hung.set(id, { submittedAt: Date.now(), polls: 0 });
+            return;
+          }
+          await inner.submit(id, job, signal);
+        },
+        status: async (id, wait, signal) => {
+          const h = hung.get(id);
+          if (!h || h.cancelledAt !== undefined) return inner.status(id, wait, signal);
+          h.polls += 1;
+          if (h.polls > STAND_IN_GIVES_UP_AFTER_POLLS) {
+            return { task_id: id, state: 'failed', retryable: false, error: `the stand-in exporter hung for ${h.polls} polls and nobody cancelled the job` };
+          }
+          // A long-poll that ends with the job still running (shortened: the stand-in answers within 250 ms).
+          await new Promise((r) => setTimeout(r, Math.min(wait * 1000, 250)));
+          return { task_id: id, state: 'running', started_at: new Date(h.submittedAt).toISOString() };
+        },
+        video: (id, signal) => inner.video(id, signal),
+        cancel: async (id) => {
+          const h = hung.get(id);
+          if (h && h.cancelledAt === undefined) h.cancelledAt = Date.now();
+          else await inner.cancel(id);
+        },
+      }),
+    });
+  });
+  afterAll(async () => {
+    await stack?.close();
+    await service?.close();
+    await rm(workDir, { recursive: true, force: true });
+  });
+
+  it('ends the attempt after EXPORT_MAX_JOB_SECONDS, cancels the job at the exporter, and the next attempt renders', async () => {
+    const sub = await stack.post({ creator_id: 'deadline', video_id: 'hung', source_text: 'The exporter never finishes this one.' });
+    const taskId = sub.body.task_id as string;
+    hangFirstAttempt.add(taskId);
+    const task = await stack.finished(taskId);
+
+    expect(task.status, JSON.stringify(task.error)).toBe('SUCCEEDED');
+    const h = hung.get(taskId)!;
+    expect(h.cancelledAt, 'the hung job was never cancelled at the exporter').toBeDefined();
+    expect(h.cancelledAt! - h.submittedAt).toBeGreaterThanOrEqual(2000);
+    expect(outcomes.filter((o) => o.task_id === taskId).map((o) => o.outcome)).toEqual(['retry_requested', 'succeeded']);
+    expect(task.stages.export.attempts).toBe(2);
+    expect(service.stats().jobs.filter((j) => j.task_id === taskId).map((j) => j.state)).toEqual(['succeeded']);
+  }, 60_000);
+});

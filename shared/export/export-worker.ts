@@ -228,7 +228,17 @@ export async function processExportMessage(
 
 type JobOutcome = { kind: 'succeeded' } | { kind: 'failed'; error: string; retryable: boolean } | { kind: 'cancelled' } | { kind: 'abandoned' };
 
-/** Submit (retrying while busy or unreachable), then poll until the job ends or the task stops. */
+/**
+ * Submit (retrying while busy or unreachable), then poll until the job ends or the task stops.
+ *
+ * A job the exporter still reports running `EXPORT_MAX_JOB_SECONDS` after it accepted it is
+ * cancelled there and ends the attempt as retryable: a hung exporter costs one bounded attempt,
+ * not the whole Export timeout of every task queued behind it. Its clock starts at the earlier of
+ * our accepted submit and the exporter's `started_at` (a redelivered message finds a job that
+ * started in an earlier invocation), and restarts when the exporter lost the job. While the
+ * exporter cannot be reached the deadline is not enforced (nothing can be cancelled, and an
+ * outage must not use up the task's attempts); the first answer after it is.
+ */
 async function driveJob(a: {
   deps: ExportWorkerDeps;
   log: Logger;
@@ -246,6 +256,8 @@ async function driveJob(a: {
   let submitted = false;
   let accepted = false;
   let resubmissions = 0;
+  const maxJobMs = deps.rt.settings.exportMaxJobSeconds * 1000;
+  let jobStartedAt = 0;
   while (!a.signal?.aborted) {
     if (!(await a.stillRunning())) {
       if (submitted) await deps.exporter.cancel(taskId).catch((error: unknown) => log.warn('cancel at the exporter failed', { error }));
@@ -256,6 +268,7 @@ async function driveJob(a: {
         await deps.exporter.submit(taskId, a.job, a.signal);
         submitted = true;
         backoff = 1000;
+        jobStartedAt = deps.rt.clock.now();
         // A resubmission (the exporter lost the job) is the same attempt: the stage is already running.
         if (!accepted) {
           try {
@@ -269,7 +282,9 @@ async function driveJob(a: {
         }
         log.info('export job accepted by the exporter', { resubmissions });
       }
-      const status = await deps.exporter.status(taskId, deps.pollSeconds, a.signal);
+      // Long-poll no longer than the job has left, so the deadline is kept to the second.
+      const leftSeconds = maxJobMs > 0 ? Math.max(0, Math.ceil((jobStartedAt + maxJobMs - deps.rt.clock.now()) / 1000)) : deps.pollSeconds;
+      const status = await deps.exporter.status(taskId, Math.min(deps.pollSeconds, leftSeconds), a.signal);
       if (status.state !== 'running' && !(await a.stillRunning())) {
         // Cancelled or failed meanwhile: the video of a task that is no longer running is not
         // stored. DELETE is a no-op for a job that already ended.
@@ -281,6 +296,19 @@ async function driveJob(a: {
       if (status.state === 'cancelled') {
         // Cancelled by someone else at the exporter: submit again on the next loop.
         submitted = false;
+        continue;
+      }
+      const reportedStart = Date.parse(status.started_at ?? '');
+      if (Number.isFinite(reportedStart) && reportedStart < jobStartedAt) jobStartedAt = reportedStart;
+      const ranMs = deps.rt.clock.now() - jobStartedAt;
+      if (maxJobMs > 0 && ranMs >= maxJobMs) {
+        log.warn('export job exceeded the maximum job time; cancelling it at the exporter', { ran_ms: ranMs, max_job_seconds: maxJobMs / 1000 });
+        await deps.exporter.cancel(taskId).catch((error: unknown) => log.warn('cancel at the exporter failed', { error }));
+        return {
+          kind: 'failed',
+          retryable: true,
+          error: `the job was still ${status.state} after ${Math.round(ranMs / 1000)} s, longer than EXPORT_MAX_JOB_SECONDS (${maxJobMs / 1000} s); it was cancelled at the exporter`,
+        };
       }
     } catch (error: unknown) {
       if (a.signal?.aborted) break;
