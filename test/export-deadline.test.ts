@@ -124,6 +124,8 @@ describe('a hung exporter', () => {
   /** tasks whose first attempt meets an exporter that accepts the job and then never finishes it */
   const hangFirstAttempt = new Set<string>();
   const hung = new Map<string, { submittedAt: number; polls: number; cancelledAt?: number }>();
+  /** tasks whose hung job the stand-in reports as started this long before the worker's submit (an earlier delivery's job) */
+  const startedEarlierMs = new Map<string, number>();
   // Without a deadline the worker would poll the stand-in forever: after this many polls it gives
   // up with a terminal failure, so a missing deadline fails the test quickly instead of hanging it.
   const STAND_IN_GIVES_UP_AFTER_POLLS = 40;
@@ -152,7 +154,7 @@ describe('a hung exporter', () => {
           }
           // A long-poll that ends with the job still running (shortened: the stand-in answers within 250 ms).
           await new Promise((r) => setTimeout(r, Math.min(wait * 1000, 250)));
-          return { task_id: id, state: 'running', started_at: new Date(h.submittedAt).toISOString() };
+          return { task_id: id, state: 'running', started_at: new Date(h.submittedAt - (startedEarlierMs.get(id) ?? 0)).toISOString() };
         },
         video: (id, signal) => inner.video(id, signal),
         cancel: async (id) => {
@@ -182,5 +184,18 @@ describe('a hung exporter', () => {
     expect(outcomes.filter((o) => o.task_id === taskId).map((o) => o.outcome)).toEqual(['retry_requested', 'succeeded']);
     expect(task.stages.export.attempts).toBe(2);
     expect(service.stats().jobs.filter((j) => j.task_id === taskId).map((j) => j.state)).toEqual(['succeeded']);
+  }, 60_000);
+
+  it('counts the job time from the exporter\'s started_at when the job began before this delivery', async () => {
+    const sub = await stack.post({ creator_id: 'deadline', video_id: 'hung-earlier', source_text: 'This job has been hanging since an earlier delivery.' });
+    const taskId = sub.body.task_id as string;
+    startedEarlierMs.set(taskId, 60_000);
+    hangFirstAttempt.add(taskId);
+    const task = await stack.finished(taskId);
+
+    expect(task.status, JSON.stringify(task.error)).toBe('SUCCEEDED');
+    // Already a minute old at the first answer: cancelled then, not EXPORT_MAX_JOB_SECONDS later.
+    expect(hung.get(taskId)).toMatchObject({ polls: 1, cancelledAt: expect.any(Number) });
+    expect(outcomes.filter((o) => o.task_id === taskId).map((o) => o.outcome)).toEqual(['retry_requested', 'succeeded']);
   }, 60_000);
 });
