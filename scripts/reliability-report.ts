@@ -12,6 +12,7 @@ import type { ReliabilityRow } from '../test/support/reliability.js';
 const FILES = [
   'test/submission-storm.test.ts',
   'test/export-faults.test.ts',
+  'test/export-deadline.test.ts',
   'test/restart-after-kill.test.ts',
   'test/rate-limit-storm.test.ts',
   'test/cancel-and-idempotency.test.ts',

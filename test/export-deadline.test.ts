@@ -9,6 +9,7 @@ import { ExportJobLostError, type Exporter } from '../shared/export/exporter.js'
 import { HttpExporter } from '../shared/export/http-exporter.js';
 import type { Logger } from '../shared/logger.js';
 import type { renderDraft } from '../shared/render/render-draft.js';
+import { recordReliability } from './support/reliability.js';
 import { startTestStack, type TestStack } from './support/stack.js';
 
 /**
@@ -113,6 +114,15 @@ describe('an exporter restarted mid-job', () => {
     // One Export attempt: the resubmission happened inside it, not through the state machine's Retry.
     expect(outcomes.filter((o) => o.task_id === taskId).map((o) => o.outcome)).toEqual(['succeeded']);
     expect(task.stages.export.attempts).toBe(1);
+    const videos = (await stack.objectKeys()).filter((k) => k === `tasks/${taskId}/final_video.mp4`).length;
+    recordReliability({
+      fault: 'export service restarted mid-job (its job table lost)',
+      runs: 1,
+      outcome: `task ${task.status} in ${task.stages.export.attempts} Export attempt(s); the job was submitted again (404 → PUT)`,
+      data_lost: 1 - videos,
+      duplicates: second.stats().jobs.filter((j) => j.task_id === taskId && j.state === 'succeeded').length - 1,
+      locks_leaked: (await stack.itemKeys()).filter((k) => k === 'LOCK#deadline#restart').length,
+    });
   });
 });
 
@@ -184,6 +194,14 @@ describe('a hung exporter', () => {
     expect(outcomes.filter((o) => o.task_id === taskId).map((o) => o.outcome)).toEqual(['retry_requested', 'succeeded']);
     expect(task.stages.export.attempts).toBe(2);
     expect(service.stats().jobs.filter((j) => j.task_id === taskId).map((j) => j.state)).toEqual(['succeeded']);
+    recordReliability({
+      fault: 'exporter hangs on a job (accepts it, never finishes); EXPORT_MAX_JOB_SECONDS=2',
+      runs: 1,
+      outcome: `job cancelled at the exporter after ${((h.cancelledAt! - h.submittedAt) / 1000).toFixed(1)} s; task ${task.status} on Export attempt ${task.stages.export.attempts}`,
+      data_lost: task.artifacts.some((a) => a.name === 'final_video.mp4') ? 0 : 1,
+      duplicates: service.stats().jobs.filter((j) => j.task_id === taskId).length - 1,
+      locks_leaked: (await stack.itemKeys()).filter((k) => k === 'LOCK#deadline#hung').length,
+    });
   }, 60_000);
 
   it('counts the job time from the exporter\'s started_at when the job began before this delivery', async () => {
