@@ -139,6 +139,8 @@ describe('a hung exporter', () => {
   // Without a deadline the worker would poll the stand-in forever: after this many polls it gives
   // up with a terminal failure, so a missing deadline fails the test quickly instead of hanging it.
   const STAND_IN_GIVES_UP_AFTER_POLLS = 40;
+  /** tasks whose first attempt meets an exporter that answers 404 to every status call (it loses every job) */
+  const loseFirstAttempt = new Map<string, { puts: number; polls: number; attemptOver: boolean }>();
 
   beforeAll(async () => {
     workDir = await mkdtemp(path.join(os.tmpdir(), 'export-hung-'));
@@ -146,9 +148,19 @@ describe('a hung exporter', () => {
     stack = await startTestStack({
       exportVideoUrl: service.url,
       extraEnv: { EXPORT_MAX_JOB_SECONDS: '2' },
-      onExportOutcome: (outcome, body) => outcomes.push({ outcome, task_id: (JSON.parse(body) as { task_id: string }).task_id }),
+      onExportOutcome: (outcome, body) => {
+        const taskId = (JSON.parse(body) as { task_id: string }).task_id;
+        outcomes.push({ outcome, task_id: taskId });
+        const losing = loseFirstAttempt.get(taskId);
+        if (losing) losing.attemptOver = true;
+      },
       wrapExporter: (inner: Exporter): Exporter => ({
         submit: async (id, job, signal) => {
+          const losing = loseFirstAttempt.get(id);
+          if (losing && !losing.attemptOver) {
+            losing.puts += 1;
+            return;
+          }
           if (hangFirstAttempt.has(id) && !hung.has(id)) {
             hung.set(id, { submittedAt: Date.now(), polls: 0 });
             return;
@@ -156,6 +168,12 @@ describe('a hung exporter', () => {
           await inner.submit(id, job, signal);
         },
         status: async (id, wait, signal) => {
+          const losing = loseFirstAttempt.get(id);
+          if (losing && !losing.attemptOver) {
+            losing.polls += 1;
+            if (losing.polls > STAND_IN_GIVES_UP_AFTER_POLLS) return { task_id: id, state: 'failed', retryable: false, error: `the stand-in lost the job ${losing.polls} times and the worker kept submitting it` };
+            throw new ExportJobLostError(`no job for ${id} (stand-in)`);
+          }
           const h = hung.get(id);
           if (!h || h.cancelledAt !== undefined) return inner.status(id, wait, signal);
           h.polls += 1;
@@ -202,6 +220,18 @@ describe('a hung exporter', () => {
       duplicates: service.stats().jobs.filter((j) => j.task_id === taskId).length - 1,
       locks_leaked: (await stack.itemKeys()).filter((k) => k === 'LOCK#deadline#hung').length,
     });
+  }, 60_000);
+
+  it('backs off from an exporter that loses every job it accepts, and ends the attempt after EXPORT_MAX_JOB_SECONDS', async () => {
+    const sub = await stack.post({ creator_id: 'deadline', video_id: 'lost-always', source_text: 'The exporter forgets this job each time.' });
+    const taskId = sub.body.task_id as string;
+    loseFirstAttempt.set(taskId, { puts: 0, polls: 0, attemptOver: false });
+    const task = await stack.finished(taskId);
+
+    expect(task.status, JSON.stringify(task.error)).toBe('SUCCEEDED');
+    expect(outcomes.filter((o) => o.task_id === taskId).map((o) => o.outcome)).toEqual(['retry_requested', 'succeeded']);
+    // 2 s of a job lost at once each time: resubmitted at once, then after 1 s, then 2 s — not in a hot loop.
+    expect(loseFirstAttempt.get(taskId)!.puts).toBeLessThanOrEqual(5);
   }, 60_000);
 
   it('counts the job time from the exporter\'s started_at when the job began before this delivery', async () => {

@@ -234,10 +234,11 @@ type JobOutcome = { kind: 'succeeded' } | { kind: 'failed'; error: string; retry
  * A job the exporter still reports running `EXPORT_MAX_JOB_SECONDS` after it accepted it is
  * cancelled there and ends the attempt as retryable: a hung exporter costs one bounded attempt,
  * not the whole Export timeout of every task queued behind it. Its clock starts at the earlier of
- * our accepted submit and the exporter's `started_at` (a redelivered message finds a job that
- * started in an earlier invocation), and restarts when the exporter lost the job. While the
- * exporter cannot be reached the deadline is not enforced (nothing can be cancelled, and an
- * outage must not use up the task's attempts); the first answer after it is.
+ * the attempt's first accepted submit and the exporter's `started_at` (a redelivered message
+ * finds a job that started in an earlier invocation); resubmissions after the exporter lost the
+ * job (404) do not restart it, so an exporter that keeps losing jobs cannot hold the slot either.
+ * While the exporter cannot be reached the deadline is not enforced (nothing can be cancelled,
+ * and an outage must not use up the task's attempts); the first answer after it is.
  */
 async function driveJob(a: {
   deps: ExportWorkerDeps;
@@ -256,6 +257,7 @@ async function driveJob(a: {
   let submitted = false;
   let accepted = false;
   let resubmissions = 0;
+  let lostInARow = 0;
   const maxJobMs = deps.rt.settings.exportMaxJobSeconds * 1000;
   let jobStartedAt = 0;
   while (!a.signal?.aborted) {
@@ -267,8 +269,10 @@ async function driveJob(a: {
       if (!submitted) {
         await deps.exporter.submit(taskId, a.job, a.signal);
         submitted = true;
-        backoff = 1000;
-        jobStartedAt = deps.rt.clock.now();
+        if (!lostInARow) backoff = 1000;
+        // The clock starts at the attempt's first acceptance: a resubmission does not reset it, so
+        // an exporter that keeps losing or cancelling the job still ends the attempt in time.
+        if (!jobStartedAt) jobStartedAt = deps.rt.clock.now();
         // A resubmission (the exporter lost the job) is the same attempt: the stage is already running.
         if (!accepted) {
           try {
@@ -291,15 +295,11 @@ async function driveJob(a: {
         await deps.exporter.cancel(taskId).catch((error: unknown) => log.warn('cancel at the exporter failed', { error }));
         return { kind: 'cancelled' };
       }
+      lostInARow = 0;
       if (status.state === 'succeeded') return { kind: 'succeeded' };
       if (status.state === 'failed') return { kind: 'failed', error: status.error ?? 'no reason given', retryable: status.retryable === true };
-      if (status.state === 'cancelled') {
-        // Cancelled by someone else at the exporter: submit again on the next loop.
-        submitted = false;
-        continue;
-      }
       const reportedStart = Date.parse(status.started_at ?? '');
-      if (Number.isFinite(reportedStart) && reportedStart < jobStartedAt) jobStartedAt = reportedStart;
+      if (status.state !== 'cancelled' && Number.isFinite(reportedStart) && reportedStart < jobStartedAt) jobStartedAt = reportedStart;
       const ranMs = deps.rt.clock.now() - jobStartedAt;
       if (maxJobMs > 0 && ranMs >= maxJobMs) {
         log.warn('export job exceeded the maximum job time; cancelling it at the exporter', { ran_ms: ranMs, max_job_seconds: maxJobMs / 1000 });
@@ -307,15 +307,33 @@ async function driveJob(a: {
         return {
           kind: 'failed',
           retryable: true,
-          error: `the job was still ${status.state} after ${Math.round(ranMs / 1000)} s, longer than EXPORT_MAX_JOB_SECONDS (${maxJobMs / 1000} s); it was cancelled at the exporter`,
+          error: `the job was still not done (${status.state}) after ${Math.round(ranMs / 1000)} s, longer than EXPORT_MAX_JOB_SECONDS (${maxJobMs / 1000} s); it was cancelled at the exporter`,
         };
+      }
+      if (status.state === 'cancelled') {
+        // Cancelled by someone else at the exporter: submit again on the next loop.
+        submitted = false;
       }
     } catch (error: unknown) {
       if (a.signal?.aborted) break;
       if (error instanceof ExportJobLostError && submitted) {
-        // The exporter restarted (or evicted the job) after accepting it: submit it again now.
-        log.warn('the exporter lost the accepted job; submitting it again', { error: error.message, resubmissions: ++resubmissions });
+        // The exporter restarted (or evicted the job) after accepting it: submit it again.
         submitted = false;
+        resubmissions += 1;
+        const ranMs = deps.rt.clock.now() - jobStartedAt;
+        if (maxJobMs > 0 && ranMs >= maxJobMs) {
+          return {
+            kind: 'failed',
+            retryable: true,
+            error: `the exporter kept losing the job (${resubmissions} resubmission(s) in ${Math.round(ranMs / 1000)} s, longer than EXPORT_MAX_JOB_SECONDS)`,
+          };
+        }
+        log.warn('the exporter lost the accepted job; submitting it again', { error: error.message, resubmissions });
+        // A restart loses a job once; an exporter that loses it again at once is unwell: back off.
+        if (lostInARow++ > 0) {
+          await a.sleep(backoff, a.signal);
+          backoff = Math.min(a.maxBackoff, backoff * 2);
+        }
         continue;
       }
       if (error instanceof ExporterBusyError) {
