@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExportService, type ExportService } from '../infra/embedded/export-service.js';
 import { BuiltinExporter } from '../shared/export/builtin-exporter.js';
 import type { ExportOutcome } from '../shared/export/export-worker.js';
-import { ExportJobLostError, type Exporter } from '../shared/export/exporter.js';
+import { ExportJobLostError, ExporterUnavailableError, type Exporter } from '../shared/export/exporter.js';
 import { HttpExporter } from '../shared/export/http-exporter.js';
 import type { Logger } from '../shared/logger.js';
 import type { renderDraft } from '../shared/render/render-draft.js';
@@ -141,6 +141,8 @@ describe('a hung exporter', () => {
   const STAND_IN_GIVES_UP_AFTER_POLLS = 40;
   /** tasks whose first attempt meets an exporter that answers 404 to every status call (it loses every job) */
   const loseFirstAttempt = new Map<string, { puts: number; polls: number; attemptOver: boolean }>();
+  /** tasks whose exporter becomes unreachable right after accepting the job, for longer than the max job time, then comes back without it */
+  const outageThenLost = new Map<string, { acceptedAt: number; outageMs: number; unreachable: number; recovered: boolean }>();
 
   beforeAll(async () => {
     workDir = await mkdtemp(path.join(os.tmpdir(), 'export-hung-'));
@@ -156,6 +158,11 @@ describe('a hung exporter', () => {
       },
       wrapExporter: (inner: Exporter): Exporter => ({
         submit: async (id, job, signal) => {
+          const down = outageThenLost.get(id);
+          if (down && !down.acceptedAt) {
+            down.acceptedAt = Date.now();
+            return;
+          }
           const losing = loseFirstAttempt.get(id);
           if (losing && !losing.attemptOver) {
             losing.puts += 1;
@@ -168,6 +175,15 @@ describe('a hung exporter', () => {
           await inner.submit(id, job, signal);
         },
         status: async (id, wait, signal) => {
+          const down = outageThenLost.get(id);
+          if (down && !down.recovered) {
+            if (Date.now() - down.acceptedAt < down.outageMs) {
+              down.unreachable += 1;
+              throw new ExporterUnavailableError('connection refused (stand-in outage)');
+            }
+            down.recovered = true; // back, restarted: it has no job for the task
+            throw new ExportJobLostError(`no job for ${id} (stand-in, after its restart)`);
+          }
           const losing = loseFirstAttempt.get(id);
           if (losing && !losing.attemptOver) {
             losing.polls += 1;
@@ -232,6 +248,19 @@ describe('a hung exporter', () => {
     expect(outcomes.filter((o) => o.task_id === taskId).map((o) => o.outcome)).toEqual(['retry_requested', 'succeeded']);
     // 2 s of a job lost at once each time: resubmitted at once, then after 1 s, then 2 s — not in a hot loop.
     expect(loseFirstAttempt.get(taskId)!.puts).toBeLessThanOrEqual(5);
+  }, 60_000);
+
+  it('does not count an outage against the job: lost after a restart longer than EXPORT_MAX_JOB_SECONDS, it is submitted again in the same attempt', async () => {
+    const sub = await stack.post({ creator_id: 'deadline', video_id: 'outage', source_text: 'The exporter goes down for a while and restarts.' });
+    const taskId = sub.body.task_id as string;
+    outageThenLost.set(taskId, { acceptedAt: 0, outageMs: 2500, unreachable: 0, recovered: false });
+    const task = await stack.finished(taskId);
+
+    expect(task.status, JSON.stringify(task.error)).toBe('SUCCEEDED');
+    expect(outageThenLost.get(taskId)).toMatchObject({ recovered: true, unreachable: expect.any(Number) });
+    expect(outageThenLost.get(taskId)!.unreachable).toBeGreaterThan(0);
+    expect(outcomes.filter((o) => o.task_id === taskId).map((o) => o.outcome)).toEqual(['succeeded']);
+    expect(task.stages.export.attempts).toBe(1);
   }, 60_000);
 
   it('counts the job time from the exporter\'s started_at when the job began before this delivery', async () => {

@@ -238,7 +238,9 @@ type JobOutcome = { kind: 'succeeded' } | { kind: 'failed'; error: string; retry
  * finds a job that started in an earlier invocation); resubmissions after the exporter lost the
  * job (404) do not restart it, so an exporter that keeps losing jobs cannot hold the slot either.
  * While the exporter cannot be reached the deadline is not enforced (nothing can be cancelled,
- * and an outage must not use up the task's attempts); the first answer after it is.
+ * and an outage must not use up the task's attempts); the first answer after it is — unless the
+ * answer is that the job is lost (the exporter restarted): then the resubmitted job's clock
+ * starts afresh.
  */
 async function driveJob(a: {
   deps: ExportWorkerDeps;
@@ -258,6 +260,8 @@ async function driveJob(a: {
   let accepted = false;
   let resubmissions = 0;
   let lostInARow = 0;
+  /** the exporter could not be reached since its last answer */
+  let sawOutage = false;
   const maxJobMs = deps.rt.settings.exportMaxJobSeconds * 1000;
   let jobStartedAt = 0;
   while (!a.signal?.aborted) {
@@ -296,6 +300,7 @@ async function driveJob(a: {
         return { kind: 'cancelled' };
       }
       lostInARow = 0;
+      sawOutage = false;
       if (status.state === 'succeeded') return { kind: 'succeeded' };
       if (status.state === 'failed') return { kind: 'failed', error: status.error ?? 'no reason given', retryable: status.retryable === true };
       const reportedStart = Date.parse(status.started_at ?? '');
@@ -320,7 +325,12 @@ async function driveJob(a: {
         // The exporter restarted (or evicted the job) after accepting it: submit it again.
         submitted = false;
         resubmissions += 1;
-        const ranMs = deps.rt.clock.now() - jobStartedAt;
+        // Lost after an outage: the exporter went down and came back, and the job starts afresh
+        // with the next submit — the outage does not count against it (an outage must not use up
+        // the task's attempts).
+        if (sawOutage) jobStartedAt = 0;
+        sawOutage = false;
+        const ranMs = jobStartedAt ? deps.rt.clock.now() - jobStartedAt : 0;
         if (maxJobMs > 0 && ranMs >= maxJobMs) {
           return {
             kind: 'failed',
@@ -342,6 +352,7 @@ async function driveJob(a: {
         continue;
       }
       if (error instanceof ExporterUnavailableError) {
+        sawOutage = true;
         log.warn('exporter unreachable; keeping the message and retrying', { error: error.message, backoff_ms: backoff });
         await a.onWaiting(`The exporter cannot be reached; the task waits in the queue and proceeds when it is back (${error.message}).`);
         await a.sleep(backoff, a.signal);
