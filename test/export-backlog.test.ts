@@ -133,10 +133,12 @@ describe('POST /api/pipeline/run with a full export backlog (embedded stack)', (
     await stack.controls.waitForArrivals('Draft', 3); // nothing of theirs is being written any more
     const [items, objects, runs] = [await stack.itemKeys(), await stack.objectKeys(), (await executions()).length];
 
+    const fourth = { creator_id: 'backlog', video_id: 'v4', source_text: 'One export too many.' };
+    const retryKey = { 'idempotency-key': 'backlog-v4-attempt' };
     const res = await fetch(`${stack.apiUrl}/api/pipeline/run`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ creator_id: 'backlog', video_id: 'v4', source_text: 'One export too many.' }),
+      headers: { 'content-type': 'application/json', ...retryKey },
+      body: JSON.stringify(fourth),
     });
     const body = (await res.json()) as { error: string; message: string };
     const [itemsAfter, objectsAfter, runsAfter] = [await stack.itemKeys(), await stack.objectKeys(), (await executions()).length];
@@ -150,10 +152,11 @@ describe('POST /api/pipeline/run with a full export backlog (embedded stack)', (
     expect({ items: itemsAfter, objects: objectsAfter, runs: runsAfter }).toEqual({ items, objects, runs });
     expect(noExport.status).toBe(202);
 
-    // One of the waiting tasks goes away (cancelled): there is room for one again.
+    // One of the waiting tasks goes away (cancelled): there is room for one again, and the client's
+    // retry of the same request with the same Idempotency-Key is accepted (the key was not kept).
     const cancelled = await fetch(`${stack.apiUrl}/api/pipeline/tasks/${accepted[0].body.task_id as string}/cancel`, { method: 'POST' });
     expect(cancelled.status).toBe(200);
-    const again = await stack.post({ creator_id: 'backlog', video_id: 'v4', source_text: 'One export too many, now welcome.' });
+    const again = await stack.post(fourth, { headers: retryKey });
     expect(again.status, JSON.stringify(again.body)).toBe(202);
   });
 
