@@ -149,7 +149,7 @@ describe('a hung exporter', () => {
     service = await startExportService({ workDir, render: quickRender, log: quiet });
     stack = await startTestStack({
       exportVideoUrl: service.url,
-      extraEnv: { EXPORT_MAX_JOB_SECONDS: '2' },
+      extraEnv: { EXPORT_MAX_JOB_SECONDS: '1' },
       onExportOutcome: (outcome, body) => {
         const taskId = (JSON.parse(body) as { task_id: string }).task_id;
         outcomes.push({ outcome, task_id: taskId });
@@ -224,12 +224,12 @@ describe('a hung exporter', () => {
     expect(task.status, JSON.stringify(task.error)).toBe('SUCCEEDED');
     const h = hung.get(taskId)!;
     expect(h.cancelledAt, 'the hung job was never cancelled at the exporter').toBeDefined();
-    expect(h.cancelledAt! - h.submittedAt).toBeGreaterThanOrEqual(2000);
+    expect(h.cancelledAt! - h.submittedAt).toBeGreaterThanOrEqual(1000);
     expect(outcomes.filter((o) => o.task_id === taskId).map((o) => o.outcome)).toEqual(['retry_requested', 'succeeded']);
     expect(task.stages.export.attempts).toBe(2);
     expect(service.stats().jobs.filter((j) => j.task_id === taskId).map((j) => j.state)).toEqual(['succeeded']);
     recordReliability({
-      fault: 'exporter hangs on a job (accepts it, never finishes); EXPORT_MAX_JOB_SECONDS=2',
+      fault: 'exporter hangs on a job (accepts it, never finishes); EXPORT_MAX_JOB_SECONDS=1',
       runs: 1,
       outcome: `job cancelled at the exporter after ${((h.cancelledAt! - h.submittedAt) / 1000).toFixed(1)} s; task ${task.status} on Export attempt ${task.stages.export.attempts}`,
       data_lost: task.artifacts.some((a) => a.name === 'final_video.mp4') ? 0 : 1,
@@ -246,14 +246,14 @@ describe('a hung exporter', () => {
 
     expect(task.status, JSON.stringify(task.error)).toBe('SUCCEEDED');
     expect(outcomes.filter((o) => o.task_id === taskId).map((o) => o.outcome)).toEqual(['retry_requested', 'succeeded']);
-    // 2 s of a job lost at once each time: resubmitted at once, then after 1 s, then 2 s — not in a hot loop.
+    // 1 s of a job lost at once each time: resubmitted at once, then after 1 s — not in a hot loop.
     expect(loseFirstAttempt.get(taskId)!.puts).toBeLessThanOrEqual(5);
   }, 60_000);
 
   it('does not count an outage against the job: lost after a restart longer than EXPORT_MAX_JOB_SECONDS, it is submitted again in the same attempt', async () => {
     const sub = await stack.post({ creator_id: 'deadline', video_id: 'outage', source_text: 'The exporter goes down for a while and restarts.' });
     const taskId = sub.body.task_id as string;
-    outageThenLost.set(taskId, { acceptedAt: 0, outageMs: 2500, unreachable: 0, recovered: false });
+    outageThenLost.set(taskId, { acceptedAt: 0, outageMs: 1500, unreachable: 0, recovered: false });
     const task = await stack.finished(taskId);
 
     expect(task.status, JSON.stringify(task.error)).toBe('SUCCEEDED');
