@@ -14,6 +14,7 @@ const FILES = [
   'test/export-faults.test.ts',
   'test/export-lease.test.ts',
   'test/export-lambda-worker.test.ts',
+  'test/export-deadline.test.ts',
   'test/restart-after-kill.test.ts',
   'test/rate-limit-storm.test.ts',
   'test/cancel-and-idempotency.test.ts',

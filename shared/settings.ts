@@ -1,4 +1,5 @@
 import { ConfigError } from './errors.js';
+import { DEFAULT_DEFINITION_OPTIONS } from './state-machine.js';
 
 /**
  * Every setting the handlers read, from the environment, with its default. The README's
@@ -24,6 +25,14 @@ export interface Settings {
   exportVisibilitySeconds: number;
   /** export worker: long-poll wait of the job status call */
   exportPollSeconds: number;
+  /** API: the Export state's timeout (set by the stack from the definition): no export is accepted that could not finish within it */
+  exportTimeoutSeconds: number;
+  /** API: export time per video assumed until exports have been measured */
+  exportAssumedSeconds: number;
+  /** API: how long one export backlog estimate is used before the table is read again */
+  exportBacklogRefreshSeconds: number;
+  /** export worker: a job still running this long after the exporter accepted it is cancelled and the attempt retried (0: no limit) */
+  exportMaxJobSeconds: number;
 
   // TTS providers and the CapCut/JianYing draft folder — see README "Settings" and docs/providers.md
   /** TTS engine: `espeak` (offline), `polly`, or `http` (the team's service at `ttsUrl`) */
@@ -94,6 +103,12 @@ function int(env: Env, name: string, fallback: number): number {
   return value;
 }
 
+function positive(env: Env, name: string, fallback: number): number {
+  const value = int(env, name, fallback);
+  if (value === 0) throw new ConfigError(name, 'expected a positive number, got 0');
+  return value;
+}
+
 /** Reads settings; required ones are checked by {@link requireSettings}, where a handler needs them. */
 export function readSettings(env: Env = process.env): Settings {
   const delivery = env.ARTIFACT_DELIVERY ?? 'redirect';
@@ -114,6 +129,10 @@ export function readSettings(env: Env = process.env): Settings {
     s3ForcePathStyle: env.S3_FORCE_PATH_STYLE === 'true' || env.S3_FORCE_PATH_STYLE === '1',
     exportVisibilitySeconds: int(env, 'EXPORT_VISIBILITY_SECONDS', 60),
     exportPollSeconds: int(env, 'EXPORT_POLL_SECONDS', 20),
+    exportMaxJobSeconds: int(env, 'EXPORT_MAX_JOB_SECONDS', 1800),
+    exportTimeoutSeconds: int(env, 'EXPORT_TIMEOUT_SECONDS', DEFAULT_DEFINITION_OPTIONS.exportTimeoutSeconds),
+    exportAssumedSeconds: positive(env, 'EXPORT_ASSUMED_SECONDS', 120),
+    exportBacklogRefreshSeconds: int(env, 'EXPORT_BACKLOG_REFRESH_SECONDS', 5),
     ttsProvider: ttsProviderFrom(env),
     ttsUrl: env.TTS_URL ?? '',
     ttsHttpTimeoutSeconds: int(env, 'TTS_HTTP_TIMEOUT_SECONDS', 120),
@@ -154,6 +173,10 @@ const ENV_NAMES: Record<keyof Settings, string> = {
   s3ForcePathStyle: 'S3_FORCE_PATH_STYLE',
   exportVisibilitySeconds: 'EXPORT_VISIBILITY_SECONDS',
   exportPollSeconds: 'EXPORT_POLL_SECONDS',
+  exportMaxJobSeconds: 'EXPORT_MAX_JOB_SECONDS',
+  exportTimeoutSeconds: 'EXPORT_TIMEOUT_SECONDS',
+  exportAssumedSeconds: 'EXPORT_ASSUMED_SECONDS',
+  exportBacklogRefreshSeconds: 'EXPORT_BACKLOG_REFRESH_SECONDS',
   ttsProvider: 'TTS_PROVIDER',
   ttsUrl: 'TTS_URL',
   ttsHttpTimeoutSeconds: 'TTS_HTTP_TIMEOUT_SECONDS',

@@ -12,6 +12,7 @@ import { getTask, markExecutionStarted, markTaskFailed, newTaskRecord, putNewTas
 import { confirmIdempotencyKey, releaseIdempotencyKey, requestHash, reserveIdempotencyKey } from './idempotency.js';
 import type { ExecutionInput } from './state-machine.js';
 import { emitMetric } from './metrics.js';
+import type { ExportAdmission } from './export/export-backlog.js';
 
 export interface SubmitResult {
   task_id: string;
@@ -23,15 +24,18 @@ export interface SubmitResult {
 export interface SubmitOptions {
   /** a client's retry key (header `Idempotency-Key`, or derived from an S3 object key and ETag) */
   idempotencyKey?: string;
+  /** admission control of exports: refuses (ExportBacklogFullError) a task whose export could not finish in time */
+  exportBacklog?: { admit(): Promise<ExportAdmission> };
 }
 
 /**
  * Accepts a validated request. The order is fixed so every caller gets the same answer for the
  * same state: idempotency key (same task, or 422 for another body) → source exists (422) →
- * lock (409) → snapshot the source into the task's prefix → task record → StartExecution (on
- * failure: lock released, task FAILED, 503). Nothing but the key's reservation is written
- * before the lock is held (and, when an expired lock is taken over, its holder's revocation:
- * see shared/lock.ts), and the reservation is removed when the submission is refused.
+ * export backlog (503 `export_backlog_full`, only for `export_video: true`) → lock (409) →
+ * snapshot the source into the task's prefix → task record → StartExecution (on failure: lock
+ * released, task FAILED, 503). Nothing but the key's reservation is written before the lock is
+ * held (and, when an expired lock is taken over, its holder's revocation: see shared/lock.ts),
+ * and the reservation is removed when the submission is refused.
  */
 export async function submitTask(rt: Runtime, request: RunRequest, log: Logger, options: SubmitOptions = {}): Promise<SubmitResult> {
   const key = options.idempotencyKey;
@@ -45,7 +49,7 @@ export async function submitTask(rt: Runtime, request: RunRequest, log: Logger, 
   }
   let result: SubmitResult;
   try {
-    result = await submitNewTask(rt, request, log, taskId);
+    result = await submitNewTask(rt, request, log, taskId, options.exportBacklog);
   } catch (error: unknown) {
     if (error instanceof DuplicateTaskError) {
       emitMetric('DuplicatesRejected', 1, 'Count', {}, { creator_id: request.creator_id, video_id: request.video_id, holder_task_id: error.holderTaskId });
@@ -65,12 +69,30 @@ export async function submitTask(rt: Runtime, request: RunRequest, log: Logger, 
   return result;
 }
 
-async function submitNewTask(rt: Runtime, request: RunRequest, log: Logger, taskId: string): Promise<SubmitResult> {
+async function submitNewTask(
+  rt: Runtime,
+  request: RunRequest,
+  log: Logger,
+  taskId: string,
+  exportBacklog: SubmitOptions['exportBacklog'],
+): Promise<SubmitResult> {
   const { creator_id: creatorId, video_id: videoId } = request;
 
   const source = request.source_text ?? (await getObjectText(rt, sourceKey(creatorId, videoId)));
   if (source === undefined || source.trim() === '') throw new SourceMissingError(creatorId, videoId, sourceKey(creatorId, videoId));
 
+  // Before anything is written: a task whose export could not finish in time is refused (503).
+  const admission = request.export_video && exportBacklog ? await exportBacklog.admit() : undefined;
+  try {
+    return await startAdmittedTask(rt, request, log, taskId, source);
+  } catch (error: unknown) {
+    admission?.release();
+    throw error;
+  }
+}
+
+async function startAdmittedTask(rt: Runtime, request: RunRequest, log: Logger, taskId: string, source: string): Promise<SubmitResult> {
+  const { creator_id: creatorId, video_id: videoId } = request;
   const lockFence = await acquireVideoLock(rt, { creatorId, videoId, taskId, leaseSeconds: rt.settings.submitLockLeaseSeconds });
   const taskLog = log.child({ task_id: taskId, creator_id: creatorId, video_id: videoId, stage: 'submit' });
 

@@ -16,7 +16,7 @@ import { DEAD_LETTER_ATTEMPTS } from '../shared/export/dead-letter.js';
 import { ExportMessageReturnedError, createExportWorkerHandler } from '../lambdas/export/handler.js';
 import type { Draft } from '../shared/draft/draft.js';
 import { BuiltinExporter } from '../shared/export/builtin-exporter.js';
-import { ExporterBusyError, type ExportJob, type ExportJobStatus, type Exporter } from '../shared/export/exporter.js';
+import { ExportJobLostError, ExporterBusyError, type ExportJob, type ExportJobStatus, type Exporter } from '../shared/export/exporter.js';
 import { setStdoutLogging } from '../shared/logger.js';
 import type { Runtime } from '../shared/runtime.js';
 import { readSettings } from '../shared/settings.js';
@@ -344,8 +344,8 @@ describe('the builtin exporter', () => {
     expect(await exporter.status('task-3', 30)).toMatchObject({ state: 'failed', retryable: false });
   });
 
-  it('answers a job it does not have as failed and retryable (a fresh instance after a restart)', async () => {
+  it('answers a job it does not have as lost, like a 404 of the HTTP service (a fresh instance after a restart: submit again)', async () => {
     const exporter = new BuiltinExporter({ workRoot });
-    expect(await exporter.status('unknown-task', 0)).toMatchObject({ state: 'failed', retryable: true });
+    await expect(exporter.status('unknown-task', 0)).rejects.toBeInstanceOf(ExportJobLostError);
   });
 });

@@ -196,6 +196,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     const sqsServer = await startFauxqs({ port: 0, logger: false });
     closers.push(() => sqsServer.stop());
 
+    const definitionOptions: DefinitionOptions = { ...DEFAULT_DEFINITION_OPTIONS, ...options.definition };
     const sfnPort = await freePort(host);
     const env: Record<string, string> = {
       AWS_REGION: REGION,
@@ -213,6 +214,8 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       EXPORT_VISIBILITY_SECONDS: String(options.exportVisibilitySeconds ?? 60),
       EXPORT_POLL_SECONDS: String(options.exportPollSeconds ?? 20),
       ...options.extraEnv,
+      // The API refuses exports that could not finish within the definition's Export timeout.
+      EXPORT_TIMEOUT_SECONDS: String(definitionOptions.exportTimeoutSeconds),
     };
     const bootstrap = createRuntime(env);
     await ensureTable(new DynamoDBClient({ region: REGION, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } }));
@@ -316,7 +319,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       Object.entries(STATE_MACHINE_FUNCTIONS).map(([fn, placeholder]) => [placeholder, functionArn(fn as StateMachineFunction)]),
     ) as Record<DefinitionPlaceholder, string>;
     placeholders.ExportQueueUrl = exportQueueUrl;
-    const definition = substituteDefinition(pipelineDefinition({ ...DEFAULT_DEFINITION_OPTIONS, ...options.definition }), placeholders);
+    const definition = substituteDefinition(pipelineDefinition(definitionOptions), placeholders);
 
     const settledWaiters = new Map<string, Array<() => void>>();
     const settledTasks = new Set<string>();

@@ -16,6 +16,7 @@ import { MAX_BODY_BYTES, MAX_SOURCE_TEXT_CHARS, assertId, parseRunRequest } from
 import type { Runtime } from '../../shared/runtime.js';
 import { submitTask } from '../../shared/submit.js';
 import { TaskNotCancellableError, cancelTask } from '../../shared/cancel.js';
+import { ExportBacklogFullError, ExportBacklogGauge, loadExportBacklog } from '../../shared/export/export-backlog.js';
 import { IdempotencyKeyReusedError, IdempotentRequestInProgressError, assertIdempotencyKey } from '../../shared/idempotency.js';
 import { getTask, listTasks, type TaskRecord, type TaskStatus } from '../../shared/task-record.js';
 
@@ -51,6 +52,13 @@ function publicTask(task: TaskRecord, base: string) {
 export function createApiApp(rt: Runtime) {
   const log = createLogger({ stage: 'api' });
   const app = new Hono();
+  // One cached estimate per API instance (a Lambda container, the embedded stack).
+  const exportBacklog = new ExportBacklogGauge({
+    clock: rt.clock,
+    load: () => loadExportBacklog(rt),
+    exportTimeoutSeconds: rt.settings.exportTimeoutSeconds,
+    refreshSeconds: rt.settings.exportBacklogRefreshSeconds,
+  });
   const base = '/api/pipeline';
 
   app.onError((error, c) => {
@@ -68,6 +76,10 @@ export function createApiApp(rt: Runtime) {
       return errorResponse(c, 409, { error: error.code, message: error.message, status: error.status });
     }
     if (error instanceof TaskNotFoundError) return errorResponse(c, 404, { error: error.code, message: error.message });
+    if (error instanceof ExportBacklogFullError) {
+      c.header('retry-after', String(error.retryAfterSeconds));
+      return errorResponse(c, 503, { error: error.code, message: error.message, retry_after_seconds: error.retryAfterSeconds });
+    }
     if (error instanceof StartExecutionFailedError) {
       c.header('retry-after', '5');
       return errorResponse(c, 503, { error: error.code, message: error.message });
@@ -104,7 +116,7 @@ export function createApiApp(rt: Runtime) {
     const request = parseRunRequest(body);
     const idempotencyKey = c.req.header('idempotency-key');
     if (idempotencyKey !== undefined) assertIdempotencyKey(idempotencyKey);
-    const result = await submitTask(rt, request, log, { idempotencyKey });
+    const result = await submitTask(rt, request, log, { idempotencyKey, exportBacklog });
     c.header('location', `${base}/tasks/${result.task_id}`);
     if (result.replayed) c.header('idempotent-replayed', 'true');
     return c.json({ task_id: result.task_id, status: result.status, links: { self: `${base}/tasks/${result.task_id}` } }, 202);

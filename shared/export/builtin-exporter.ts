@@ -16,7 +16,7 @@ import path from 'node:path';
 import { createLogger, type Logger } from '../logger.js';
 import { downloadMedia, exportFailureMessage, isRetryableExportError } from '../render/media-download.js';
 import { InvalidDraftError, materialIdsNeedingMedia, renderDraft } from '../render/render-draft.js';
-import { ExporterBusyError, type ExportedVideo, type ExportJob, type ExportJobStatus, type Exporter } from './exporter.js';
+import { ExportJobLostError, ExporterBusyError, type ExportedVideo, type ExportJob, type ExportJobStatus, type Exporter } from './exporter.js';
 import { settledOrTimeout } from '../wait.js';
 
 /** Kept under this module's names for its importers; defined in `shared/render/media-download.ts`. */
@@ -90,8 +90,9 @@ export class BuiltinExporter implements Exporter {
   async status(taskId: string, waitSeconds: number, signal?: AbortSignal): Promise<ExportJobStatus> {
     const job = this.job;
     if (!job || job.taskId !== taskId) {
-      // A new instance, or the job was replaced: a new attempt submits it again.
-      return { task_id: taskId, state: 'failed', error: 'This worker has no export job for the task (it was restarted).', retryable: true };
+      // A new instance, or the job was replaced: the same answer as the HTTP service's 404, so the
+      // worker submits it again within this attempt.
+      throw new ExportJobLostError(`This worker has no export job for task ${taskId} (it was restarted).`);
     }
     if (job.state === 'running' && waitSeconds > 0) await settledOrTimeout(job.done, waitSeconds * 1000, signal);
     return view(job);

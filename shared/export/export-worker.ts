@@ -8,7 +8,7 @@ import { createLogger, taskLogFields, type Logger } from '../logger.js';
 import type { Runtime } from '../runtime.js';
 import { emitMetric } from '../metrics.js';
 import { commitExportedVideo, getTask, markExportQueued, markStageRunning } from '../task-record.js';
-import { ExporterBusyError, ExporterUnavailableError, type ExportedVideo, type ExportJob, type Exporter } from './exporter.js';
+import { ExportJobLostError, ExporterBusyError, ExporterUnavailableError, type ExportedVideo, type ExportJob, type Exporter } from './exporter.js';
 import { holdMessageLease, type MessageLease } from './message-lease.js';
 
 /** The message the Export state puts on the FIFO queue: ids, keys and the task token. */
@@ -279,7 +279,20 @@ type JobOutcome =
   | { kind: 'abandoned'; submitted: boolean }
   | { kind: 'lock_lost'; error: LockLostError };
 
-/** Submit (retrying while busy or unreachable), then poll until the job ends or the task stops. */
+/**
+ * Submit (retrying while busy or unreachable), then poll until the job ends or the task stops.
+ *
+ * A job the exporter still reports running `EXPORT_MAX_JOB_SECONDS` after it accepted it is
+ * cancelled there and ends the attempt as retryable: a hung exporter costs one bounded attempt,
+ * not the whole Export timeout of every task queued behind it. Its clock starts at the earlier of
+ * the attempt's first accepted submit and the exporter's `started_at` (a redelivered message
+ * finds a job that started in an earlier invocation); resubmissions after the exporter lost the
+ * job (404) do not restart it, so an exporter that keeps losing jobs cannot hold the slot either.
+ * While the exporter cannot be reached the deadline is not enforced (nothing can be cancelled,
+ * and an outage must not use up the task's attempts); the first answer after it is — unless the
+ * answer is that the job is lost (the exporter restarted): then the resubmitted job's clock
+ * starts afresh.
+ */
 async function driveJob(a: {
   deps: ExportWorkerDeps;
   log: Logger;
@@ -295,6 +308,13 @@ async function driveJob(a: {
   const { deps, log, taskId } = a;
   let backoff = 1000;
   let submitted = false;
+  let accepted = false;
+  let resubmissions = 0;
+  let lostInARow = 0;
+  /** the exporter could not be reached since its last answer */
+  let sawOutage = false;
+  const maxJobMs = deps.rt.settings.exportMaxJobSeconds * 1000;
+  let jobStartedAt = 0;
   while (!a.signal?.aborted) {
     if (!(await a.stillRunning())) {
       if (submitted) await deps.exporter.cancel(taskId).catch((error: unknown) => log.warn('cancel at the exporter failed', { error }));
@@ -304,37 +324,86 @@ async function driveJob(a: {
       if (!submitted) {
         await deps.exporter.submit(taskId, a.job, a.signal);
         submitted = true;
-        backoff = 1000;
-        try {
-          await a.onAccepted();
-        } catch (error: unknown) {
-          if (!(error instanceof TaskNotRunningError || error instanceof LockLostError)) throw error;
-          await deps.exporter.cancel(taskId).catch(() => undefined);
-          return error instanceof LockLostError ? { kind: 'lock_lost', error } : { kind: 'cancelled' };
+        if (!lostInARow) backoff = 1000;
+        // The clock starts at the attempt's first acceptance: a resubmission does not reset it, so
+        // an exporter that keeps losing or cancelling the job still ends the attempt in time.
+        if (!jobStartedAt) jobStartedAt = deps.rt.clock.now();
+        // A resubmission (the exporter lost the job) is the same attempt: the stage is already running.
+        if (!accepted) {
+          try {
+            await a.onAccepted();
+          } catch (error: unknown) {
+            if (!(error instanceof TaskNotRunningError || error instanceof LockLostError)) throw error;
+            await deps.exporter.cancel(taskId).catch(() => undefined);
+            return error instanceof LockLostError ? { kind: 'lock_lost', error } : { kind: 'cancelled' };
+          }
+          accepted = true;
         }
-        log.info('export job accepted by the exporter');
+        log.info('export job accepted by the exporter', { resubmissions });
       }
-      const status = await deps.exporter.status(taskId, deps.pollSeconds, a.signal);
+      // Long-poll no longer than the job has left, so the deadline is kept to the second.
+      const leftSeconds = maxJobMs > 0 ? Math.max(0, Math.ceil((jobStartedAt + maxJobMs - deps.rt.clock.now()) / 1000)) : deps.pollSeconds;
+      const status = await deps.exporter.status(taskId, Math.min(deps.pollSeconds, leftSeconds), a.signal);
       if (status.state !== 'running' && !(await a.stillRunning())) {
         // Cancelled or failed meanwhile: the video of a task that is no longer running is not
         // stored. DELETE is a no-op for a job that already ended.
         await deps.exporter.cancel(taskId).catch((error: unknown) => log.warn('cancel at the exporter failed', { error }));
         return { kind: 'cancelled' };
       }
+      lostInARow = 0;
+      sawOutage = false;
       if (status.state === 'succeeded') return { kind: 'succeeded' };
       if (status.state === 'failed') return { kind: 'failed', error: status.error ?? 'no reason given', retryable: status.retryable === true };
+      const reportedStart = Date.parse(status.started_at ?? '');
+      if (status.state !== 'cancelled' && Number.isFinite(reportedStart) && reportedStart < jobStartedAt) jobStartedAt = reportedStart;
+      const ranMs = deps.rt.clock.now() - jobStartedAt;
+      if (maxJobMs > 0 && ranMs >= maxJobMs) {
+        log.warn('export job exceeded the maximum job time; cancelling it at the exporter', { ran_ms: ranMs, max_job_seconds: maxJobMs / 1000 });
+        await deps.exporter.cancel(taskId).catch((error: unknown) => log.warn('cancel at the exporter failed', { error }));
+        return {
+          kind: 'failed',
+          retryable: true,
+          error: `the job was still not done (${status.state}) after ${Math.round(ranMs / 1000)} s, longer than EXPORT_MAX_JOB_SECONDS (${maxJobMs / 1000} s); it was cancelled at the exporter`,
+        };
+      }
       if (status.state === 'cancelled') {
         // Cancelled by someone else at the exporter: submit again on the next loop.
         submitted = false;
       }
     } catch (error: unknown) {
       if (a.signal?.aborted) break;
+      if (error instanceof ExportJobLostError && submitted) {
+        // The exporter restarted (or evicted the job) after accepting it: submit it again.
+        submitted = false;
+        resubmissions += 1;
+        // Lost after an outage: the exporter went down and came back, and the job starts afresh
+        // with the next submit — the outage does not count against it (an outage must not use up
+        // the task's attempts).
+        if (sawOutage) jobStartedAt = 0;
+        sawOutage = false;
+        const ranMs = jobStartedAt ? deps.rt.clock.now() - jobStartedAt : 0;
+        if (maxJobMs > 0 && ranMs >= maxJobMs) {
+          return {
+            kind: 'failed',
+            retryable: true,
+            error: `the exporter kept losing the job (${resubmissions} resubmission(s) in ${Math.round(ranMs / 1000)} s, longer than EXPORT_MAX_JOB_SECONDS)`,
+          };
+        }
+        log.warn('the exporter lost the accepted job; submitting it again', { error: error.message, resubmissions });
+        // A restart loses a job once; an exporter that loses it again at once is unwell: back off.
+        if (lostInARow++ > 0) {
+          await a.sleep(backoff, a.signal);
+          backoff = Math.min(a.maxBackoff, backoff * 2);
+        }
+        continue;
+      }
       if (error instanceof ExporterBusyError) {
         log.info('exporter busy with another job; waiting', { retry_after_seconds: error.retryAfterSeconds });
         await a.sleep(Math.min(a.maxBackoff, Math.max(250, error.retryAfterSeconds * 1000)), a.signal);
         continue;
       }
       if (error instanceof ExporterUnavailableError) {
+        sawOutage = true;
         log.warn('exporter unreachable; keeping the message and retrying', { error: error.message, backoff_ms: backoff });
         await a.onWaiting(`The exporter cannot be reached; the task waits in the queue and proceeds when it is back (${error.message}).`);
         await a.sleep(backoff, a.signal);

@@ -41,7 +41,11 @@ export interface ExportedVideo {
 export interface Exporter {
   /** Submits the job (idempotent per task id). Resolves once accepted. */
   submit(taskId: string, job: ExportJob, signal?: AbortSignal): Promise<void>;
-  /** The job's state, waiting up to `waitSeconds` for it to leave `running`. */
+  /**
+   * The job's state, waiting up to `waitSeconds` for it to leave `running`. Throws
+   * {@link ExportJobLostError} when the exporter has no such job (HTTP: 404) — after an accepted
+   * submit that means it restarted, and the caller submits again.
+   */
   status(taskId: string, waitSeconds: number, signal?: AbortSignal): Promise<ExportJobStatus>;
   /** The rendered mp4, as a stream read once (a video never has to fit in memory). */
   video(taskId: string, signal?: AbortSignal): Promise<ExportedVideo>;
@@ -76,5 +80,16 @@ export class ExporterAuthError extends ExporterUnavailableError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'ExporterAuthError';
+  }
+}
+
+/**
+ * The exporter has no record of a job it accepted earlier (it restarted, or evicted the job):
+ * not a failure of the task — the worker submits the job again.
+ */
+export class ExportJobLostError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExportJobLostError';
   }
 }

@@ -3,6 +3,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { errorMessage } from '../errors.js';
 import { exportAuthHeader, type ExportAuthTokenSource } from './export-auth.js';
 import {
+  ExportJobLostError,
   ExporterAuthError,
   ExporterBusyError,
   ExporterUnavailableError,
@@ -70,11 +71,13 @@ export class HttpExporter implements Exporter {
     throw new Error(`The export service refused the job (${res.status}): ${text}`);
   }
 
+  /** Throws {@link ExportJobLostError} when the service answers 404 (it no longer has the job). */
   async status(taskId: string, waitSeconds: number, signal?: AbortSignal): Promise<ExportJobStatus> {
     const res = await this.call(`/jobs/${encodeURIComponent(taskId)}?wait=${Math.max(0, Math.floor(waitSeconds))}`, { signal });
     const text = await res.text();
     if (res.status >= 500) throw new ExporterUnavailableError(`The export service answered ${res.status}: ${text}`);
-    if (res.status === 404) return { task_id: taskId, state: 'failed', error: 'The export service has no such job (it may have restarted).' };
+    // After an accepted PUT, 404 means the service lost the job (a restart): submit it again.
+    if (res.status === 404) throw new ExportJobLostError(`The export service has no job for task ${taskId} (it may have restarted).`);
     if (!res.ok) throw new Error(`The export service answered ${res.status}: ${text}`);
     return JSON.parse(text) as ExportJobStatus;
   }
