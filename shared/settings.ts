@@ -134,9 +134,9 @@ const shape = {
   submitLockLeaseSeconds: count({ env: 'SUBMIT_LOCK_LEASE_SECONDS', readBy: SUBMIT, description: "lease of the creator+video lock between submission and the first state (Start extends it)" }, 300),
   artifactDelivery: oneOf({ env: 'ARTIFACT_DELIVERY', readBy: ['api'], description: '`inline` answers artifact bytes; `redirect` answers 302 to a presigned URL (API Gateway cannot carry a video)' }, ['inline', 'redirect'], 'redirect'),
   presignSeconds: count({ env: 'PRESIGN_SECONDS', readBy: ['api', ...EXPORT_WORKERS], description: "lifetime of presigned URLs: artifact redirects and the exporter's media" }, 900),
-  exportTimeoutSeconds: count({ env: 'EXPORT_TIMEOUT_SECONDS', readBy: ['api'], description: "the Export state's timeout (not a knob of its own: the embedded stack sets it from its definition); no export is accepted that could not finish within it; `0`: no admission control" }, DEFAULT_DEFINITION_OPTIONS.exportTimeoutSeconds),
-  exportAssumedSeconds: positive({ env: 'EXPORT_ASSUMED_SECONDS', readBy: ['api'], description: 'export time per video assumed until exports have been measured (then: the mean of the last 20 export stages)' }, 120),
-  exportBacklogRefreshSeconds: count({ env: 'EXPORT_BACKLOG_REFRESH_SECONDS', readBy: ['api'], description: 'how long one export backlog estimate is used before the table is read again; `0`: every submission reads' }, 5),
+  exportTimeoutSeconds: count({ env: 'EXPORT_TIMEOUT_SECONDS', readBy: ['api'], description: "the Export state's timeout (7 h), not a knob of its own: the embedded stack sets it from its definition, on AWS the default is the deployed definition's; no export is accepted that could not finish within it; `0`: no admission control" }, DEFAULT_DEFINITION_OPTIONS.exportTimeoutSeconds),
+  exportAssumedSeconds: positive({ env: 'EXPORT_ASSUMED_SECONDS', readBy: ['api'], description: 'export time per video assumed until exports have been measured (then: the mean of the last 20 export stages, accepted → stored)' }, 120),
+  exportBacklogRefreshSeconds: count({ env: 'EXPORT_BACKLOG_REFRESH_SECONDS', readBy: ['api'], description: 'how long one export backlog estimate (one index query of the tasks of the last 8 h) is used before the table is read again; `0`: every submission reads' }, 5),
 
   // The export worker (a Lambda or the export agent) and its exporter
   exporter: oneOf({ env: 'EXPORTER', readBy: ['export'], description: 'the export Lambda: `builtin` renders in-process with the bundled ffmpeg, `http` drives `EXPORT_VIDEO_URL`' }, ['builtin', 'http'], 'builtin'),
@@ -146,23 +146,23 @@ const shape = {
   exportAuthSecretArn: text({ env: 'EXPORT_AUTH_SECRET_ARN', readBy: EXPORT_WORKERS, description: 'Secrets Manager secret holding that token (plain, or JSON with `EXPORT_AUTH_TOKEN`), read once per cold start and again after a 401; used when `EXPORT_AUTH_TOKEN` is empty' }),
   exportVisibilitySeconds: count({ env: 'EXPORT_VISIBILITY_SECONDS', readBy: EXPORT_WORKERS, description: "the worker's lease on a message: visibility cut to this on receipt, renewed every third while a job runs; the job is cancelled when a third is left without a renewal" }, 60),
   exportPollSeconds: count({ env: 'EXPORT_POLL_SECONDS', readBy: EXPORT_WORKERS, description: 'long-poll wait of each job status call' }, 20),
-  exportMaxJobSeconds: count({ env: 'EXPORT_MAX_JOB_SECONDS', readBy: EXPORT_WORKERS, description: 'a job still running this long after the exporter accepted it is cancelled there and retried as a new attempt (`ExportRetryableError`); `0`: no limit' }, 1800),
+  exportMaxJobSeconds: count({ env: 'EXPORT_MAX_JOB_SECONDS', readBy: EXPORT_WORKERS, description: "a job still running this long in one attempt (from the first accepted PUT, or the exporter's `started_at` if earlier — keep its clock synced; a resubmission after a 404 does not restart it) is cancelled there and retried as a new attempt (`ExportRetryableError`); 4 × 30 min fit the 7 h Export timeout; `0`: no limit" }, 1800),
 
   // Story (Gemini)
   geminiApiKey: text({ env: 'GEMINI_API_KEY', readBy: ['story'], description: 'Gemini API key; with it (or the secret below) the story stage rewrites the source with Gemini, else the source is the narration' }),
-  geminiApiKeySecretArn: text({ env: 'GEMINI_API_KEY_SECRET_ARN', readBy: ['story'], description: 'Secrets Manager secret holding the key (plain, or JSON with `GEMINI_API_KEY`), read once per cold start; used when `GEMINI_API_KEY` is empty' }),
+  geminiApiKeySecretArn: text({ env: 'GEMINI_API_KEY_SECRET_ARN', readBy: ['story'], description: 'Secrets Manager secret holding the key (plain, or JSON with `GEMINI_API_KEY`), read once per cold start in its own region (needs `secretsmanager:GetSecretValue` on it); used when `GEMINI_API_KEY` is empty' }),
   geminiModel: text({ env: 'GEMINI_MODEL', readBy: ['story'], description: 'model id, recorded in the task record (`stages.story.details.model`)' }, 'gemini-2.5-flash'),
   geminiBaseUrl: text({ env: 'GEMINI_BASE_URL', readBy: ['story'], description: "another Gemini endpoint (a proxy, a local fake in tests); empty: the SDK's own" }),
   geminiTimeoutSeconds: count({ env: 'GEMINI_TIMEOUT_SECONDS', readBy: ['story'], description: "one request's time limit; a timeout is transient (retried by the state machine)" }, 90),
   storyLanguage: text({ env: 'STORY_LANGUAGE', readBy: ['story'], description: "the narration's language as a BCP 47 tag (`zh-CN`, `en`, `ja`…); `auto`: the source's language" }, 'auto'),
   storyTargetChars: count({ env: 'STORY_TARGET_CHARS', readBy: ['story'], description: 'narration length aimed at, in characters without spaces (≥ 20); an answer over 1.5 times this is refused' }, 500),
-  storyRpm: count({ env: 'STORY_RPM', readBy: ['story'], description: 'Gemini requests per minute across all tasks (item `RATE#gemini`); set it to your quota; `0`: no limit' }, 10),
+  storyRpm: count({ env: 'STORY_RPM', readBy: ['story'], description: "Gemini requests per minute across all tasks (item `RATE#gemini`); set it to your project's quota for the model (free tier of 2.5 Flash: 10); `0`: no limit" }, 10),
 
   // TTS
   ttsProvider: oneOf({ env: 'TTS_PROVIDER', readBy: ['tts'], description: '`espeak` (offline), `polly` (Amazon Polly) or `http` (the team\'s TTS service at `TTS_URL`)', defaultText: '`http` when `TTS_URL` is set, else `espeak`' }, TTS_PROVIDERS, 'espeak'),
   ttsUrl: text({ env: 'TTS_URL', readBy: ['tts'], description: "the team's TTS service (contract in docs/providers.md); required for `http`" }),
   ttsHttpTimeoutSeconds: count({ env: 'TTS_HTTP_TIMEOUT_SECONDS', readBy: ['tts'], description: '`http`: time one request may take, answer read' }, 120),
-  ttsMaxCharsPerRequest: count({ env: 'TTS_MAX_CHARS_PER_REQUEST', readBy: ['tts'], description: "characters per provider request; `0`: the provider's own limit (Polly 3000, never exceeded; `http` 1000)" }, 0),
+  ttsMaxCharsPerRequest: count({ env: 'TTS_MAX_CHARS_PER_REQUEST', readBy: ['tts'], description: "characters (code points) per provider request; `0`: the provider's own limit (Polly 3000, never exceeded; `http` 1000)" }, 0),
   ttsRpm: count({ env: 'TTS_RPM', readBy: ['tts'], description: 'Polly / `http` requests per minute across all tasks (item `RATE#<provider>`); eSpeak is never limited; `0`: no limit' }, 300),
   ttsMaxConcurrency: count({ env: 'TTS_MAX_CONCURRENCY', readBy: ['tts'], description: 'Polly / `http` requests in flight at once across all tasks (leased slots `RATE#<provider>#SLOT#<n>`); `0`: no limit' }, 4),
   pollyEngine: text({ env: 'POLLY_ENGINE', readBy: ['tts'], description: 'Polly engine' }, 'neural'),
@@ -173,11 +173,11 @@ const shape = {
   pollyEndpoint: text({ env: 'AWS_ENDPOINT_URL_POLLY', readBy: ['tts'], description: "the SDK's own endpoint variable; set (a local fake), Polly uses the runtime's credentials like the emulated services; empty: the SDK's own endpoint and credential chain" }),
 
   // Shared rate limiter (story and TTS)
-  rateLimitMaxWaitSeconds: count({ env: 'RATE_LIMIT_MAX_WAIT_SECONDS', readBy: ['story', 'tts'], description: "the longest one request waits inside an invocation for the limiter or a provider's `retryDelay` / `Retry-After`; longer waits go to the state machine (a Wait state)" }, 20),
+  rateLimitMaxWaitSeconds: count({ env: 'RATE_LIMIT_MAX_WAIT_SECONDS', readBy: ['story', 'tts'], description: "the longest one request waits inside an invocation for the limiter (rate, a free slot) or a provider's `retryDelay` / `Retry-After`; longer waits go to the state machine (a Wait state); keep it well under the stage's `TimeoutSeconds` (story 300 s, tts 900 s) minus the request's own limit" }, 20),
   rateLimitLeaseSeconds: count({ env: 'RATE_LIMIT_LEASE_SECONDS', readBy: ['tts'], description: "lease of a concurrency slot, renewed every third while held; a crashed holder's slot comes back within it" }, 60),
 
   // Draft
-  draftLocalDir: text({ env: 'DRAFT_LOCAL_DIR', readBy: ['draft'], description: "also copy each task's CapCut/JianYing draft folder into this directory (e.g. JianYing's drafts folder), atomically; empty: don't" }),
+  draftLocalDir: text({ env: 'DRAFT_LOCAL_DIR', readBy: ['draft'], description: "also copy each task's CapCut/JianYing draft folder into this directory (e.g. JianYing's drafts folder, `…/JianyingPro Drafts`), atomically; empty: don't" }),
 };
 
 /**
