@@ -223,6 +223,19 @@ export function readSettings(env: Env = process.env): Settings {
   throw new ConfigError(SETTING_ENV[issue.path[0] as keyof Settings], issue.message);
 }
 
+/**
+ * Reads one setting, through the same entry of the schema (for a module that needs one setting
+ * before, or without, a runtime — the logger's `LOG_LEVEL`). A derived default is not applied.
+ *
+ * @example
+ * const level = readSetting('logLevel'); // 'info' unless LOG_LEVEL says otherwise
+ */
+export function readSetting<K extends keyof Settings>(field: K, env: Env = process.env): Settings[K] {
+  const parsed = shape[field].safeParse(env[SETTING_ENV[field]]);
+  if (!parsed.success) throw new ConfigError(SETTING_ENV[field], parsed.error.issues[0].message);
+  return parsed.data as Settings[K];
+}
+
 /** Fails at start-up, naming the setting, when a handler's required setting is empty. */
 export function requireSettings(settings: Settings, names: Array<keyof Settings>): void {
   for (const name of names) {

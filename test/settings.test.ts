@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../shared/errors.js';
-import { SETTING_ENV, SETTING_ENV_NAMES, readSettings, requireSettings, settingMetaOf, settingsSchema, type Settings } from '../shared/settings.js';
+import { SETTING_ENV, SETTING_ENV_NAMES, readSetting, readSettings, requireSettings, settingMetaOf, settingsSchema, type Settings } from '../shared/settings.js';
 
 /** The promises of docs/settings.md, each held by the one schema in shared/settings.ts. */
 const FIELDS = Object.keys(settingsSchema.shape) as Array<keyof Settings>;
@@ -59,6 +59,13 @@ describe('settings', () => {
     expect(readSettings({ LOG_LEVEL: 'debug' }).logLevel).toBe('debug');
     expect(readSettings({ LOG_LEVEL: 'verbose' }).logLevel).toBe('info');
     expect(readSettings({}).logLevel).toBe('info');
+  });
+
+  it('reads one setting alone through the same entry (the logger reads LOG_LEVEL so)', () => {
+    expect(readSetting('logLevel', { LOG_LEVEL: 'warn' })).toBe('warn');
+    expect(readSetting('logLevel', { LOG_LEVEL: 'loud' })).toBe('info');
+    expect(readSetting('storyRpm', {})).toBe(10);
+    expect(() => readSetting('storyRpm', { STORY_RPM: 'many' })).toThrow('Missing required setting STORY_RPM: expected a non-negative number, got "many".');
   });
 
   it('parses flags and numbers as the document says', () => {
