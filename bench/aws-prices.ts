@@ -40,14 +40,14 @@ export const AWS_PRICES = {
     unit: 'Express execution (request)',
     source: 'aws',
     from: 'AWS Compute Blog "Building cost-effective AWS Step Functions workflows" — "$1.00 per million invocations versus $25 per million for Standard"',
-    note: 'README comparison only: Express cannot run this definition (no .waitForTaskToken, 5-minute limit)',
+    note: 'docs/cost.md comparison only: Express cannot run this definition (no .waitForTaskToken, 5-minute limit)',
   },
   stepFunctionsExpressGbSecond: {
     usd: 0.00001667,
     unit: 'GB-second of Express duration (first tier, 64 MB chunks, 100 ms rounding)',
     source: 'third-party',
     from: 'wring.co "AWS Step Functions Pricing: Standard vs Express" (2026-03-14)',
-    note: 'README comparison only',
+    note: 'docs/cost.md comparison only',
   },
   lambdaRequest: {
     usd: 0.2 / 1_000_000,

@@ -245,7 +245,7 @@ log(`* not verified on AWS's own page (read on dated third-party guides): ${UNVE
 log('Not included: storage (S3 GB-month, log retention), data transfer, X-Ray traces, CloudWatch dashboard/alarms/metrics,');
 log('Secrets Manager, the SQS pollers of the Lambda event sources on idle queues (a fixed monthly cost), and status polls.');
 log('Standard, not Express: the Export state waits for the exporter with .waitForTaskToken (Express does not support it) and a');
-log(`task may wait hours in the export queue (Express runs at most 5 minutes) — see README.md, "Standard vs Express".`);
+log(`task may wait hours in the export queue (Express runs at most 5 minutes) — see docs/cost.md, "Standard vs Express".`);
 
 // Gemini / TTS
 const templateChars = [...readFileSync(join(projectRoot, 'shared/story/prompts/narration-v1.txt'), 'utf8').replace(/\{\{\w+\}\}/g, '')].length;

@@ -1,12 +1,12 @@
 /**
  * Medians of the key figures over several benchmark runs (`bench/results/run-*.json`), for the
- * README's "Performance" section: `npx tsx bench/medians.ts [files…]` → bench/results/medians.json.
+ * docs/performance.md: `npx tsx bench/medians.ts [files…]` → bench/results/medians.json.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { median } from './support/stats.js';
 
-/** The figures the README quotes, by path in a results file. */
+/** The figures docs/performance.md quotes, by path in a results file. */
 const FIGURES = [
   'export_bound.makespan_ms',
   'export_bound.exporter_busy_ms',

@@ -1,213 +1,244 @@
+import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { DEFAULT_DEFINITION_OPTIONS } from './state-machine.js';
 
 /**
- * Every setting the handlers read, from the environment, with its default. The README's
- * settings table is written from this list; keep them together.
+ * Every setting the handlers read from the environment, as ONE zod schema: each entry carries
+ * its parser (type, default, the ConfigError a bad value gives) and, in {@link settingMeta}, its
+ * environment variable, a one-line description and the functions that read it. The reader
+ * ({@link readSettings}), the variable names ({@link SETTING_ENV}), the defaults and
+ * docs/settings.md (`npm run docs:settings`, checked by test/settings-doc.test.ts) all come
+ * from it — add a setting here and nowhere else.
+ *
+ * Rules every entry follows: an empty variable is the same as an unset one (the default), and a
+ * variable for an endpoint the SDK resolves itself has no default of ours (empty = the SDK's own).
  */
-export interface Settings {
-  tableName: string;
-  bucketName: string;
-  stateMachineArn: string;
-  exportQueueUrl: string;
-  exportVideoUrl: string;
-  /** the export service's shared secret, sent as `Authorization: Bearer …` on every request */
-  exportAuthToken: string;
-  /** Secrets Manager secret holding that token, read once per cold start (used when EXPORT_AUTH_TOKEN is empty) */
-  exportAuthSecretArn: string;
-  /** lease of the creator+video lock between submission and the first state */
-  submitLockLeaseSeconds: number;
-  /** `inline` answers artifact bytes; `redirect` answers 302 to a presigned URL (API Gateway) */
-  artifactDelivery: 'inline' | 'redirect';
-  presignSeconds: number;
-  s3ForcePathStyle: boolean;
-  /** export worker: how long a received message stays invisible, renewed while the job runs */
-  exportVisibilitySeconds: number;
-  /** export worker: long-poll wait of the job status call */
-  exportPollSeconds: number;
-  /** API: the Export state's timeout (set by the stack from the definition): no export is accepted that could not finish within it */
-  exportTimeoutSeconds: number;
-  /** API: export time per video assumed until exports have been measured */
-  exportAssumedSeconds: number;
-  /** API: how long one export backlog estimate is used before the table is read again */
-  exportBacklogRefreshSeconds: number;
-  /** export worker: a job still running this long after the exporter accepted it is cancelled and the attempt retried (0: no limit) */
-  exportMaxJobSeconds: number;
 
-  // TTS providers and the CapCut/JianYing draft folder — see README "Settings" and docs/providers.md
-  /** TTS engine: `espeak` (offline), `polly`, or `http` (the team's service at `ttsUrl`) */
-  ttsProvider: TtsProviderName;
-  /** the team's TTS service (provider `http`) */
-  ttsUrl: string;
-  /** provider `http`: time one request may take */
-  ttsHttpTimeoutSeconds: number;
-  /** characters per provider request; 0 = the provider's own limit (polly 3000, http 1000) */
-  ttsMaxCharsPerRequest: number;
-  /** provider `polly`: engine (`neural`) */
-  pollyEngine: string;
-  /** provider `polly`: voice overrides per language and gender; '' = the built-in table */
-  pollyVoiceEnMale: string;
-  pollyVoiceEnFemale: string;
-  pollyVoiceCmnMale: string;
-  pollyVoiceCmnFemale: string;
-  /** provider `polly`: endpoint override (the SDK's own variable; a local fake in tests) */
-  pollyEndpoint: string;
-  /** draft: also copy each CapCut/JianYing draft folder here (atomically); '' = don't */
-  draftLocalDir: string;
+/** Who reads settings: the functions, by their folder under `lambdas/`, and the export agent. */
+export const SETTING_READERS = ['api', 'inbox', 'start', 'story', 'tts', 'draft', 'finalize', 'fail', 'export', 'export-dlq', 'export-agent'] as const;
+export type SettingReader = (typeof SETTING_READERS)[number];
 
-  // Story (Gemini) and the shared rate limiter — see README "Settings" and docs/providers.md
-  /** Gemini API key; with it (or the secret below) the story stage uses Gemini */
-  geminiApiKey: string;
-  /** Secrets Manager secret holding the Gemini API key, read once per cold start */
-  geminiApiKeySecretArn: string;
-  geminiModel: string;
-  /** another Gemini endpoint (a proxy, a test server); empty: Google's */
-  geminiBaseUrl: string;
-  /** one Gemini request's time limit; beyond it the stage fails transiently and is retried */
-  geminiTimeoutSeconds: number;
-  /** the narration's language (BCP 47, e.g. `zh-CN`), or `auto`: the source's language */
-  storyLanguage: string;
-  /** narration length aimed at, in characters (at most 1.5 times this is accepted) */
-  storyTargetChars: number;
-  /** Gemini requests per minute across all tasks (0: no limit) */
-  storyRpm: number;
-  /** TTS requests per minute across all tasks (0: no limit) */
-  ttsRpm: number;
-  /** TTS requests in flight at once across all tasks (0: no limit) */
-  ttsMaxConcurrency: number;
-  /** the longest a stage waits for the rate limiter inside one invocation; longer waits go to the state machine */
-  rateLimitMaxWaitSeconds: number;
-  /** lease of a concurrency slot, renewed while held; a crashed holder's slot returns after it */
-  rateLimitLeaseSeconds: number;
+/** What docs/settings.md says about one setting, registered on its parser. */
+export interface SettingMeta {
+  /** the environment variable */
+  env: string;
+  /** the value's type, as the document shows it */
+  type: string;
+  /** one line: what it changes */
+  description: string;
+  /** the functions that read it; `all`: every function and the export agent */
+  readBy: readonly SettingReader[] | 'all';
+  /** the default in words, where it is not a constant (it depends on another setting) */
+  defaultText?: string;
 }
 
-type Env = Record<string, string | undefined>;
+/** The metadata of every entry of {@link settingsSchema}, keyed by the entry's parser. */
+export const settingMeta = z.registry<SettingMeta>();
+
+type Doc = Omit<SettingMeta, 'type'>;
+type Raw = string | undefined;
+const isUnset = (raw: Raw): raw is undefined | '' => raw === undefined || raw === '';
+const fail = (ctx: z.RefinementCtx, message: string) => {
+  ctx.addIssue({ code: 'custom', message });
+  return z.NEVER;
+};
+
+/** A string; unset: `fallback` (the empty string unless told). */
+function text(doc: Doc, fallback = '') {
+  return z
+    .string()
+    .optional()
+    .transform((raw) => (isUnset(raw) ? fallback : raw))
+    .register(settingMeta, { ...doc, type: 'string' });
+}
+
+/** A number ≥ 0 (seconds, counts, limits where 0 means "none"). */
+function count(doc: Doc, fallback: number) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (isUnset(raw)) return fallback;
+      const value = Number(raw);
+      if (!Number.isFinite(value) || value < 0) return fail(ctx, `expected a non-negative number, got "${raw}"`);
+      return value;
+    })
+    .register(settingMeta, { ...doc, type: 'number ≥ 0' });
+}
+
+/** A number > 0. */
+function positive(doc: Doc, fallback: number) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (isUnset(raw)) return fallback;
+      const value = Number(raw);
+      if (!Number.isFinite(value) || value < 0) return fail(ctx, `expected a non-negative number, got "${raw}"`);
+      if (value === 0) return fail(ctx, 'expected a positive number, got 0');
+      return value;
+    })
+    .register(settingMeta, { ...doc, type: 'number > 0' });
+}
+
+/** One of `values`; anything else fails at start-up naming the setting. */
+function oneOf<const T extends readonly [string, ...string[]]>(doc: Doc, values: T, fallback: T[number]) {
+  const expected = values.length === 2 ? `"${values[0]}" or "${values[1]}"` : `one of ${values.join(', ')}`;
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx): T[number] => {
+      if (isUnset(raw)) return fallback;
+      if (!(values as readonly string[]).includes(raw)) return fail(ctx, `expected ${expected}, got "${raw}"`);
+      return raw;
+    })
+    .register(settingMeta, { ...doc, type: values.map((v) => `\`${v}\``).join(' \\| ') });
+}
+
+/** `true` or `1` is on; anything else, off. */
+function flag(doc: Doc) {
+  return z
+    .string()
+    .optional()
+    .transform((raw) => raw === 'true' || raw === '1')
+    .register(settingMeta, { ...doc, type: '`true` \\| `1` (else off)' });
+}
 
 export const TTS_PROVIDERS = ['espeak', 'polly', 'http'] as const;
 export type TtsProviderName = (typeof TTS_PROVIDERS)[number];
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type SettingLogLevel = (typeof LOG_LEVELS)[number];
 
-/** `TTS_PROVIDER`; unset: `http` when `TTS_URL` is set, else the offline `espeak`. */
-function ttsProviderFrom(env: Env): TtsProviderName {
-  const name = env.TTS_PROVIDER || (env.TTS_URL ? 'http' : 'espeak');
-  if (!(TTS_PROVIDERS as readonly string[]).includes(name)) {
-    throw new ConfigError('TTS_PROVIDER', `expected one of ${TTS_PROVIDERS.join(', ')}, got "${name}"`);
-  }
-  return name as TtsProviderName;
+/** A log level; an unknown one is `info`, as the logger has always read it (a log level never stops a function). */
+function logLevel(doc: Doc) {
+  return z
+    .string()
+    .optional()
+    .transform((raw): SettingLogLevel => ((LOG_LEVELS as readonly string[]).includes(raw ?? '') ? (raw as SettingLogLevel) : 'info'))
+    .register(settingMeta, { ...doc, type: `${LOG_LEVELS.map((v) => `\`${v}\``).join(' \\| ')} (else \`info\`)` });
 }
 
-function int(env: Env, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0) throw new ConfigError(name, `expected a non-negative number, got "${raw}"`);
-  return value;
-}
+const SUBMIT: SettingReader[] = ['api', 'inbox'];
+const EXPORT_WORKERS: SettingReader[] = ['export', 'export-agent'];
 
-function positive(env: Env, name: string, fallback: number): number {
-  const value = int(env, name, fallback);
-  if (value === 0) throw new ConfigError(name, 'expected a positive number, got 0');
-  return value;
-}
+/** The schema: `Settings` field → parser of its environment variable. Order = the document's order. */
+const shape = {
+  // Where things are
+  tableName: text({ env: 'TABLE_NAME', readBy: ['api', 'inbox', 'start', 'story', 'tts', 'draft', 'finalize', 'fail', 'export', 'export-agent'], description: 'the DynamoDB table (locks, tasks, idempotency keys, rate limits); required where read' }),
+  bucketName: text({ env: 'BUCKET_NAME', readBy: ['api', 'inbox', 'story', 'tts', 'draft', 'finalize', 'export', 'export-agent'], description: 'the artifact bucket; required where read' }),
+  stateMachineArn: text({ env: 'STATE_MACHINE_ARN', readBy: SUBMIT, description: "the pipeline's state machine, which submissions start and cancel stops; required where read" }),
+  s3ForcePathStyle: flag({ env: 'S3_FORCE_PATH_STYLE', readBy: 'all', description: 'path-style S3 URLs (emulators, MinIO)' }),
+  logLevel: logLevel({ env: 'LOG_LEVEL', readBy: 'all', description: 'the lowest level of log line written' }),
 
-/** Reads settings; required ones are checked by {@link requireSettings}, where a handler needs them. */
-export function readSettings(env: Env = process.env): Settings {
-  const delivery = env.ARTIFACT_DELIVERY ?? 'redirect';
-  if (delivery !== 'inline' && delivery !== 'redirect') {
-    throw new ConfigError('ARTIFACT_DELIVERY', `expected "inline" or "redirect", got "${delivery}"`);
-  }
-  return {
-    tableName: env.TABLE_NAME ?? '',
-    bucketName: env.BUCKET_NAME ?? '',
-    stateMachineArn: env.STATE_MACHINE_ARN ?? '',
-    exportQueueUrl: env.EXPORT_QUEUE_URL ?? '',
-    exportVideoUrl: env.EXPORT_VIDEO_URL ?? '',
-    exportAuthToken: env.EXPORT_AUTH_TOKEN ?? '',
-    exportAuthSecretArn: env.EXPORT_AUTH_SECRET_ARN ?? '',
-    submitLockLeaseSeconds: int(env, 'SUBMIT_LOCK_LEASE_SECONDS', 300),
-    artifactDelivery: delivery,
-    presignSeconds: int(env, 'PRESIGN_SECONDS', 900),
-    s3ForcePathStyle: env.S3_FORCE_PATH_STYLE === 'true' || env.S3_FORCE_PATH_STYLE === '1',
-    exportVisibilitySeconds: int(env, 'EXPORT_VISIBILITY_SECONDS', 60),
-    exportPollSeconds: int(env, 'EXPORT_POLL_SECONDS', 20),
-    exportMaxJobSeconds: int(env, 'EXPORT_MAX_JOB_SECONDS', 1800),
-    exportTimeoutSeconds: int(env, 'EXPORT_TIMEOUT_SECONDS', DEFAULT_DEFINITION_OPTIONS.exportTimeoutSeconds),
-    exportAssumedSeconds: positive(env, 'EXPORT_ASSUMED_SECONDS', 120),
-    exportBacklogRefreshSeconds: int(env, 'EXPORT_BACKLOG_REFRESH_SECONDS', 5),
-    ttsProvider: ttsProviderFrom(env),
-    ttsUrl: env.TTS_URL ?? '',
-    ttsHttpTimeoutSeconds: int(env, 'TTS_HTTP_TIMEOUT_SECONDS', 120),
-    ttsMaxCharsPerRequest: int(env, 'TTS_MAX_CHARS_PER_REQUEST', 0),
-    pollyEngine: env.POLLY_ENGINE || 'neural',
-    pollyVoiceEnMale: env.POLLY_VOICE_EN_MALE ?? '',
-    pollyVoiceEnFemale: env.POLLY_VOICE_EN_FEMALE ?? '',
-    pollyVoiceCmnMale: env.POLLY_VOICE_CMN_MALE ?? '',
-    pollyVoiceCmnFemale: env.POLLY_VOICE_CMN_FEMALE ?? '',
-    pollyEndpoint: env.AWS_ENDPOINT_URL_POLLY ?? '',
-    draftLocalDir: env.DRAFT_LOCAL_DIR ?? '',
-    geminiApiKey: env.GEMINI_API_KEY ?? '',
-    geminiApiKeySecretArn: env.GEMINI_API_KEY_SECRET_ARN ?? '',
-    geminiModel: env.GEMINI_MODEL || 'gemini-2.5-flash',
-    geminiBaseUrl: env.GEMINI_BASE_URL ?? '',
-    geminiTimeoutSeconds: int(env, 'GEMINI_TIMEOUT_SECONDS', 90),
-    storyLanguage: env.STORY_LANGUAGE || 'auto',
-    storyTargetChars: int(env, 'STORY_TARGET_CHARS', 500),
-    storyRpm: int(env, 'STORY_RPM', 10),
-    ttsRpm: int(env, 'TTS_RPM', 300),
-    ttsMaxConcurrency: int(env, 'TTS_MAX_CONCURRENCY', 4),
-    rateLimitMaxWaitSeconds: int(env, 'RATE_LIMIT_MAX_WAIT_SECONDS', 20),
-    rateLimitLeaseSeconds: int(env, 'RATE_LIMIT_LEASE_SECONDS', 60),
-  };
-}
+  // Submission and the HTTP API
+  submitLockLeaseSeconds: count({ env: 'SUBMIT_LOCK_LEASE_SECONDS', readBy: SUBMIT, description: "lease of the creator+video lock between submission and the first state (Start extends it)" }, 300),
+  artifactDelivery: oneOf({ env: 'ARTIFACT_DELIVERY', readBy: ['api'], description: '`inline` answers artifact bytes; `redirect` answers 302 to a presigned URL (API Gateway cannot carry a video)' }, ['inline', 'redirect'], 'redirect'),
+  presignSeconds: count({ env: 'PRESIGN_SECONDS', readBy: ['api', ...EXPORT_WORKERS], description: "lifetime of presigned URLs: artifact redirects and the exporter's media" }, 900),
+  exportTimeoutSeconds: count({ env: 'EXPORT_TIMEOUT_SECONDS', readBy: ['api'], description: "the Export state's timeout (7 h), not a knob of its own: the embedded stack sets it from its definition, on AWS the default is the deployed definition's; no export is accepted that could not finish within it; `0`: no admission control" }, DEFAULT_DEFINITION_OPTIONS.exportTimeoutSeconds),
+  exportAssumedSeconds: positive({ env: 'EXPORT_ASSUMED_SECONDS', readBy: ['api'], description: 'export time per video assumed until exports have been measured (then: the mean of the last 20 export stages, accepted → stored)' }, 120),
+  exportBacklogRefreshSeconds: count({ env: 'EXPORT_BACKLOG_REFRESH_SECONDS', readBy: ['api'], description: 'how long one export backlog estimate (one index query of the tasks of the last 8 h) is used before the table is read again; `0`: every submission reads' }, 5),
 
-const ENV_NAMES: Record<keyof Settings, string> = {
-  tableName: 'TABLE_NAME',
-  bucketName: 'BUCKET_NAME',
-  stateMachineArn: 'STATE_MACHINE_ARN',
-  exportQueueUrl: 'EXPORT_QUEUE_URL',
-  exportVideoUrl: 'EXPORT_VIDEO_URL',
-  exportAuthToken: 'EXPORT_AUTH_TOKEN',
-  exportAuthSecretArn: 'EXPORT_AUTH_SECRET_ARN',
-  submitLockLeaseSeconds: 'SUBMIT_LOCK_LEASE_SECONDS',
-  artifactDelivery: 'ARTIFACT_DELIVERY',
-  presignSeconds: 'PRESIGN_SECONDS',
-  s3ForcePathStyle: 'S3_FORCE_PATH_STYLE',
-  exportVisibilitySeconds: 'EXPORT_VISIBILITY_SECONDS',
-  exportPollSeconds: 'EXPORT_POLL_SECONDS',
-  exportMaxJobSeconds: 'EXPORT_MAX_JOB_SECONDS',
-  exportTimeoutSeconds: 'EXPORT_TIMEOUT_SECONDS',
-  exportAssumedSeconds: 'EXPORT_ASSUMED_SECONDS',
-  exportBacklogRefreshSeconds: 'EXPORT_BACKLOG_REFRESH_SECONDS',
-  ttsProvider: 'TTS_PROVIDER',
-  ttsUrl: 'TTS_URL',
-  ttsHttpTimeoutSeconds: 'TTS_HTTP_TIMEOUT_SECONDS',
-  ttsMaxCharsPerRequest: 'TTS_MAX_CHARS_PER_REQUEST',
-  pollyEngine: 'POLLY_ENGINE',
-  pollyVoiceEnMale: 'POLLY_VOICE_EN_MALE',
-  pollyVoiceEnFemale: 'POLLY_VOICE_EN_FEMALE',
-  pollyVoiceCmnMale: 'POLLY_VOICE_CMN_MALE',
-  pollyVoiceCmnFemale: 'POLLY_VOICE_CMN_FEMALE',
-  pollyEndpoint: 'AWS_ENDPOINT_URL_POLLY',
-  draftLocalDir: 'DRAFT_LOCAL_DIR',
-  geminiApiKey: 'GEMINI_API_KEY',
-  geminiApiKeySecretArn: 'GEMINI_API_KEY_SECRET_ARN',
-  geminiModel: 'GEMINI_MODEL',
-  geminiBaseUrl: 'GEMINI_BASE_URL',
-  geminiTimeoutSeconds: 'GEMINI_TIMEOUT_SECONDS',
-  storyLanguage: 'STORY_LANGUAGE',
-  storyTargetChars: 'STORY_TARGET_CHARS',
-  storyRpm: 'STORY_RPM',
-  ttsRpm: 'TTS_RPM',
-  ttsMaxConcurrency: 'TTS_MAX_CONCURRENCY',
-  rateLimitMaxWaitSeconds: 'RATE_LIMIT_MAX_WAIT_SECONDS',
-  rateLimitLeaseSeconds: 'RATE_LIMIT_LEASE_SECONDS',
+  // The export worker (a Lambda or the export agent) and its exporter
+  exporter: oneOf({ env: 'EXPORTER', readBy: ['export'], description: 'the export Lambda: `builtin` renders in-process with the bundled ffmpeg, `http` drives `EXPORT_VIDEO_URL`' }, ['builtin', 'http'], 'builtin'),
+  exportQueueUrl: text({ env: 'EXPORT_QUEUE_URL', readBy: EXPORT_WORKERS, description: 'the FIFO export queue; required where read' }),
+  exportVideoUrl: text({ env: 'EXPORT_VIDEO_URL', readBy: EXPORT_WORKERS, description: 'the export service (the job contract in docs/architecture.md); required with `EXPORTER=http` and for the agent' }),
+  exportAuthToken: text({ env: 'EXPORT_AUTH_TOKEN', readBy: EXPORT_WORKERS, description: "the export service's shared secret, sent as `Authorization: Bearer …`; this or `EXPORT_AUTH_SECRET_ARN` is required to talk to it" }),
+  exportAuthSecretArn: text({ env: 'EXPORT_AUTH_SECRET_ARN', readBy: EXPORT_WORKERS, description: 'Secrets Manager secret holding that token (plain, or JSON with `EXPORT_AUTH_TOKEN`), read once per cold start and again after a 401; used when `EXPORT_AUTH_TOKEN` is empty' }),
+  exportVisibilitySeconds: count({ env: 'EXPORT_VISIBILITY_SECONDS', readBy: EXPORT_WORKERS, description: "the worker's lease on a message: visibility cut to this on receipt, renewed every third while a job runs; the job is cancelled when a third is left without a renewal" }, 60),
+  exportPollSeconds: count({ env: 'EXPORT_POLL_SECONDS', readBy: EXPORT_WORKERS, description: 'long-poll wait of each job status call' }, 20),
+  exportMaxJobSeconds: count({ env: 'EXPORT_MAX_JOB_SECONDS', readBy: EXPORT_WORKERS, description: "a job still running this long in one attempt (from the first accepted PUT, or the exporter's `started_at` if earlier — keep its clock synced; a resubmission after a 404 does not restart it) is cancelled there and retried as a new attempt (`ExportRetryableError`); 4 × 30 min fit the 7 h Export timeout; `0`: no limit" }, 1800),
+
+  // Story (Gemini)
+  geminiApiKey: text({ env: 'GEMINI_API_KEY', readBy: ['story'], description: 'Gemini API key; with it (or the secret below) the story stage rewrites the source with Gemini, else the source is the narration' }),
+  geminiApiKeySecretArn: text({ env: 'GEMINI_API_KEY_SECRET_ARN', readBy: ['story'], description: 'Secrets Manager secret holding the key (plain, or JSON with `GEMINI_API_KEY`), read once per cold start in its own region (needs `secretsmanager:GetSecretValue` on it); used when `GEMINI_API_KEY` is empty' }),
+  geminiModel: text({ env: 'GEMINI_MODEL', readBy: ['story'], description: 'model id, recorded in the task record (`stages.story.details.model`)' }, 'gemini-2.5-flash'),
+  geminiBaseUrl: text({ env: 'GEMINI_BASE_URL', readBy: ['story'], description: "another Gemini endpoint (a proxy, a local fake in tests); empty: the SDK's own" }),
+  geminiTimeoutSeconds: count({ env: 'GEMINI_TIMEOUT_SECONDS', readBy: ['story'], description: "one request's time limit; a timeout is transient (retried by the state machine)" }, 90),
+  storyLanguage: text({ env: 'STORY_LANGUAGE', readBy: ['story'], description: "the narration's language as a BCP 47 tag (`zh-CN`, `en`, `ja`…); `auto`: the source's language" }, 'auto'),
+  storyTargetChars: count({ env: 'STORY_TARGET_CHARS', readBy: ['story'], description: 'narration length aimed at, in characters without spaces (≥ 20); an answer over 1.5 times this is refused' }, 500),
+  storyRpm: count({ env: 'STORY_RPM', readBy: ['story'], description: "Gemini requests per minute across all tasks (item `RATE#gemini`); set it to your project's quota for the model (free tier of 2.5 Flash: 10); `0`: no limit" }, 10),
+
+  // TTS
+  ttsProvider: oneOf({ env: 'TTS_PROVIDER', readBy: ['tts'], description: '`espeak` (offline), `polly` (Amazon Polly) or `http` (the team\'s TTS service at `TTS_URL`)', defaultText: '`http` when `TTS_URL` is set, else `espeak`' }, TTS_PROVIDERS, 'espeak'),
+  ttsUrl: text({ env: 'TTS_URL', readBy: ['tts'], description: "the team's TTS service (contract in docs/providers.md); required for `http`" }),
+  ttsHttpTimeoutSeconds: count({ env: 'TTS_HTTP_TIMEOUT_SECONDS', readBy: ['tts'], description: '`http`: time one request may take, answer read' }, 120),
+  ttsMaxCharsPerRequest: count({ env: 'TTS_MAX_CHARS_PER_REQUEST', readBy: ['tts'], description: "characters (code points) per provider request; `0`: the provider's own limit (Polly 3000, never exceeded; `http` 1000)" }, 0),
+  ttsRpm: count({ env: 'TTS_RPM', readBy: ['tts'], description: 'Polly / `http` requests per minute across all tasks (item `RATE#<provider>`); eSpeak is never limited; `0`: no limit' }, 300),
+  ttsMaxConcurrency: count({ env: 'TTS_MAX_CONCURRENCY', readBy: ['tts'], description: 'Polly / `http` requests in flight at once across all tasks (leased slots `RATE#<provider>#SLOT#<n>`); `0`: no limit' }, 4),
+  pollyEngine: text({ env: 'POLLY_ENGINE', readBy: ['tts'], description: 'Polly engine' }, 'neural'),
+  pollyVoiceEnMale: text({ env: 'POLLY_VOICE_EN_MALE', readBy: ['tts'], description: 'Polly voice override, English male; empty: the built-in table (Matthew)' }),
+  pollyVoiceEnFemale: text({ env: 'POLLY_VOICE_EN_FEMALE', readBy: ['tts'], description: 'Polly voice override, English female and gender 0; empty: the built-in table (Joanna)' }),
+  pollyVoiceCmnMale: text({ env: 'POLLY_VOICE_CMN_MALE', readBy: ['tts'], description: 'Polly voice override, Mandarin male; empty: Zhiyu stands in (Polly has no male Mandarin voice), recorded' }),
+  pollyVoiceCmnFemale: text({ env: 'POLLY_VOICE_CMN_FEMALE', readBy: ['tts'], description: 'Polly voice override, Mandarin female and gender 0; empty: the built-in table (Zhiyu)' }),
+  pollyEndpoint: text({ env: 'AWS_ENDPOINT_URL_POLLY', readBy: ['tts'], description: "the SDK's own endpoint variable; set (a local fake), Polly uses the runtime's credentials like the emulated services; empty: the SDK's own endpoint and credential chain" }),
+
+  // Shared rate limiter (story and TTS)
+  rateLimitMaxWaitSeconds: count({ env: 'RATE_LIMIT_MAX_WAIT_SECONDS', readBy: ['story', 'tts'], description: "the longest one request waits inside an invocation for the limiter (rate, a free slot) or a provider's `retryDelay` / `Retry-After`; longer waits go to the state machine (a Wait state); keep it well under the stage's `TimeoutSeconds` (story 300 s, tts 900 s) minus the request's own limit" }, 20),
+  rateLimitLeaseSeconds: count({ env: 'RATE_LIMIT_LEASE_SECONDS', readBy: ['tts'], description: "lease of a concurrency slot, renewed every third while held; a crashed holder's slot comes back within it" }, 60),
+
+  // Draft
+  draftLocalDir: text({ env: 'DRAFT_LOCAL_DIR', readBy: ['draft'], description: "also copy each task's CapCut/JianYing draft folder into this directory (e.g. JianYing's drafts folder, `…/JianyingPro Drafts`), atomically; empty: don't" }),
 };
+
+/**
+ * The one schema of every setting, keyed by `Settings` field. Its input is the environment seen
+ * through each entry's variable ({@link readSettings} does that mapping); a derived default
+ * (`TTS_PROVIDER` follows `TTS_URL`) is filled in before the entries parse.
+ */
+export const settingsSchema = z.object(shape);
+
+export type Settings = z.output<typeof settingsSchema>;
+type Env = Record<string, string | undefined>;
+
+/** The metadata of a `Settings` field (every entry of the schema has some). */
+export function settingMetaOf(field: keyof Settings): SettingMeta {
+  const meta = settingMeta.get(shape[field]);
+  if (!meta) throw new Error(`setting ${field} has no metadata`);
+  return meta;
+}
+
+const FIELDS = Object.keys(shape) as Array<keyof Settings>;
+
+/** The environment variable of every `Settings` field (for deployments that set them). */
+export const SETTING_ENV = Object.fromEntries(FIELDS.map((field) => [field, settingMetaOf(field).env])) as Readonly<Record<keyof Settings, string>>;
+
+/** The environment variable of every setting (the embedded stack passes these through from its own environment). */
+export const SETTING_ENV_NAMES: readonly string[] = Object.values(SETTING_ENV);
+
+/**
+ * Reads settings from the environment; a bad value fails here with a {@link ConfigError} naming
+ * the variable. Required ones are checked by {@link requireSettings}, where a function needs them.
+ *
+ * @example
+ * const settings = readSettings({ TABLE_NAME: 'reel-pipeline', STORY_RPM: '60' });
+ * settings.storyRpm; // 60
+ */
+export function readSettings(env: Env = process.env): Settings {
+  const input: Record<string, string | undefined> = Object.fromEntries(FIELDS.map((field) => [field, env[SETTING_ENV[field]]]));
+  // Unset TTS_PROVIDER: the team's service when its URL is given, else the offline default.
+  if (isUnset(input.ttsProvider) && !isUnset(input.ttsUrl)) input.ttsProvider = 'http';
+  const parsed = settingsSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new ConfigError(SETTING_ENV[issue.path[0] as keyof Settings], issue.message);
+}
+
+/**
+ * Reads one setting, through the same entry of the schema (for a module that needs one setting
+ * before, or without, a runtime — the logger's `LOG_LEVEL`). A derived default is not applied.
+ *
+ * @example
+ * const level = readSetting('logLevel'); // 'info' unless LOG_LEVEL says otherwise
+ */
+export function readSetting<K extends keyof Settings>(field: K, env: Env = process.env): Settings[K] {
+  const parsed = shape[field].safeParse(env[SETTING_ENV[field]]);
+  if (!parsed.success) throw new ConfigError(SETTING_ENV[field], parsed.error.issues[0].message);
+  return parsed.data as Settings[K];
+}
 
 /** Fails at start-up, naming the setting, when a handler's required setting is empty. */
 export function requireSettings(settings: Settings, names: Array<keyof Settings>): void {
   for (const name of names) {
-    if (settings[name] === '' || settings[name] === undefined) throw new ConfigError(ENV_NAMES[name]);
+    if (settings[name] === '' || settings[name] === undefined) throw new ConfigError(SETTING_ENV[name]);
   }
 }
-
-/** The environment variable of every setting (the embedded stack passes these through from its own environment). */
-export const SETTING_ENV_NAMES: readonly string[] = Object.values(ENV_NAMES);

@@ -21,6 +21,7 @@ import { STATE_MACHINE_FUNCTIONS, type StateMachineFunction } from '../lambdas/f
 import { createApiApp } from '../lambdas/api/app.js';
 import { createRuntime } from '../shared/runtime.js';
 import { METRIC_NAMESPACE } from '../shared/metrics.js';
+import { SETTING_ENV, settingMetaOf, type SettingReader, type Settings } from '../shared/settings.js';
 import { DEFAULT_DEFINITION_OPTIONS, pipelineDefinition, substituteDefinition, type DefinitionPlaceholder } from '../shared/state-machine.js';
 
 /**
@@ -414,6 +415,20 @@ describe('the functions', () => {
     expect(out.espeakVoice).toBe(0);
     expect(out.espeakSamples).toBeGreaterThan(1000);
   }, 60_000);
+
+  it('get only settings that name them among their readers (docs/settings.md, "read by")', () => {
+    const stray: string[] = [];
+    for (const [name, f] of Object.entries(stack.functions)) {
+      const reader = name === 'exportDlq' ? 'export-dlq' : name;
+      const variables = Object.keys((json.Resources[logicalId(f!.fn)].Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables);
+      for (const variable of variables) {
+        const field = (Object.keys(SETTING_ENV) as Array<keyof Settings>).find((k) => SETTING_ENV[k] === variable);
+        const readBy = field && settingMetaOf(field).readBy;
+        if (!readBy || (readBy !== 'all' && !readBy.includes(reader as SettingReader))) stray.push(`${name}: ${variable}`);
+      }
+    }
+    expect(stray).toEqual([]);
+  });
 });
 
 describe('least privilege', () => {

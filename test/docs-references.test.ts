@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 /**
  * What the documents and comments point to exists: markdown links in README.md and docs/*.md
  * (files and #anchors), repository paths named anywhere in them or in source comments
- * (`shared/…`, `docs/…`, …), and bare document names such as `SETTINGS.md`.
+ * (`shared/…`, `docs/…`, …), and bare document names such as `SETTINGS.md`. And the documents
+ * stay inside the repository: a reader of a clone can follow every link.
  */
 const FILES = execFileSync('git', ['ls-files'], { encoding: 'utf8' }).split('\n').filter(Boolean);
 const DOCS = FILES.filter((f) => f === 'README.md' || /^docs\/[^/]+\.md$/.test(f));
@@ -53,6 +54,23 @@ describe('references in documents and comments', () => {
       }
     }
     expect(broken).toEqual([]);
+  });
+
+  it('links nowhere outside the repository: no web addresses, no relative link that climbs out of it', () => {
+    const outside: string[] = [];
+    for (const file of DOCS) {
+      const prose = withoutCodeBlocks(readFileSync(file, 'utf8')).replace(/`[^`\n]*`/g, '');
+      for (const [, target] of prose.matchAll(/\]\(([^)\s]+)\)/g)) {
+        const [path] = target.split('#');
+        if (/^[a-z][a-z0-9+.-]*:/i.test(target) || (path && normalize(join(dirname(file), path)).startsWith('..'))) outside.push(`${file}: ${target}`);
+      }
+      for (const [url] of prose.matchAll(/\b(?:https?|ftp):\/\/[^\s)>]+|\bwww\.[^\s)>]+/gi)) outside.push(`${file}: ${url}`);
+    }
+    expect(outside).toEqual([]);
+  });
+
+  it('keeps README.md a newcomer\'s page of at most 250 lines, the depth in docs/', () => {
+    expect(readFileSync('README.md', 'utf8').split('\n').length).toBeLessThanOrEqual(250);
   });
 
   it('names only files that exist, in the documents and in source comments', () => {

@@ -3,7 +3,7 @@
  * retried and caught, with timestamps and payload sizes — the event log of the interpreter the
  * embedded Step Functions runs (`aws-local-stepfunctions`).
  *
- * The embedded stack does not hand these events out (see README.md, "Hooks": an
+ * The embedded stack does not hand these events out (see docs/performance.md, "Hooks": an
  * `onStateEvent` option would), so the benchmark reads them where the interpreter produces them:
  * it wraps `StateMachine.prototype.run` — the same class instance the embedded stack imports —
  * and drains each run's `eventLogs` generator, keyed by `$$.Execution.Name` (the task id). The

@@ -3,7 +3,7 @@ import type { Node } from 'constructs';
 /**
  * Every setting of the AWS deployment, with its default. `app.ts` reads each one from CDK context
  * (`npx cdk deploy -c exportWorker=agent -c artifactRetentionDays=14`), and the stack takes the
- * same names as props. README.md ("Deploy to AWS", "Settings") documents this list; keep them together.
+ * same names as props. docs/deploy.md ("Settings") documents this list; keep them together.
  */
 export interface PipelineSettings {
   /** `lambda`: a worker Lambda consumes the export queue; `agent`: an agent next to the exporter does (no event source) */

@@ -245,7 +245,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     // Export service (the single-threaded exporter), unless an external one is named.
     let exportService: Awaited<ReturnType<typeof startExportService>> | undefined;
     let exportVideoUrl: string = options.exportVideoUrl ?? '';
-    // The export contract's shared secret (README, "Export service contract"): the embedded
+    // The export contract's shared secret (docs/architecture.md, "Export service contract"): the embedded
     // service gets a fresh one per start unless one is given; an external exporter's is given.
     if (exportVideoUrl && !env.EXPORT_AUTH_TOKEN) throw new ConfigError('EXPORT_AUTH_TOKEN', `the exporter at ${exportVideoUrl} (EXPORT_VIDEO_URL) needs its shared secret`);
     env.EXPORT_AUTH_TOKEN ||= randomBytes(32).toString('base64url');

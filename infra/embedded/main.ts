@@ -11,8 +11,9 @@ import { PortInUseError, startEmbeddedStack } from './embedded-stack.js';
 const log = createLogger({ stage: 'embedded-stack' });
 const env = process.env;
 // Handler settings from this environment (GEMINI_*, TTS_*, STORY_*, rate limits, …) reach the
-// handlers; the names, endpoints and queue the stack creates for itself are its own.
-const OWNED_BY_STACK = new Set(['TABLE_NAME', 'BUCKET_NAME', 'STATE_MACHINE_ARN', 'EXPORT_QUEUE_URL', 'EXPORT_VIDEO_URL', 'ARTIFACT_DELIVERY', 'S3_FORCE_PATH_STYLE']);
+// handlers; the names, endpoints and queue the stack creates for itself are its own, and so is the
+// choice of exporter (EXPORTER is the export Lambda's; this stack drives its own export service).
+const OWNED_BY_STACK = new Set(['TABLE_NAME', 'BUCKET_NAME', 'STATE_MACHINE_ARN', 'EXPORT_QUEUE_URL', 'EXPORT_VIDEO_URL', 'ARTIFACT_DELIVERY', 'S3_FORCE_PATH_STYLE', 'EXPORTER']);
 const extraEnv = Object.fromEntries(
   SETTING_ENV_NAMES.filter((name) => !OWNED_BY_STACK.has(name) && env[name] !== undefined).map((name) => [name, env[name] as string]),
 );

@@ -9,7 +9,7 @@ import { requireSettings } from '../../shared/settings.js';
  * `npm run export-agent`: the export worker as a long-running process on any host — typically
  * the exporter's own machine, which then needs no inbound network access. It polls the FIFO
  * queue, holds one message at a time, extends its visibility while the job runs, and drives the
- * exporter at EXPORT_VIDEO_URL with its shared secret EXPORT_AUTH_TOKEN. Settings come from the environment (see README); against the
+ * exporter at EXPORT_VIDEO_URL with its shared secret EXPORT_AUTH_TOKEN. Settings come from the environment (docs/settings.md); against the
  * embedded stack: `set -a; . .data/export-agent.env; set +a; EXPORT_WORKER=off` for the stack.
  */
 const log = createLogger({ stage: 'export-agent' });

@@ -1,6 +1,5 @@
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError } from '../../shared/errors.js';
 import { BuiltinExporter } from '../../shared/export/builtin-exporter.js';
 import { exportAuthTokenSource } from '../../shared/export/export-auth.js';
 import type { Exporter } from '../../shared/export/exporter.js';
@@ -13,8 +12,7 @@ const rt = sharedRuntime();
 requireSettings(rt.settings, ['tableName', 'bucketName', 'exportQueueUrl']);
 
 // EXPORTER: `builtin` renders in this function with the bundled ffmpeg; `http` drives EXPORT_VIDEO_URL.
-const kind = process.env.EXPORTER || 'builtin';
-if (kind !== 'builtin' && kind !== 'http') throw new ConfigError('EXPORTER', `expected "builtin" or "http", got "${kind}"`);
+const kind = rt.settings.exporter;
 if (kind === 'http') requireSettings(rt.settings, ['exportVideoUrl']);
 const exporter: Exporter =
   kind === 'builtin'

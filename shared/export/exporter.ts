@@ -34,7 +34,7 @@ export interface ExportedVideo {
 }
 
 /**
- * The asynchronous export contract (see README "Export service contract"): submit, poll,
+ * The asynchronous export contract (docs/architecture.md, "Export service contract"): submit, poll,
  * download, cancel. The HTTP client drives a remote exporter; the AWS deployment can also
  * render in-process behind the same interface.
  */
