@@ -10,7 +10,8 @@ import type { Draft } from '../shared/draft/draft.js';
 import { ExporterAuthError } from '../shared/export/exporter.js';
 import { HttpExporter } from '../shared/export/http-exporter.js';
 import type { Logger } from '../shared/logger.js';
-import { probeVideo, type renderDraft } from '../shared/render/render-draft.js';
+import { probeVideo } from '../shared/render/probe-video.js';
+import type { renderDraft } from '../shared/render/render-draft.js';
 import { encodeWav } from '../shared/tts/wav.js';
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };

@@ -23,7 +23,8 @@ import type { Draft } from '../../shared/draft/draft.js';
 import { isAuthorizedExportRequest } from '../../shared/export/export-auth.js';
 import { createLogger, type Logger } from '../../shared/logger.js';
 import { downloadMedia, exportFailureMessage, isRetryableExportError } from '../../shared/render/media-download.js';
-import { materialIdsNeedingMedia, renderDraft } from '../../shared/render/render-draft.js';
+import { renderDraft } from '../../shared/render/render-draft.js';
+import { materialIdsNeedingMedia } from '../../shared/render/render-media.js';
 import { settledOrTimeout } from '../../shared/wait.js';
 
 /** Kept under this module's names for its importers; defined in `shared/render/media-download.ts`. */

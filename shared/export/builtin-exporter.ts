@@ -15,7 +15,9 @@ import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createLogger, type Logger } from '../logger.js';
 import { downloadMedia, exportFailureMessage, isRetryableExportError } from '../render/media-download.js';
-import { InvalidDraftError, materialIdsNeedingMedia, renderDraft } from '../render/render-draft.js';
+import { renderDraft } from '../render/render-draft.js';
+import { InvalidDraftError } from '../render/render-errors.js';
+import { materialIdsNeedingMedia } from '../render/render-media.js';
 import { ExportJobLostError, ExporterBusyError, type ExportedVideo, type ExportJob, type ExportJobStatus, type Exporter } from './exporter.js';
 import { settledOrTimeout } from '../wait.js';
 

@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { DraftMaterial } from '../draft/draft.js';
 import { errorMessage } from '../errors.js';
-import { InvalidDraftError, RenderFailedError } from './render-draft.js';
+import { InvalidDraftError, RenderFailedError } from './render-errors.js';
 
 /** A material could not be fetched from its URL. */
 export class MediaDownloadError extends Error {
