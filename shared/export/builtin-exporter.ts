@@ -23,11 +23,12 @@ import { createReadStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createLogger, type Logger } from '../logger.js';
-import { downloadMedia, exportFailureMessage, isRetryableExportError } from '../render/media-download.js';
+import { downloadMedia } from '../render/media-download.js';
 import { renderDraft } from '../render/render-draft.js';
 import { InvalidDraftError } from '../render/render-errors.js';
 import { materialIdsNeedingMedia } from '../render/render-media.js';
 import { settledOrTimeout } from '../wait.js';
+import { exportFailureMessage, isRetryableExportError } from './export-failure.js';
 import {
   ExportJobLostError,
   ExporterBusyError,
