@@ -8,7 +8,7 @@ import { checkCapcutDraftFolder } from '../shared/draft/capcut-draft-check.js';
 import { DRAFT_PATH_PLACEHOLDER } from '../shared/draft/capcut-draft.js';
 import type { Draft } from '../shared/draft/draft.js';
 import { gradientPng } from '../shared/draft/gradient-png.js';
-import { probeVideo } from '../shared/render/render-draft.js';
+import { probeVideo } from '../shared/render/probe-video.js';
 import { startFakeHttpTts, startFakePolly, type FakeHttpTts, type FakePolly } from './support/fake-tts-services.js';
 import { recordedCalls } from './support/aws-call-recorder.js';
 import { startTestStack, type TestStack } from './support/stack.js';

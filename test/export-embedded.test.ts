@@ -7,7 +7,7 @@ import type { ExportOutcome } from '../shared/export/export-worker.js';
 import type { ExportJob, Exporter } from '../shared/export/exporter.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { probeVideo } from '../shared/render/render-draft.js';
+import { probeVideo } from '../shared/render/probe-video.js';
 import { recordedCalls } from './support/aws-call-recorder.js';
 import { startTestStack, type TestStack } from './support/stack.js';
 

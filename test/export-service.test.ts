@@ -5,12 +5,14 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startExportService, type ExportJobView, type ExportService, type ExportServiceStats } from '../infra/embedded/export-service.js';
+import { startExportService, type ExportService, type ExportServiceStats } from '../infra/embedded/export-service.js';
+import type { BuiltinJobStatus as ExportJobView } from '../shared/export/builtin-exporter.js';
 import type { Draft } from '../shared/draft/draft.js';
 import { ExporterAuthError } from '../shared/export/exporter.js';
 import { HttpExporter } from '../shared/export/http-exporter.js';
 import type { Logger } from '../shared/logger.js';
-import { probeVideo, type renderDraft } from '../shared/render/render-draft.js';
+import { probeVideo } from '../shared/render/probe-video.js';
+import type { renderDraft } from '../shared/render/render-draft.js';
 import { encodeWav } from '../shared/tts/wav.js';
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };

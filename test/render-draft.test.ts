@@ -6,7 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Draft, DraftMaterial, DraftTrack } from '../shared/draft/draft.js';
-import { probeVideo, renderDraft, wrapSubtitleLine } from '../shared/render/render-draft.js';
+import { probeVideo } from '../shared/render/probe-video.js';
+import { renderDraft } from '../shared/render/render-draft.js';
+import { wrapSubtitleLine } from '../shared/render/subtitle-layout.js';
 import { encodeWav } from '../shared/tts/wav.js';
 
 const FFMPEG = (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string }).path;

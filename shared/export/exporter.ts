@@ -13,16 +13,27 @@ export interface ExportJob {
   editor_draft?: { format: string; folder: string; archive_url: string };
 }
 
+/** A job's state. The builtin exporter's job is `running` from the accepted submit until it ends; `queued` is for exporters with a queue of their own. */
 export type ExportJobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
+/** A job as every exporter reports it (the body of the export service's `GET /jobs/{task_id}`). */
 export interface ExportJobStatus {
   task_id: string;
   state: ExportJobState;
+  /** ISO 8601 */
   started_at?: string;
+  /** ISO 8601; null while running */
   ended_at?: string | null;
+  /** why it failed, a sentence (set when failed) */
   error?: string;
+  /** class of the failure, e.g. `MediaDownloadError`, `RenderFailedError`, `InvalidDraftError` (set when failed) */
+  error_name?: string;
   /** set on failure: whether a new attempt of the same task may succeed (fresh URLs, a passing fault) */
   retryable?: boolean;
+  /** render wall time (set when succeeded) */
+  render_ms?: number;
+  /** size of the mp4 (set when succeeded) */
+  video_bytes?: number;
 }
 
 /** A rendered video as the exporter hands it over. */

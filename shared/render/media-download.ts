@@ -1,8 +1,7 @@
 /**
- * Fetching a render's media from their URLs, and the failure handling every exporter shares: the
- * error a failed download throws, the one decision whether a failed export may pass on a new
- * attempt, and the sentence a job reports when it fails. Used by the embedded export service and
- * by the in-process `builtin` exporter of the AWS export worker.
+ * Fetching a render's media from their URLs into local files, and the error a failed download
+ * throws. Used by the builtin exporter (embedded export service and AWS export worker); whether
+ * such a failure may pass on a new attempt is decided in `shared/export/export-failure.ts`.
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -12,7 +11,6 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { DraftMaterial } from '../draft/draft.js';
 import { errorMessage } from '../errors.js';
-import { InvalidDraftError, RenderFailedError } from './render-draft.js';
 
 /** A material could not be fetched from its URL. */
 export class MediaDownloadError extends Error {
@@ -27,36 +25,6 @@ export class MediaDownloadError extends Error {
     this.name = 'MediaDownloadError';
     this.status = status;
   }
-}
-
-/**
- * Whether a failed export may pass if the same task is submitted again (fresh URLs, a passing
- * fault) — the one place that decides; anything it does not name is terminal.
- */
-export function isRetryableExportError(error: unknown): boolean {
-  if (error instanceof MediaDownloadError) {
-    // no answer at all (network error, timeout): the next attempt may get through
-    if (error.status === undefined) return true;
-    // a server fault: it may pass
-    if (error.status >= 500) return true;
-    // an expired presigned URL: the next attempt brings fresh URLs
-    if (error.status === 403) return true;
-    // request timeout or throttling: time fixes it
-    if (error.status === 408 || error.status === 429) return true;
-    // any other answer (404, 400, …): the same URL answers the same way again
-    return false;
-  }
-  // ffmpeg killed by the system (out of memory): the same input can pass on a calmer machine or a fresh instance
-  if (error instanceof RenderFailedError) return error.exitSignal !== null;
-  // an invalid draft, media ffmpeg rejects, a full disk: the same job fails the same way again
-  return false;
-}
-
-/** A human sentence for a failed job's `error` field: no stack, no URL signature. */
-export function exportFailureMessage(error: unknown): string {
-  if (error instanceof RenderFailedError) return `The render failed: ${error.message}`;
-  if (error instanceof MediaDownloadError || error instanceof InvalidDraftError) return error.message;
-  return `The export failed: ${errorMessage(error)}`;
 }
 
 const EXTENSIONS: Record<string, string> = {
