@@ -20,7 +20,7 @@ import {
 import { STATE_MACHINE_FUNCTIONS, type StateMachineFunction } from '../lambdas/functions.js';
 import { createApiApp } from '../lambdas/api/app.js';
 import { createRuntime } from '../shared/runtime.js';
-import { METRIC_NAMESPACE } from '../shared/metrics.js';
+import { METRIC_NAMESPACE } from '../shared/resources/metrics.js';
 import { DEFAULT_DEFINITION_OPTIONS, pipelineDefinition, substituteDefinition, type DefinitionPlaceholder } from '../shared/state-machine.js';
 
 /**

@@ -22,7 +22,9 @@ import {
   pipelineDefinition,
   type DefinitionPlaceholder,
 } from '../../shared/state-machine.js';
-import { ALL_TASKS_INDEX, CREATOR_INDEX, STAGES } from '../../shared/task-record.js';
+import { CUSTOM_METRICS, METRIC_NAMESPACE } from '../../shared/resources/metrics.js';
+import { ALL_TASKS_INDEX, CREATOR_INDEX } from '../../shared/resources/table.js';
+import { STAGES } from '../../shared/task-record.js';
 import { PipelineFunction, type BundledFiles } from './pipeline-function.js';
 import { resolvePipelineSettings, type PipelineSettings } from './pipeline-settings.js';
 
@@ -40,19 +42,6 @@ export type PipelineFunctionName =
   | 'fail'
   | 'export'
   | 'exportDlq';
-
-/** Namespace of the pipeline's own metrics (CloudWatch Embedded Metric Format log lines). */
-export const METRIC_NAMESPACE = 'ReelPipeline';
-/** The custom metrics the dashboard plots; the handlers emit them as EMF log lines. */
-export const CUSTOM_METRICS = {
-  tasksSubmitted: 'TasksSubmitted',
-  duplicatesRejected: 'DuplicatesRejected',
-  rateLimitWaits: 'RateLimitWaits',
-  /** dimension `Stage` = one of STAGES */
-  stageDurationMs: 'StageDurationMs',
-  /** the DLQ consumer gave up failing a dead letter's task (it ends at its Export timeout) */
-  deadLettersUnresolved: 'DeadLettersUnresolved',
-} as const;
 
 /** The one definition both worlds run (its TimeoutSeconds is the execution's limit). */
 const DEFINITION = pipelineDefinition(DEFAULT_DEFINITION_OPTIONS);
@@ -135,10 +124,7 @@ export class PipelineStack extends Stack {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    for (const [indexName, pk, sk] of [
-      [CREATOR_INDEX, 'gsi1pk', 'gsi1sk'],
-      [ALL_TASKS_INDEX, 'gsi2pk', 'gsi2sk'],
-    ] as const) {
+    for (const { indexName, partitionKey: pk, sortKey: sk } of [CREATOR_INDEX, ALL_TASKS_INDEX]) {
       this.table.addGlobalSecondaryIndex({
         indexName,
         partitionKey: { name: pk, type: dynamodb.AttributeType.STRING },
@@ -404,7 +390,7 @@ export class PipelineStack extends Stack {
     api.role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['dynamodb:Query'],
-        resources: [CREATOR_INDEX, ALL_TASKS_INDEX].map((index) => `${this.table.tableArn}/index/${index}`),
+        resources: [CREATOR_INDEX, ALL_TASKS_INDEX].map((index) => `${this.table.tableArn}/index/${index.indexName}`),
       }),
     );
     this.allowObjects(api, ['s3:GetObject', 's3:PutObject'], ['sources/', 'tasks/']);
