@@ -1,21 +1,25 @@
+import { ALL_TASKS_PARTITION, CREATOR_PARTITION_PREFIX, ITEM_KIND } from './resources/table.js';
+import { PREFIX } from './resources/storage.js';
+
 /**
- * Every key the system writes, in one place. Table keys are typed by a prefix so that no user
+ * Every key the system writes, in one place (the kinds and prefixes are the resource model's,
+ * shared/resources/). Table keys are typed by a prefix so that no user
  * input can name another kind of item; object keys put every artifact of a task under its own
  * prefix `tasks/<task_id>/`, so two tasks can never write the same object.
  *
  * Ids reaching these functions have been validated (`[A-Za-z0-9_-]{1,64}`, task ids are UUIDs):
  * none can contain `/`, `#` or `..`.
  */
-export const lockKey = (creatorId: string, videoId: string) => `LOCK#${creatorId}#${videoId}`;
-export const taskKey = (taskId: string) => `TASK#${taskId}`;
-export const idempotencyKey = (key: string) => `IDEM#${key}`;
-export const rateKey = (provider: string) => `RATE#${provider}`;
+export const lockKey = (creatorId: string, videoId: string) => `${ITEM_KIND.lock}#${creatorId}#${videoId}`;
+export const taskKey = (taskId: string) => `${ITEM_KIND.task}#${taskId}`;
+export const idempotencyKey = (key: string) => `${ITEM_KIND.idempotency}#${key}`;
+export const rateKey = (provider: string) => `${ITEM_KIND.rate}#${provider}`;
 
 /** GSI1 lists a creator's tasks newest first; GSI2 lists all tasks newest first. */
-export const creatorIndexKey = (creatorId: string) => `CREATOR#${creatorId}`;
-export const ALL_TASKS_INDEX_KEY = 'TASKS';
+export const creatorIndexKey = (creatorId: string) => `${CREATOR_PARTITION_PREFIX}#${creatorId}`;
+export const ALL_TASKS_INDEX_KEY = ALL_TASKS_PARTITION;
 
-export const taskPrefix = (taskId: string) => `tasks/${taskId}/`;
+export const taskPrefix = (taskId: string) => `${PREFIX.tasks}${taskId}/`;
 
 /** Names of the artifacts a task writes, relative to its prefix. */
 export const ARTIFACT = {
@@ -42,4 +46,4 @@ export const attemptArtifactKey = (taskId: string, fence: number | undefined, na
   `${taskPrefix(taskId)}${ATTEMPTS_DIR}${fence ?? 0}/${name}`;
 
 /** Where a creator's source material waits before a submission snapshots it. */
-export const sourceKey = (creatorId: string, videoId: string) => `sources/${creatorId}/${videoId}/source.txt`;
+export const sourceKey = (creatorId: string, videoId: string) => `${PREFIX.sources}${creatorId}/${videoId}/source.txt`;

@@ -1,13 +1,12 @@
 import { isStdoutLogging } from './logger.js';
+import { METRIC_NAMESPACE, type MetricName } from './resources/metrics.js';
 
 /**
  * Numbers for the ops dashboard, as CloudWatch Embedded Metric Format lines on stdout: on
  * Lambda, CloudWatch turns each line into a metric in namespace `ReelPipeline`; elsewhere they
- * are ordinary JSON log lines. The names and dimension sets match the dashboard in infra/cdk.
+ * are ordinary JSON log lines. The namespace and names are the resource model's
+ * (shared/resources/metrics.ts), which the dashboard in infra/cdk plots.
  */
-export const METRIC_NAMESPACE = 'ReelPipeline';
-
-export type MetricName = 'TasksSubmitted' | 'DuplicatesRejected' | 'RateLimitWaits' | 'StageDurationMs' | 'DeadLettersUnresolved';
 
 export function emitMetric(
   name: MetricName,

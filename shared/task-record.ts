@@ -3,6 +3,7 @@ import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type QueryCommandI
 import { isoNow } from './clock.js';
 import { LockLostError, TaskNotRunningError } from './errors.js';
 import { ALL_TASKS_INDEX_KEY, creatorIndexKey, taskKey } from './keys.js';
+import { ALL_TASKS_INDEX, CREATOR_INDEX } from './resources/table.js';
 import type { Runtime } from './runtime.js';
 
 export type TaskStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
@@ -68,9 +69,6 @@ export interface TaskRecord {
   gsi2pk: string;
   gsi2sk: string;
 }
-
-export const CREATOR_INDEX = 'gsi1';
-export const ALL_TASKS_INDEX = 'gsi2';
 
 /** The record a submission writes: RUNNING, every stage pending (export skipped when not asked). */
 export function newTaskRecord(a: {
@@ -360,8 +358,8 @@ export async function listTasks(rt: Runtime, q: TaskQuery): Promise<TaskRecord[]
     values[':s'] = q.status;
   }
   const base: QueryCommandInput = q.creatorId
-    ? { TableName: rt.settings.tableName, IndexName: CREATOR_INDEX, KeyConditionExpression: 'gsi1pk = :pk', ExpressionAttributeValues: { ':pk': creatorIndexKey(q.creatorId), ...values } }
-    : { TableName: rt.settings.tableName, IndexName: ALL_TASKS_INDEX, KeyConditionExpression: 'gsi2pk = :pk', ExpressionAttributeValues: { ':pk': ALL_TASKS_INDEX_KEY, ...values } };
+    ? { TableName: rt.settings.tableName, IndexName: CREATOR_INDEX.indexName, KeyConditionExpression: `${CREATOR_INDEX.partitionKey} = :pk`, ExpressionAttributeValues: { ':pk': creatorIndexKey(q.creatorId), ...values } }
+    : { TableName: rt.settings.tableName, IndexName: ALL_TASKS_INDEX.indexName, KeyConditionExpression: `${ALL_TASKS_INDEX.partitionKey} = :pk`, ExpressionAttributeValues: { ':pk': ALL_TASKS_INDEX_KEY, ...values } };
   const out: TaskRecord[] = [];
   let startKey: Record<string, unknown> | undefined;
   do {

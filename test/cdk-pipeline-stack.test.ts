@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,7 +20,7 @@ import {
 import { STATE_MACHINE_FUNCTIONS, type StateMachineFunction } from '../lambdas/functions.js';
 import { createApiApp } from '../lambdas/api/app.js';
 import { createRuntime } from '../shared/runtime.js';
-import { METRIC_NAMESPACE } from '../shared/metrics.js';
+import { METRIC_NAMESPACE } from '../shared/resources/metrics.js';
 import { SETTING_ENV, settingMetaOf, type SettingReader, type Settings } from '../shared/settings.js';
 import { DEFAULT_DEFINITION_OPTIONS, pipelineDefinition, substituteDefinition, type DefinitionPlaceholder } from '../shared/state-machine.js';
 
@@ -264,6 +264,24 @@ describe('storage', () => {
 
   it('has no dependency cycle for CloudFormation to refuse', () => {
     expect(dependencyCycles(json)).toEqual([]);
+  });
+});
+
+describe('logical ids', () => {
+  it('are the ids of the stack deployed before it was divided into rooms, so no resource is replaced', () => {
+    // prepare: the ids a deployed stack has (the API deployment's id is a hash of its content by design)
+    const deployed = JSON.parse(readFileSync(path.join(import.meta.dirname, 'support/default-stack-logical-ids.json'), 'utf8')) as { resources: string[]; outputs: string[] };
+    const normalized = (id: string) => id.replace(/^(ApiDeployment[0-9A-F]{8})[0-9a-f]{32}$/, '$1<content hash>');
+
+    // act
+    const resources = Object.keys(json.Resources).map(normalized).sort();
+    const outputs = Object.keys(json.Outputs ?? {}).sort();
+
+    // assess
+    expect(resources).toEqual(deployed.resources);
+    expect(outputs).toEqual(deployed.outputs);
+    expect(logicalId(stack.table)).toBe('TableCD117FA1');
+    expect(logicalId(stack.bucket)).toBe('Artifacts82DD59A1');
   });
 });
 

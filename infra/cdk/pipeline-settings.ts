@@ -1,4 +1,5 @@
 import type { Node } from 'constructs';
+import { DEFAULT_EXPORT_MAX_RECEIVE_COUNT } from '../../shared/resources/queues.js';
 
 /**
  * Every setting of the AWS deployment, with its default. `app.ts` reads each one from CDK context
@@ -91,7 +92,7 @@ export const DEFAULT_PIPELINE_SETTINGS: Readonly<PipelineSettings> = {
   artifactRetentionDays: 30,
   logRetentionDays: 30,
   exportWorkerMemoryMb: 4096,
-  exportMaxReceiveCount: 5,
+  exportMaxReceiveCount: DEFAULT_EXPORT_MAX_RECEIVE_COUNT,
   alarmFailedExecutions: 1,
   alarmExportQueueAgeSeconds: 3600,
   alarmApi5xxErrors: 1,

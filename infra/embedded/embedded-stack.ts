@@ -4,9 +4,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { startFauxqs } from 'fauxqs';
 import S3rver from 's3rver';
@@ -22,6 +20,7 @@ import type { Exporter } from '../../shared/export/exporter.js';
 import { HttpExporter } from '../../shared/export/http-exporter.js';
 import { ARTIFACT, taskArtifactKey } from '../../shared/keys.js';
 import { releaseVideoLock } from '../../shared/lock.js';
+import { PREFIX } from '../../shared/resources/storage.js';
 import { addLogSink, createLogger, type LogLine } from '../../shared/logger.js';
 import { createRuntime, type Runtime } from '../../shared/runtime.js';
 import {
@@ -31,11 +30,12 @@ import {
   type DefinitionOptions,
   type DefinitionPlaceholder,
 } from '../../shared/state-machine.js';
-import { ALL_TASKS_INDEX, CREATOR_INDEX, STAGES, listTasks, markTaskFailed, type StageName } from '../../shared/task-record.js';
+import { STAGES, listTasks, markTaskFailed, type StageName } from '../../shared/task-record.js';
 import { startExportService } from './export-service.js';
 import { startLocalStepFunctions, type LambdaLike } from './local-step-functions.js';
 import { TestControls, injectedError } from './test-controls.js';
 import { runAsPrincipal, type EmbeddedPrincipal } from './aws-principal.js';
+import { createExportQueues, ensureBucket, ensureTable } from './embedded-resources.js';
 
 import { ACCOUNT, BUCKET_NAME, EXPORT_DLQ, EXPORT_QUEUE, REGION, STATE_MACHINE_ARN, TABLE_NAME } from './embedded-names.js';
 
@@ -131,38 +131,6 @@ async function freePort(host: string): Promise<number> {
   });
 }
 
-async function ensureTable(client: DynamoDBClient): Promise<void> {
-  try {
-    await client.send(new DescribeTableCommand({ TableName: TABLE_NAME }));
-    return;
-  } catch (error: unknown) {
-    if (!(error instanceof ResourceNotFoundException)) throw error;
-  }
-  const index = (name: string, pk: string, sk: string) => ({
-    IndexName: name,
-    KeySchema: [
-      { AttributeName: pk, KeyType: 'HASH' as const },
-      { AttributeName: sk, KeyType: 'RANGE' as const },
-    ],
-    Projection: { ProjectionType: 'ALL' as const },
-  });
-  await client.send(
-    new CreateTableCommand({
-      TableName: TABLE_NAME,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'gsi1pk', AttributeType: 'S' },
-        { AttributeName: 'gsi1sk', AttributeType: 'S' },
-        { AttributeName: 'gsi2pk', AttributeType: 'S' },
-        { AttributeName: 'gsi2sk', AttributeType: 'S' },
-      ],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      GlobalSecondaryIndexes: [index(CREATOR_INDEX, 'gsi1pk', 'gsi1sk'), index(ALL_TASKS_INDEX, 'gsi2pk', 'gsi2sk')],
-    }),
-  );
-}
-
 /**
  * The whole pipeline in one process: dynalite (DynamoDB), s3rver (S3, file-backed), fauxqs
  * (SQS FIFO), the local Step Functions API running the shared definition, the same handlers
@@ -218,28 +186,13 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       EXPORT_TIMEOUT_SECONDS: String(definitionOptions.exportTimeoutSeconds),
     };
     const bootstrap = createRuntime(env);
-    await ensureTable(new DynamoDBClient({ region: REGION, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } }));
-    try {
-      await bootstrap.s3.send(new HeadBucketCommand({ Bucket: BUCKET_NAME }));
-    } catch {
-      await bootstrap.s3.send(new CreateBucketCommand({ Bucket: BUCKET_NAME }));
-    }
-    const dlq = await bootstrap.sqs.send(new CreateQueueCommand({ QueueName: EXPORT_DLQ, Attributes: { FifoQueue: 'true' } }));
-    const dlqArn = (
-      await bootstrap.sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }))
-    ).Attributes?.QueueArn;
-    const queue = await bootstrap.sqs.send(
-      new CreateQueueCommand({
-        QueueName: EXPORT_QUEUE,
-        Attributes: {
-          FifoQueue: 'true',
-          ContentBasedDeduplication: 'false',
-          VisibilityTimeout: env.EXPORT_VISIBILITY_SECONDS,
-          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.exportMaxReceiveCount ?? 5 }),
-        },
-      }),
-    );
-    const exportQueueUrl = queue.QueueUrl ?? '';
+    // The table, bucket and queues as the CDK stack declares them (shared/resources/).
+    await ensureTable(new DynamoDBClient({ region: REGION, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } }), TABLE_NAME);
+    await ensureBucket(bootstrap.s3, BUCKET_NAME);
+    const { exportQueueUrl, exportDlqUrl } = await createExportQueues(bootstrap.sqs, {
+      visibilitySeconds: Number(env.EXPORT_VISIBILITY_SECONDS),
+      maxReceiveCount: options.exportMaxReceiveCount,
+    });
     env.EXPORT_QUEUE_URL = exportQueueUrl;
 
     // Export service (the single-threaded exporter), unless an external one is named.
@@ -384,7 +337,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
 
     // Dead-letter consumer: fails the task of an export message that kept failing.
     const dlqAbort = new AbortController();
-    const dlqDone = as('exportDlq', () => runDeadLetterConsumer(rt, dlq.QueueUrl ?? '', dlqAbort.signal));
+    const dlqDone = as('exportDlq', () => runDeadLetterConsumer(rt, exportDlqUrl, dlqAbort.signal));
     closers.push(async () => {
       dlqAbort.abort();
       await dlqDone;
@@ -400,7 +353,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     };
     s3rver.on('event', (raw: S3EventLike) => {
       const records = (raw.Records ?? [])
-        .filter((r) => r.s3.object.key.startsWith('inbox/'))
+        .filter((r) => r.s3.object.key.startsWith(PREFIX.inbox))
         // AWS URL-encodes keys in event notifications (spaces as "+"); s3rver does not.
         .map((r) => ({ ...r, s3: { ...r.s3, object: { ...r.s3.object, key: encodeURIComponent(r.s3.object.key).replace(/%20/g, '+').replace(/%2F/g, '/') } } }));
       if (records.length) void deliverS3Event({ Records: records }).catch(() => undefined);
@@ -428,7 +381,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       runtime: rt,
       controls,
       exportQueueUrl,
-      exportDlqUrl: dlq.QueueUrl ?? '',
+      exportDlqUrl,
       exportService,
       deliverS3Event,
       startExportWorker,

@@ -5,6 +5,7 @@ import { DuplicateTaskError, InvalidRequestError, SourceMissingError, errorMessa
 import { IdempotencyKeyReusedError, IdempotentRequestInProgressError } from '../../shared/idempotency.js';
 import { createLogger } from '../../shared/logger.js';
 import { MAX_BODY_BYTES, parseRunRequest } from '../../shared/request.js';
+import { PREFIX } from '../../shared/resources/storage.js';
 import type { Runtime } from '../../shared/runtime.js';
 import { submitTask } from '../../shared/submit.js';
 
@@ -19,9 +20,9 @@ export interface S3EventLike {
 
 export type InboxOutcome = 'accepted' | 'already_handled' | 'rejected' | 'ignored';
 
-export const INBOX_PREFIX = 'inbox/';
-export const INBOX_ACCEPTED_PREFIX = 'inbox-accepted/';
-export const INBOX_REJECTED_PREFIX = 'inbox-rejected/';
+export const INBOX_PREFIX = PREFIX.inbox;
+export const INBOX_ACCEPTED_PREFIX = PREFIX.inboxAccepted;
+export const INBOX_REJECTED_PREFIX = PREFIX.inboxRejected;
 
 /** S3 event keys are URL-encoded with `+` for spaces. */
 export function decodeEventKey(key: string): string {

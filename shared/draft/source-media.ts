@@ -5,6 +5,7 @@
  */
 import { getObjectBytes, listKeys, putObject } from '../artifacts.js';
 import { taskArtifactKey } from '../keys.js';
+import { PREFIX } from '../resources/storage.js';
 import type { Runtime } from '../runtime.js';
 import { readImageInfo, type ImageInfo } from './image-info.js';
 
@@ -34,7 +35,7 @@ const STILL = /\.(png|jpe?g|webp)$/i;
 const CLIP = /\.(mp4|mov|m4v|webm|mkv|avi|gif)$/i;
 
 /** Where a creator's media for a video waits. */
-export const sourceMediaPrefix = (creatorId: string, videoId: string) => `sources/${creatorId}/${videoId}/media/`;
+export const sourceMediaPrefix = (creatorId: string, videoId: string) => `${PREFIX.sources}${creatorId}/${videoId}/media/`;
 
 /** Longest name kept from the creator's file, in characters (CJK: 120 bytes of UTF-8). */
 const MAX_NAME_CHARACTERS = 40;

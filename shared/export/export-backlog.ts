@@ -25,7 +25,8 @@ import { PipelineError } from '../errors.js';
 import { ALL_TASKS_INDEX_KEY } from '../keys.js';
 import type { Runtime } from '../runtime.js';
 import { DEFAULT_DEFINITION_OPTIONS } from '../state-machine.js';
-import { ALL_TASKS_INDEX, type StageRecord, type TaskStatus } from '../task-record.js';
+import { ALL_TASKS_INDEX } from '../resources/table.js';
+import type { StageRecord, TaskStatus } from '../task-record.js';
 
 /** Successful exports the mean is taken over (the most recent ones). */
 export const EXPORT_MEAN_SAMPLES = 20;
@@ -88,8 +89,8 @@ export async function loadExportBacklog(rt: Runtime): Promise<ExportBacklogEstim
     const page = await rt.ddb.send(
       new QueryCommand({
         TableName: rt.settings.tableName,
-        IndexName: ALL_TASKS_INDEX,
-        KeyConditionExpression: 'gsi2pk = :pk AND gsi2sk >= :since',
+        IndexName: ALL_TASKS_INDEX.indexName,
+        KeyConditionExpression: `${ALL_TASKS_INDEX.partitionKey} = :pk AND ${ALL_TASKS_INDEX.sortKey} >= :since`,
         ExpressionAttributeValues: { ':pk': ALL_TASKS_INDEX_KEY, ':since': since },
         ProjectionExpression: '#status, export_video, stages',
         ExpressionAttributeNames: { '#status': 'status' },

@@ -336,8 +336,8 @@ export function describeDenied(denied: DeniedCall[]): string {
       `- ${d.principal} (${d.who}) may not ${d.action} on ${d.resource}${d.conditions ? ` [${d.conditions}]` : ''} — ${d.operation}, ${d.count} call(s), in ${d.modes.join('; ')}; e.g. ${d.example}`,
   );
   return [
-    `${denied.length} kind(s) of AWS call made by the handlers are not allowed by the synthesized IAM policies (infra/cdk/pipeline-stack.ts):`,
+    `${denied.length} kind(s) of AWS call made by the handlers are not allowed by the synthesized IAM policies (infra/cdk/constructs/):`,
     ...lines,
-    'Grant each in infra/cdk/pipeline-stack.ts (and its expected policy in test/cdk-pipeline-stack.test.ts), or teach test/support/aws-call-recorder.ts an unmodeled operation.',
+    'Grant each in the room of its function — infra/cdk/constructs/stage-functions.ts, entry-functions.ts or export-worker.ts — (and its expected policy in test/cdk-pipeline-stack.test.ts), or teach test/support/aws-call-recorder.ts an unmodeled operation.',
   ].join('\n');
 }
