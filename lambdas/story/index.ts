@@ -1,6 +1,6 @@
 import { sharedRuntime } from '../../shared/runtime.js';
 import { requireSettings } from '../../shared/settings.js';
-import { storyProviderFor } from '../functions.js';
+import { storyProviderFor } from '../../shared/story/story-provider-for.js';
 import { createStoryHandler } from './handler.js';
 
 const rt = sharedRuntime();

@@ -1,6 +1,6 @@
 import { sharedRuntime } from '../../shared/runtime.js';
 import { requireSettings } from '../../shared/settings.js';
-import { ttsProviderFor } from '../functions.js';
+import { ttsProviderFor } from '../../shared/tts/tts-provider-for.js';
 import { createTtsHandler } from './handler.js';
 
 const rt = sharedRuntime();
