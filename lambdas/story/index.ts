@@ -1,3 +1,4 @@
+import { withLambdaContext } from '../../shared/logger.js';
 import { sharedRuntime } from '../../shared/runtime.js';
 import { requireSettings } from '../../shared/settings.js';
 import { storyProviderFor } from '../../shared/story/story-provider-for.js';
@@ -5,4 +6,4 @@ import { createStoryHandler } from './handler.js';
 
 const rt = sharedRuntime();
 requireSettings(rt.settings, ['tableName', 'bucketName']);
-export const handler = createStoryHandler(rt, storyProviderFor(rt));
+export const handler = withLambdaContext(createStoryHandler(rt, storyProviderFor(rt)));

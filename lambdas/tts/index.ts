@@ -1,3 +1,4 @@
+import { withLambdaContext } from '../../shared/logger.js';
 import { sharedRuntime } from '../../shared/runtime.js';
 import { requireSettings } from '../../shared/settings.js';
 import { ttsProviderFor } from '../../shared/tts/tts-provider-for.js';
@@ -5,4 +6,4 @@ import { createTtsHandler } from './handler.js';
 
 const rt = sharedRuntime();
 requireSettings(rt.settings, ['tableName', 'bucketName']);
-export const handler = createTtsHandler(rt, ttsProviderFor(rt));
+export const handler = withLambdaContext(createTtsHandler(rt, ttsProviderFor(rt)));
