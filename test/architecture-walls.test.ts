@@ -1,8 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { STATE_MACHINE_FUNCTIONS, STATE_MACHINE_FUNCTION_NAMES, STATE_OF_FUNCTION } from '../shared/resources/functions.js';
+import { PIPELINE_FUNCTION_NAMES, STATE_MACHINE_FUNCTIONS, STATE_MACHINE_FUNCTION_NAMES, STATE_OF_FUNCTION } from '../shared/resources/functions.js';
 import { DEFINITION_PLACEHOLDERS, pipelineDefinition } from '../shared/state-machine.js';
 
 /**
@@ -137,5 +137,14 @@ describe('the one table of state-machine functions', () => {
     const used = [...JSON.stringify(pipelineDefinition()).matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]);
 
     expect([...new Set(used)].sort()).toEqual([...DEFINITION_PLACEHOLDERS].sort());
+  });
+
+  it('names every function of the stack, each with its own lambdas/<folder>/index.ts, and no other folder', () => {
+    const folders = readdirSync(path.join(ROOT, 'lambdas'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+
+    const folderOf = PIPELINE_FUNCTION_NAMES.map((fn) => fn.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
+
+    expect(folderOf.filter((folder) => !existsSync(path.join(ROOT, 'lambdas', folder, 'index.ts')))).toEqual([]);
+    expect([...folders].sort()).toEqual([...folderOf].sort());
   });
 });

@@ -17,6 +17,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { MAX_BODY_BYTES, MAX_SOURCE_TEXT_CHARS } from '../../shared/request.js';
+import type { PipelineFunctionName } from '../../shared/resources/functions.js';
 import {
   DEFAULT_DEFINITION_OPTIONS,
   pipelineDefinition,
@@ -28,18 +29,8 @@ import { resolvePipelineSettings, type PipelineSettings } from './pipeline-setti
 
 export interface PipelineStackProps extends StackProps, Partial<PipelineSettings> {}
 
-/** Every function of the stack, by the name the tests and the README use. */
-export type PipelineFunctionName =
-  | 'api'
-  | 'inbox'
-  | 'start'
-  | 'story'
-  | 'tts'
-  | 'draft'
-  | 'finalize'
-  | 'fail'
-  | 'export'
-  | 'exportDlq';
+/** Every function of the stack, by the name the tests and the README use (shared/resources/functions.ts). */
+export type { PipelineFunctionName } from '../../shared/resources/functions.js';
 
 /** Namespace of the pipeline's own metrics (CloudWatch Embedded Metric Format log lines). */
 export const METRIC_NAMESPACE = 'ReelPipeline';

@@ -30,6 +30,14 @@ export const STATE_OF_FUNCTION = Object.fromEntries(
   STATE_MACHINE_FUNCTION_NAMES.map((fn) => [fn, STATE_MACHINE_FUNCTION_TABLE[fn].state]),
 ) as { [F in StateMachineFunction]: Table[F]['state'] };
 
+/**
+ * Every function of the stack, by the name the tests, the IAM checks and the docs use: the
+ * state machine's, then the API, the S3 inbox trigger, the export worker and the export
+ * dead-letter consumer (each is a `lambdas/<folder>/`; `exportDlq` is `lambdas/export-dlq/`).
+ */
+export const PIPELINE_FUNCTION_NAMES = ['api', 'inbox', ...STATE_MACHINE_FUNCTION_NAMES, 'export', 'exportDlq'] as const;
+export type PipelineFunctionName = 'api' | 'inbox' | StateMachineFunction | 'export' | 'exportDlq';
+
 /** The placeholder of the export queue's URL (the Export state sends to it, it is no function). */
 export const EXPORT_QUEUE_PLACEHOLDER = 'ExportQueueUrl';
 

@@ -10,6 +10,7 @@
  * of its parts (to the sample, when the parts share a sample rate).
  */
 import { TransientStageError } from '../errors.js';
+import { sleep as realSleep } from '../wait.js';
 import { planSpeechChunks, type SpeechChunk } from './speech-chunks.js';
 import type { MonoPcm } from './speech-audio.js';
 import type { AlignedSpeech } from './speech-alignment.js';
@@ -59,8 +60,6 @@ export interface ChunkedNarration {
   voices: string[];
 }
 
-const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /**
  * Narrates `sentences` in requests of at most `maxChars` characters and joins the answers.
  *
@@ -79,7 +78,7 @@ export async function synthesizeInChunks(a: {
   const requestSpeech = a.context?.requestSpeech ?? sendSpeechRequestNow;
   const attempts = Math.max(1, a.retry?.attempts ?? 3);
   const baseDelayMs = a.retry?.baseDelayMs ?? 500;
-  const sleep = a.retry?.sleep ?? sleepFor;
+  const sleep = a.retry?.sleep ?? realSleep;
   const random = a.retry?.random ?? Math.random;
   let requests = 0;
 
