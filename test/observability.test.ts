@@ -1,6 +1,6 @@
 import type { Context } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { addLogSink, createLogger, setStdoutLogging, taskLogFields, withLambdaContext, type LogLine } from '../shared/logger.js';
+import { REDACTED, addLogSink, createLogger, setStdoutLogging, taskLogFields, withLambdaContext, type LogLine } from '../shared/logger.js';
 import { METRIC_NAMESPACE, emitMetric } from '../shared/metrics.js';
 
 /**
@@ -78,6 +78,29 @@ describe('log lines', () => {
 
     expect(lines[0].xray_trace_id).toBe('1-65f0e0a1-0123456789abcdef01234567');
     expect(lines[0].error).toMatchObject({ name: 'Error', message: 'render failed', cause: { message: 'ffmpeg exited with 1' } });
+  });
+
+  it('redact a task token inside an error cause too (the redaction runs as the line is serialized)', () => {
+    const lines = captureLines();
+    const token = `AQ${'k9+/Zw'.repeat(20)}==`;
+
+    createLogger({ task_id: 't1' }).warn('report failed', { error: new Error('send failed', { cause: new Error(`rejected taskToken=${token}`) }) });
+
+    expect(JSON.stringify(lines)).not.toContain(token.slice(0, 24));
+    expect(lines[0].error).toMatchObject({ cause: { message: `rejected taskToken=${REDACTED}` } });
+  });
+
+  it('go to stdout at every level, as one JSON object per line, with the service name', () => {
+    const written = captureStdout();
+
+    createLogger({ task_id: 't1' }).info('one');
+    createLogger({ task_id: 't1' }).error('two');
+
+    expect(written.map((w) => w.endsWith('\n'))).toEqual([true, true]);
+    expect(written.map((w) => JSON.parse(w) as LogLine)).toMatchObject([
+      { level: 'INFO', message: 'one', service: 'reel-pipeline', task_id: 't1' },
+      { level: 'ERROR', message: 'two', service: 'reel-pipeline', task_id: 't1' },
+    ]);
   });
 
   it('stay quiet on stdout when turned off, and below LOG_LEVEL', () => {
