@@ -166,3 +166,15 @@ export function errorName(error: unknown): string {
   if (error instanceof Error) return error.name;
   return 'Error';
 }
+
+/**
+ * What Step Functions answers to a SendTask* call whose task already ended: its token timed out
+ * (`TaskTimedOut`), was used or never existed (`InvalidToken`), or its execution is gone
+ * (`TaskDoesNotExist`). A late or duplicate report: log it and drop it, never retry.
+ */
+export const STALE_TASK_TOKEN_ERRORS: readonly string[] = ['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist'];
+
+/** Whether a SendTask* call failed because its task had already ended ({@link STALE_TASK_TOKEN_ERRORS}). */
+export function isStaleTaskTokenError(error: unknown): boolean {
+  return STALE_TASK_TOKEN_ERRORS.includes(errorName(error));
+}

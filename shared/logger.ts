@@ -1,17 +1,29 @@
+import { Logger as PowertoolsLogger, type LogItem } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
+
 /**
- * Structured JSON-line logs. Every line of a task carries `task_id`, `creator_id`, `video_id`
- * and `stage`, so lines of concurrent tasks never mix (the old system's colliding log files).
+ * Structured JSON-line logs, written by Powertools for AWS Lambda's Logger (its line format:
+ * `level`, `message`, `timestamp`, `service`, and on Lambda `cold_start`, `function_request_id`,
+ * `function_name`…, `xray_trace_id`; errors as `{name, location, message, stack, cause}`).
+ * Every line of a task carries `task_id`, `creator_id`, `video_id` and `stage`, so lines of
+ * concurrent tasks never mix (the old system's colliding log files).
+ *
+ * Our small API (`createLogger(fields)`, `log.child()`, `addLogSink`) stays in front of it: ~100
+ * call sites log with per-task fields, and the embedded stack collects every line of a task into
+ * its `log.jsonl` through a sink, which Powertools has no notion of. One Powertools logger serves
+ * the process, so the Lambda context added at each invocation ({@link addLambdaContext}) reaches
+ * the lines of loggers created at cold start too.
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
+/** One line as written (and as a sink receives it, parsed back from the written JSON). */
 export interface LogLine extends LogFields {
-  time: string;
-  level: LogLevel;
+  level: string;
   message: string;
+  timestamp: string;
 }
 export type LogSink = (line: LogLine) => void;
 
-const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 const sinks = new Set<LogSink>();
 let writeToStdout = true;
 
@@ -44,6 +56,7 @@ export interface Logger {
  * the first place): a task token lets its reader finish the task (SendTask* has no
  * resource-level IAM), and a bearer token opens the export service. Fields with these names are
  * replaced whole; in text (a message, an error, a quoted body) the value after the name is.
+ * Applied while the line is serialized, so it reaches every string, error stacks and causes too.
  */
 const SECRET_FIELD = /^(task_?token|authorization|export_?auth_?token)$/i;
 const SECRET_IN_TEXT = [
@@ -58,34 +71,78 @@ function redactText(text: string): string {
   return out;
 }
 
-function redact(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return redactText(value);
-  if (value instanceof Error) return { name: value.name, message: redactText(value.message), stack: value.stack === undefined ? undefined : redactText(value.stack) };
-  if (depth >= 6 || value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
-  // Only plain objects are rebuilt: a Date, a Buffer or a class instance serializes as it always did.
-  const proto: unknown = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return value;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = SECRET_FIELD.test(k) ? REDACTED : redact(v, depth + 1);
-  return out;
+function redactingReplacer(key: string, value: unknown): unknown {
+  if (key && SECRET_FIELD.test(key)) return REDACTED;
+  return typeof value === 'string' ? redactText(value) : value;
 }
 
-export function createLogger(base: LogFields = {}, minLevel: LogLevel = (process.env.LOG_LEVEL as LogLevel) ?? 'info'): Logger {
-  const threshold = LEVELS[minLevel] ?? LEVELS.info;
-  const emit = (level: LogLevel, message: string, fields?: LogFields) => {
-    if (LEVELS[level] < threshold) return;
-    const line: LogLine = { time: new Date().toISOString(), level, message: redactText(message), ...base };
-    if (fields) for (const [k, v] of Object.entries(fields)) line[k] = SECRET_FIELD.test(k) ? REDACTED : redact(v);
-    if (writeToStdout) process.stdout.write(`${JSON.stringify(line)}\n`);
+/**
+ * Powertools' Logger with one change: a line goes to our stdout switch and to our sinks, from
+ * the same JSON text (so a sink sees exactly what CloudWatch sees). All levels go to stdout, as
+ * they always did here (Powertools' own console sends warnings and errors to stderr).
+ */
+class PipelineLogger extends PowertoolsLogger {
+  protected override printLog(_logLevel: number, log: LogItem): void {
+    log.prepareForPrint();
+    const text = JSON.stringify(log.getAttributes(), this.getJsonReplacer());
+    if (writeToStdout) process.stdout.write(`${text}\n`);
+    if (sinks.size === 0) return;
+    const line = JSON.parse(text) as LogLine;
     for (const sink of sinks) sink(line);
+  }
+}
+
+/**
+ * `LOG_LEVEL` (debug, info, warn, error; default info), read once when the module loads. On
+ * Lambda, a level set by the function's advanced logging controls (`AWS_LAMBDA_LOG_LEVEL`) wins,
+ * as Powertools decides.
+ */
+function logLevelFromEnvironment(): Uppercase<LogLevel> {
+  const level = (process.env.LOG_LEVEL ?? '').toLowerCase();
+  return (['debug', 'info', 'warn', 'error'].includes(level) ? level.toUpperCase() : 'INFO') as Uppercase<LogLevel>;
+}
+
+const root = new PipelineLogger({
+  serviceName: process.env.POWERTOOLS_SERVICE_NAME || 'reel-pipeline',
+  logLevel: logLevelFromEnvironment(),
+  jsonReplacerFn: redactingReplacer,
+});
+
+/**
+ * Adds the Lambda invocation's context (request id, function name, cold start) to every line
+ * written until the next invocation. Called by {@link withLambdaContext}; the embedded stack runs
+ * many handlers at once in one process and adds none.
+ */
+export function addLambdaContext(context: Context): void {
+  root.addContext(context);
+}
+
+/**
+ * Wraps a Lambda handler so that its lines carry the invocation's request id and cold start —
+ * what Powertools' `injectLambdaContext` middleware does, without middy.
+ *
+ * @example
+ * export const handler = withLambdaContext(createDraftHandler(rt));
+ */
+export function withLambdaContext<E, R>(handler: (event: E, context: Context) => Promise<R>): (event: E, context: Context) => Promise<R> {
+  return (event, context) => {
+    // A caller without a context (a test calling the export directly) logs without one.
+    if (context) addLambdaContext(context);
+    return handler(event, context);
   };
+}
+
+/** A logger whose every line carries `base` (a task's ids and stage, usually). */
+export function createLogger(base: LogFields = {}): Logger {
+  // Fields are passed with each line rather than set on a Powertools child logger: the one root
+  // logger holds the invocation's context, and a child made at cold start would miss it.
+  const emit = (level: LogLevel, message: string, fields?: LogFields) => root[level](message, fields ? { ...base, ...fields } : base);
   return {
     debug: (m, f) => emit('debug', m, f),
     info: (m, f) => emit('info', m, f),
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
-    child: (fields) => createLogger({ ...base, ...fields }, minLevel),
+    child: (fields) => createLogger({ ...base, ...fields }),
   };
 }
 

@@ -1,4 +1,5 @@
 import { RETRYABLE_ERROR_NAMES } from './errors.js';
+import type { DefinitionPlaceholder } from './resources/functions.js';
 
 /**
  * The one state-machine definition (Amazon States Language, JSONPath), used by both worlds:
@@ -24,16 +25,8 @@ export interface ExecutionInput {
   export_video: boolean;
 }
 
-export const DEFINITION_PLACEHOLDERS = [
-  'StartFunctionArn',
-  'StoryFunctionArn',
-  'TtsFunctionArn',
-  'DraftFunctionArn',
-  'FinalizeFunctionArn',
-  'FailFunctionArn',
-  'ExportQueueUrl',
-] as const;
-export type DefinitionPlaceholder = (typeof DEFINITION_PLACEHOLDERS)[number];
+// The placeholders come from the one table of function, placeholder and state names.
+export { DEFINITION_PLACEHOLDERS, type DefinitionPlaceholder } from './resources/functions.js';
 
 export interface DefinitionOptions {
   /** the execution's own limit: covers the longest export backlog we accept */

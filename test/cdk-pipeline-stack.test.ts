@@ -17,7 +17,7 @@ import {
   substituteAsCloudFormation,
   type CfnTemplate,
 } from '../infra/cdk/template-inspection.js';
-import { STATE_MACHINE_FUNCTIONS, type StateMachineFunction } from '../lambdas/functions.js';
+import { STATE_MACHINE_FUNCTIONS, type StateMachineFunction } from '../shared/resources/functions.js';
 import { createApiApp } from '../lambdas/api/app.js';
 import { createRuntime } from '../shared/runtime.js';
 import { METRIC_NAMESPACE } from '../shared/resources/metrics.js';

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { storyProviderFor } from '../lambdas/functions.js';
+import { storyProviderFor } from '../shared/story/story-provider-for.js';
 import { ProviderThrottledError, RateLimitHandBackError, withRateLimit } from '../shared/rate-limit/index.js';
 import { createRuntime } from '../shared/runtime.js';
 import { readSettings } from '../shared/settings.js';

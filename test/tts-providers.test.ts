@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PollyClient } from '@aws-sdk/client-polly';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { ttsProviderFor } from '../lambdas/functions.js';
+import { ttsProviderFor } from '../shared/tts/tts-provider-for.js';
 import { cuesFromSentences } from '../shared/draft/subtitles.js';
 import { createRuntime } from '../shared/runtime.js';
 import { EspeakTtsProvider } from '../shared/tts/espeak-tts.js';

@@ -5,7 +5,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ttsProviderFor } from '../lambdas/functions.js';
+import { ttsProviderFor } from '../shared/tts/tts-provider-for.js';
 import { createTtsHandler, type TtsEvent, type TtsOutput } from '../lambdas/tts/handler.js';
 import { putObject } from '../shared/artifacts.js';
 import { ARTIFACT, taskArtifactKey } from '../shared/keys.js';

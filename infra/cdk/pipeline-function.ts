@@ -27,18 +27,8 @@ export interface BundledFiles {
   executables?: string[];
 }
 
-/** Every function of the stack, by the name the tests and the README use. */
-export type PipelineFunctionName =
-  | 'api'
-  | 'inbox'
-  | 'start'
-  | 'story'
-  | 'tts'
-  | 'draft'
-  | 'finalize'
-  | 'fail'
-  | 'export'
-  | 'exportDlq';
+/** Every function of the stack, by the name the tests and the README use (shared/resources/functions.ts). */
+export type { PipelineFunctionName } from '../../shared/resources/functions.js';
 
 export interface PipelineFunctionProps {
   /** the handler's entry, relative to the repository root, e.g. `lambdas/api/index.ts` */

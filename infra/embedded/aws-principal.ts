@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { PipelineFunctionName } from '../../shared/resources/functions.js';
 import type { Settings } from '../../shared/settings.js';
 
 /**
@@ -9,17 +10,8 @@ import type { Settings } from '../../shared/settings.js';
  * that role's policy (test/support/aws-call-recorder.ts). Nothing in lambdas/ or shared/ sees this.
  */
 export type EmbeddedPrincipal =
-  | 'api'
-  | 'inbox'
-  | 'start'
-  | 'story'
-  | 'tts'
-  | 'draft'
-  | 'finalize'
-  | 'fail'
-  /** the export worker: the Lambda worker's role, or the export agent's policy */
-  | 'export'
-  | 'exportDlq'
+  /** a function's role (`export`: the Lambda worker's role, or the export agent's policy) */
+  | PipelineFunctionName
   /** the state machine's own role (the Export state's sqs:sendMessage) */
   | 'stateMachine';
 

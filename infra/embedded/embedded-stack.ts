@@ -9,8 +9,7 @@ import dynalite from 'dynalite';
 import { startFauxqs } from 'fauxqs';
 import S3rver from 's3rver';
 import { createApiApp } from '../../lambdas/api/app.js';
-import { createInboxHandler, type S3EventLike } from '../../lambdas/inbox/handler.js';
-import { STATE_MACHINE_FUNCTIONS, createStateMachineHandlers, type StateMachineFunction } from '../../lambdas/functions.js';
+import { createInboxHandler, type InboxS3Event } from '../../lambdas/inbox/handler.js';
 import { putObject } from '../../shared/artifacts.js';
 import { ConfigError } from '../../shared/errors.js';
 import { runExportAgent } from '../../shared/export/export-agent.js';
@@ -22,6 +21,13 @@ import { ARTIFACT, taskArtifactKey } from '../../shared/keys.js';
 import { releaseVideoLock } from '../../shared/lock.js';
 import { PREFIX } from '../../shared/resources/storage.js';
 import { addLogSink, createLogger, type LogLine } from '../../shared/logger.js';
+import {
+  EXPORT_QUEUE_PLACEHOLDER,
+  STATE_MACHINE_FUNCTIONS,
+  STATE_MACHINE_FUNCTION_NAMES,
+  STATE_OF_FUNCTION,
+  type StateMachineFunction,
+} from '../../shared/resources/functions.js';
 import { createRuntime, type Runtime } from '../../shared/runtime.js';
 import {
   DEFAULT_DEFINITION_OPTIONS,
@@ -33,6 +39,7 @@ import {
 import { STAGES, listTasks, markTaskFailed, type StageName } from '../../shared/task-record.js';
 import { startExportService } from './export-service.js';
 import { startLocalStepFunctions, type LambdaLike } from './local-step-functions.js';
+import { createStateMachineHandlers } from './state-machine-handlers.js';
 import { TestControls, injectedError } from './test-controls.js';
 import { runAsPrincipal, type EmbeddedPrincipal } from './aws-principal.js';
 import { createExportQueues, ensureBucket, ensureTable } from './embedded-resources.js';
@@ -83,7 +90,7 @@ export interface EmbeddedStack {
   exportDlqUrl: string;
   exportService?: Awaited<ReturnType<typeof startExportService>>;
   /** delivers an S3 event to the inbox trigger, as S3 does on AWS (tests use it to deliver duplicates) */
-  deliverS3Event(event: S3EventLike): Promise<{ outcomes: string[] }>;
+  deliverS3Event(event: InboxS3Event): Promise<{ outcomes: string[] }>;
   /** resolves once every inbox event delivered so far has been handled */
   inboxIdle(): Promise<void>;
   startExportWorker(): void;
@@ -258,20 +265,18 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     // Handlers, invoked as Lambda invokes them.
     const handlers = createStateMachineHandlers(rt);
     const lambdas: Record<string, LambdaLike> = {};
-    const stateOfFunction: Record<string, string> = {};
-    for (const fn of Object.keys(STATE_MACHINE_FUNCTIONS) as StateMachineFunction[]) {
+    for (const fn of STATE_MACHINE_FUNCTION_NAMES) {
       const handler = handlers[fn] as (event: unknown) => Promise<unknown>;
       lambdas[functionArn(fn)] = async (event) => {
-        const fault = options.testControls ? controls.takeFault(stateOfFunction[fn] ?? fn) : undefined;
+        const fault = options.testControls ? controls.takeFault(STATE_OF_FUNCTION[fn]) : undefined;
         if (fault) throw injectedError(fault);
         return as(fn, () => handler(event));
       };
     }
-    Object.assign(stateOfFunction, { start: 'Start', story: 'Story', tts: 'Tts', draft: 'Draft', finalize: 'Finalize', fail: 'RecordFailure' });
     const placeholders = Object.fromEntries(
-      Object.entries(STATE_MACHINE_FUNCTIONS).map(([fn, placeholder]) => [placeholder, functionArn(fn as StateMachineFunction)]),
+      STATE_MACHINE_FUNCTION_NAMES.map((fn) => [STATE_MACHINE_FUNCTIONS[fn], functionArn(fn)]),
     ) as Record<DefinitionPlaceholder, string>;
-    placeholders.ExportQueueUrl = exportQueueUrl;
+    placeholders[EXPORT_QUEUE_PLACEHOLDER] = exportQueueUrl;
     const definition = substituteDefinition(pipelineDefinition(definitionOptions), placeholders);
 
     const settledWaiters = new Map<string, Array<() => void>>();
@@ -346,12 +351,12 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     // S3 upload trigger: s3rver reports object writes; S3 event notifications on AWS.
     const inbox = createInboxHandler(rt);
     let inboxQueue: Promise<unknown> = Promise.resolve();
-    const deliverS3Event = (event: S3EventLike) => {
+    const deliverS3Event = (event: InboxS3Event) => {
       const run = as('inbox', () => inbox(event));
       inboxQueue = inboxQueue.then(() => run).catch((error: unknown) => log.error('inbox trigger failed', { error }));
       return run;
     };
-    s3rver.on('event', (raw: S3EventLike) => {
+    s3rver.on('event', (raw: InboxS3Event) => {
       const records = (raw.Records ?? [])
         .filter((r) => r.s3.object.key.startsWith(PREFIX.inbox))
         // AWS URL-encodes keys in event notifications (spaces as "+"); s3rver does not.

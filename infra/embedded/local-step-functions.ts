@@ -5,6 +5,7 @@
  * handlers in-process as Lambda would; `sqs:sendMessage.waitForTaskToken` states send a real SQS
  * message and wait for SendTaskSuccess / SendTaskFailure.
  */
+import './promise-with-resolvers.js';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,8 +23,6 @@ import {
   type RunOptions,
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
-
-installPromiseWithResolvers();
 
 /** The part of the Lambda `context` object that handlers may rely on. */
 export interface LambdaContextLike {
@@ -1173,22 +1172,4 @@ function parseJson(text: string): JSONValue {
 function cloneJson(value: JSONValue): unknown {
   // Also freezes live `$$.State` getter objects into plain values, as a Lambda payload would.
   return JSON.parse(JSON.stringify(value) ?? 'null');
-}
-
-/** aws-local-stepfunctions 3.0.0 needs `Promise.withResolvers` (Node >= 22) inside every Task. */
-function installPromiseWithResolvers(): void {
-  if (typeof Reflect.get(Promise, 'withResolvers') === 'function') return;
-  Object.defineProperty(Promise, 'withResolvers', {
-    configurable: true,
-    writable: true,
-    value: function withResolvers<T>() {
-      let resolve!: (value: T | PromiseLike<T>) => void;
-      let reject!: (reason?: unknown) => void;
-      const promise = new Promise<T>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      return { promise, resolve, reject };
-    },
-  });
 }

@@ -1,15 +1,21 @@
-// aws-local-stepfunctions 3 calls Promise.withResolvers (Node >= 22); Node 20 lacks it.
-// Loaded before the library.
-const P = Promise as unknown as { withResolvers?: <T>() => { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } };
-if (typeof P.withResolvers !== 'function') {
-  P.withResolvers = <T>() => {
-    let resolve!: (v: T) => void;
-    let reject!: (e: unknown) => void;
-    const promise = new Promise<T>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    return { promise, resolve, reject };
-  };
+/**
+ * `Promise.withResolvers` for Node 20: aws-local-stepfunctions 3 calls it inside every Task
+ * (it declares Node >= 22) and fails with "Promise.withResolvers is not a function" without it.
+ * Imported for its effect, before the library runs, by every module that runs the interpreter.
+ */
+if (typeof Reflect.get(Promise, 'withResolvers') !== 'function') {
+  Object.defineProperty(Promise, 'withResolvers', {
+    configurable: true,
+    writable: true,
+    value: function withResolvers<T>() {
+      let resolve!: (value: T | PromiseLike<T>) => void;
+      let reject!: (reason?: unknown) => void;
+      const promise = new Promise<T>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      return { promise, resolve, reject };
+    },
+  });
 }
 export {};

@@ -1,4 +1,5 @@
 import { handle } from 'hono/aws-lambda';
+import { withLambdaContext } from '../../shared/logger.js';
 import { sharedRuntime } from '../../shared/runtime.js';
 import { requireSettings } from '../../shared/settings.js';
 import { createApiApp } from './app.js';
@@ -6,4 +7,4 @@ import { createApiApp } from './app.js';
 const rt = sharedRuntime();
 requireSettings(rt.settings, ['tableName', 'bucketName', 'stateMachineArn']);
 export const app = createApiApp(rt);
-export const handler = handle(app);
+export const handler = withLambdaContext(handle(app));

@@ -9,7 +9,7 @@ import { ARTIFACT, taskArtifactKey } from '../../shared/keys.js';
 import type { Runtime } from '../../shared/runtime.js';
 import { runStage, type StageEvent } from '../../shared/stage.js';
 import { markExportQueued } from '../../shared/task-record.js';
-import type { NarrationTimings } from '../tts/handler.js';
+import type { NarrationTimings } from '../../shared/tts/narration-timings.js';
 
 /** Unused media files named in the task record (all are counted). */
 const MAX_IGNORED_LISTED = 20;

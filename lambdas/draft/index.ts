@@ -1,7 +1,8 @@
+import { withLambdaContext } from '../../shared/logger.js';
 import { sharedRuntime } from '../../shared/runtime.js';
 import { requireSettings } from '../../shared/settings.js';
 import { createDraftHandler } from './handler.js';
 
 const rt = sharedRuntime();
 requireSettings(rt.settings, ['tableName', 'bucketName']);
-export const handler = createDraftHandler(rt);
+export const handler = withLambdaContext(createDraftHandler(rt));

@@ -1,6 +1,9 @@
+import type { SQSRecord, SQSRecordAttributes } from 'aws-lambda';
 import { failDeadLetteredExport, type DeadLetterOptions } from '../../shared/export/dead-letter.js';
 import type { Runtime } from '../../shared/runtime.js';
-import type { SqsEventLike } from '../export/handler.js';
+
+/** The fields of an `SQSRecord` (`@types/aws-lambda`) the consumer reads. */
+export type DeadLetterSqsRecord = Pick<SQSRecord, 'body'> & { attributes?: Partial<Pick<SQSRecordAttributes, 'ApproximateReceiveCount'>> };
 
 /**
  * The consumer of the export dead-letter queue: each message that landed there (received
@@ -13,7 +16,7 @@ import type { SqsEventLike } from '../export/handler.js';
  * queue instead of blocking the dead letters behind it until its retention ends.
  */
 export function createExportDeadLetterHandler(rt: Runtime, options: DeadLetterOptions = {}) {
-  return async (event: SqsEventLike): Promise<{ outcomes: string[] }> => {
+  return async (event: { Records: DeadLetterSqsRecord[] }): Promise<{ outcomes: string[] }> => {
     const outcomes: string[] = [];
     for (const record of event.Records ?? []) {
       outcomes.push(await failDeadLetteredExport(rt, record.body, record.attributes?.ApproximateReceiveCount, options));

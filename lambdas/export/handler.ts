@@ -1,22 +1,23 @@
 import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
+import type { Context, SQSRecord, SQSRecordAttributes } from 'aws-lambda';
 import { createLogger } from '../../shared/logger.js';
 import { processExportMessage, type ExportOutcome, type ExportWorkerDeps } from '../../shared/export/export-worker.js';
 import { requeueExportMessage } from '../../shared/export/requeue-message.js';
 
-/** The part of an SQS event record the worker reads. */
-export interface SqsRecordLike {
-  messageId: string;
-  body: string;
-  receiptHandle: string;
-  attributes?: { ApproximateReceiveCount?: string; MessageGroupId?: string };
+/**
+ * The fields of an `SQSRecord` (`@types/aws-lambda`) the worker reads. Lambda hands it a whole
+ * `SQSEvent`; the tests' event source and the dead-letter consumer hand in only these, so the
+ * handler asks for no more than it uses while the names and types stay the standard ones.
+ */
+export type ExportSqsRecord = Pick<SQSRecord, 'messageId' | 'body' | 'receiptHandle'> & {
+  attributes?: Partial<Pick<SQSRecordAttributes, 'ApproximateReceiveCount' | 'MessageGroupId'>>;
+};
+/** An `SQSEvent` as far as the worker reads it. */
+export interface ExportSqsEvent {
+  Records: ExportSqsRecord[];
 }
-export interface SqsEventLike {
-  Records: SqsRecordLike[];
-}
-/** The part of the Lambda context the worker reads. */
-export interface LambdaContextLike {
-  getRemainingTimeInMillis(): number;
-}
+/** The part of the Lambda `Context` the worker reads. */
+export type ExportLambdaContext = Pick<Context, 'getRemainingTimeInMillis'>;
 
 export interface ExportWorkerLambdaDeps extends ExportWorkerDeps {
   /** stop this long before Lambda's own deadline, so the job is abandoned cleanly (ms) */
@@ -59,13 +60,13 @@ export class ExportMessageReturnedError extends Error {
 export function createExportWorkerHandler(deps: ExportWorkerLambdaDeps) {
   const log = createLogger({ stage: 'export' });
 
-  const giveBack = async (record: SqsRecordLike) => {
+  const giveBack = async (record: ExportSqsRecord) => {
     await deps.rt.sqs
       .send(new ChangeMessageVisibilityCommand({ QueueUrl: deps.queueUrl, ReceiptHandle: record.receiptHandle, VisibilityTimeout: deps.retryDelaySeconds }))
       .catch((error: unknown) => log.warn('could not shorten the visibility of a returned export message', { error, message_id: record.messageId }));
   };
 
-  return async (event: SqsEventLike, context: LambdaContextLike): Promise<{ outcomes: ExportWorkerLambdaOutcome[] }> => {
+  return async (event: ExportSqsEvent, context: ExportLambdaContext): Promise<{ outcomes: ExportWorkerLambdaOutcome[] }> => {
     const outcomes: ExportWorkerLambdaOutcome[] = [];
     for (const record of event.Records ?? []) {
       const deadline = new AbortController();

@@ -4,6 +4,7 @@ import { BuiltinExporter } from '../../shared/export/builtin-exporter.js';
 import { exportAuthTokenSource } from '../../shared/export/export-auth.js';
 import type { Exporter } from '../../shared/export/exporter.js';
 import { HttpExporter } from '../../shared/export/http-exporter.js';
+import { withLambdaContext } from '../../shared/logger.js';
 import { sharedRuntime } from '../../shared/runtime.js';
 import { requireSettings } from '../../shared/settings.js';
 import { createExportWorkerHandler } from './handler.js';
@@ -20,15 +21,17 @@ const exporter: Exporter =
     : // The exporter's shared secret: EXPORT_AUTH_SECRET_ARN on AWS, read at cold start.
       new HttpExporter(rt.settings.exportVideoUrl, exportAuthTokenSource(rt.settings));
 
-export const handler = createExportWorkerHandler({
-  rt,
-  exporter,
-  queueUrl: rt.settings.exportQueueUrl,
-  visibilitySeconds: rt.settings.exportVisibilitySeconds,
-  pollSeconds: rt.settings.exportPollSeconds,
-  deadlineMarginMs: 30_000,
-  retryDelaySeconds: 10,
-  // An in-process render cannot outlive the invocation; a remote one goes on, its message is
-  // requeued, and the next delivery picks it up again (a PUT of the same task is the same job).
-  cancelAbandonedJobs: kind === 'builtin',
-});
+export const handler = withLambdaContext(
+  createExportWorkerHandler({
+    rt,
+    exporter,
+    queueUrl: rt.settings.exportQueueUrl,
+    visibilitySeconds: rt.settings.exportVisibilitySeconds,
+    pollSeconds: rt.settings.exportPollSeconds,
+    deadlineMarginMs: 30_000,
+    retryDelaySeconds: 10,
+    // An in-process render cannot outlive the invocation; a remote one goes on, its message is
+    // requeued, and the next delivery picks it up again (a PUT of the same task is the same job).
+    cancelAbandonedJobs: kind === 'builtin',
+  }),
+);

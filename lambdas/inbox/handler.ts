@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import type { S3EventRecord } from 'aws-lambda';
 import { getObjectBytes, putObject } from '../../shared/artifacts.js';
 import { DuplicateTaskError, InvalidRequestError, SourceMissingError, errorMessage } from '../../shared/errors.js';
 import { IdempotencyKeyReusedError, IdempotentRequestInProgressError } from '../../shared/idempotency.js';
@@ -9,13 +10,19 @@ import { PREFIX } from '../../shared/resources/storage.js';
 import type { Runtime } from '../../shared/runtime.js';
 import { submitTask } from '../../shared/submit.js';
 
-/** The part of an S3 event notification this handler reads. */
-export interface S3EventRecordLike {
-  eventName: string;
-  s3: { bucket: { name: string }; object: { key: string; eTag?: string; size?: number } };
+/**
+ * The fields of an `S3EventRecord` (`@types/aws-lambda`) this handler reads: S3 event
+ * notifications on AWS, s3rver's write events on the embedded stack (which carry fewer fields).
+ */
+export interface InboxS3Record extends Pick<S3EventRecord, 'eventName'> {
+  s3: {
+    bucket: Pick<S3EventRecord['s3']['bucket'], 'name'>;
+    object: Pick<S3EventRecord['s3']['object'], 'key'> & Partial<Pick<S3EventRecord['s3']['object'], 'eTag' | 'size'>>;
+  };
 }
-export interface S3EventLike {
-  Records: S3EventRecordLike[];
+/** An `S3Event` as far as this handler reads it. */
+export interface InboxS3Event {
+  Records: InboxS3Record[];
 }
 
 export type InboxOutcome = 'accepted' | 'already_handled' | 'rejected' | 'ignored';
@@ -54,7 +61,7 @@ export function createInboxHandler(rt: Runtime) {
     await rt.s3.send(new DeleteObjectCommand({ Bucket: rt.settings.bucketName, Key: key }));
   };
 
-  const handleObject = async (record: S3EventRecordLike): Promise<InboxOutcome> => {
+  const handleObject = async (record: InboxS3Record): Promise<InboxOutcome> => {
     if (!record.eventName.startsWith('ObjectCreated:')) return 'ignored';
     const key = decodeEventKey(record.s3.object.key);
     if (!key.startsWith(INBOX_PREFIX) || key.endsWith('/')) return 'ignored';
@@ -105,7 +112,7 @@ export function createInboxHandler(rt: Runtime) {
     }
   };
 
-  return async (event: S3EventLike): Promise<{ outcomes: InboxOutcome[] }> => {
+  return async (event: InboxS3Event): Promise<{ outcomes: InboxOutcome[] }> => {
     const outcomes: InboxOutcome[] = [];
     for (const record of event.Records ?? []) outcomes.push(await handleObject(record));
     return { outcomes };

@@ -1,7 +1,8 @@
+import { withLambdaContext } from '../../shared/logger.js';
 import { sharedRuntime } from '../../shared/runtime.js';
 import { requireSettings } from '../../shared/settings.js';
 import { createInboxHandler } from './handler.js';
 
 const rt = sharedRuntime();
 requireSettings(rt.settings, ['tableName', 'bucketName', 'stateMachineArn']);
-export const handler = createInboxHandler(rt);
+export const handler = withLambdaContext(createInboxHandler(rt));

@@ -1,7 +1,8 @@
+import { withLambdaContext } from '../../shared/logger.js';
 import { sharedRuntime } from '../../shared/runtime.js';
 import { requireSettings } from '../../shared/settings.js';
 import { createStartHandler } from './handler.js';
 
 const rt = sharedRuntime();
 requireSettings(rt.settings, ['tableName']);
-export const handler = createStartHandler(rt);
+export const handler = withLambdaContext(createStartHandler(rt));

@@ -1,8 +1,9 @@
+import { withLambdaContext } from '../../shared/logger.js';
 import { sharedRuntime } from '../../shared/runtime.js';
 import { requireSettings } from '../../shared/settings.js';
-import { storyProviderFor } from '../functions.js';
+import { storyProviderFor } from '../../shared/story/story-provider-for.js';
 import { createStoryHandler } from './handler.js';
 
 const rt = sharedRuntime();
 requireSettings(rt.settings, ['tableName', 'bucketName']);
-export const handler = createStoryHandler(rt, storyProviderFor(rt));
+export const handler = withLambdaContext(createStoryHandler(rt, storyProviderFor(rt)));

@@ -7,6 +7,7 @@ import { runRateLimitedStage, type RateLimitedStageOutput } from '../../shared/r
 import { withRateLimit, type Sleep } from '../../shared/rate-limit/with-rate-limit.js';
 import type { Runtime } from '../../shared/runtime.js';
 import type { StageEvent } from '../../shared/stage.js';
+import type { NarrationTimings } from '../../shared/tts/narration-timings.js';
 import { SpeechServiceBusyError } from '../../shared/tts/tts-errors.js';
 import type { Gender, SpeechRequestInfo, SynthesisResult, TtsProvider } from '../../shared/tts/tts-provider.js';
 
@@ -19,15 +20,6 @@ export interface TtsOutput {
   audio_key: string;
   timings_key: string;
   duration_ms: number;
-}
-
-/** What the draft stage reads: the narration's sentence and word timeline. */
-export interface NarrationTimings {
-  language: string;
-  voice: string;
-  duration_ms: number;
-  content_type: string;
-  sentences: SynthesisResult['sentences'];
 }
 
 /**

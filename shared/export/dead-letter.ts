@@ -1,9 +1,11 @@
-import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand } from '@aws-sdk/client-sqs';
 import { SendTaskFailureCommand } from '@aws-sdk/client-sfn';
-import { errorName } from '../errors.js';
+import { errorName, isStaleTaskTokenError } from '../errors.js';
 import { createLogger, taskLogFields } from '../logger.js';
 import { emitMetric } from '../metrics.js';
 import type { Runtime } from '../runtime.js';
+import { sleep as realSleep } from '../wait.js';
+import { pollQueue } from './queue-poller.js';
 
 /** The name the state machine's Catch records for an export message that kept failing. */
 export const EXPORT_DEAD_LETTERED = 'ExportDeadLetteredError';
@@ -19,8 +21,6 @@ export interface DeadLetterOptions {
   /** waits between tries; injectable so tests need no real time */
   sleep?: (ms: number) => Promise<void>;
 }
-
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Whether another SendTaskFailure may pass where this one failed. */
 export function isRetryableDeadLetterError(error: unknown): boolean {
@@ -55,7 +55,7 @@ export async function failDeadLetteredExport(
   receiveCount: string | undefined,
   options: DeadLetterOptions = {},
 ): Promise<DeadLetterOutcome> {
-  const sleep = options.sleep ?? defaultSleep;
+  const sleep = options.sleep ?? realSleep;
   let message: { task_id?: string; creator_id?: string; video_id?: string; task_token?: string };
   try {
     message = JSON.parse(body) as typeof message;
@@ -79,7 +79,7 @@ export async function failDeadLetteredExport(
       log.error('dead-lettered export message: task failed', { receive_count: receiveCount, attempts: attempt });
       return 'failed';
     } catch (error: unknown) {
-      if (['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist'].includes(errorName(error))) {
+      if (isStaleTaskTokenError(error)) {
         log.warn('dead-lettered export message of a task that already ended', { reason: errorName(error) });
         return 'stale';
       }
@@ -102,22 +102,15 @@ export async function failDeadLetteredExport(
 
 /** Polls the dead-letter queue and fails each message's task (the embedded stack's DLQ consumer). */
 export async function runDeadLetterConsumer(rt: Runtime, queueUrl: string, signal: AbortSignal, waitTimeSeconds = 1): Promise<void> {
-  const log = createLogger({ stage: 'export-dlq' });
-  while (!signal.aborted) {
-    try {
-      const out = await rt.sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: waitTimeSeconds, MessageSystemAttributeNames: ['ApproximateReceiveCount'] }),
-        { abortSignal: signal },
-      );
-      for (const m of out.Messages ?? []) {
-        if (!m.Body || !m.ReceiptHandle) continue;
-        await failDeadLetteredExport(rt, m.Body, m.Attributes?.ApproximateReceiveCount);
-        await rt.sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
-      }
-    } catch (error: unknown) {
-      if (signal.aborted) break;
-      log.error('dead-letter consumer error; retrying in 1 s', { error });
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
+  await pollQueue({
+    rt,
+    receive: { QueueUrl: queueUrl, WaitTimeSeconds: waitTimeSeconds, MessageSystemAttributeNames: ['ApproximateReceiveCount'] },
+    signal,
+    log: createLogger({ stage: 'export-dlq' }),
+    name: 'dead-letter consumer',
+    handle: async (m) => {
+      await failDeadLetteredExport(rt, m.body, m.attributes?.ApproximateReceiveCount);
+      await rt.sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.receiptHandle }));
+    },
+  });
 }

@@ -10,8 +10,9 @@
  * reachable from AWS — already gives against an eavesdropper.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ConfigError, errorMessage, errorName } from '../errors.js';
+import { rememberUntilFailure, secretsManagerFor } from '../secret-source.js';
 import type { Settings } from '../settings.js';
 import { ExporterAuthError } from './exporter.js';
 
@@ -51,12 +52,6 @@ export function exportTokenFromSecretString(secret: string): string {
   return text;
 }
 
-/** `arn:aws:secretsmanager:<region>:…` → region (the secret's own). */
-function regionOf(arn: string): string | undefined {
-  const parts = arn.split(':');
-  return parts[0] === 'arn' && parts[2] === 'secretsmanager' && parts[3] ? parts[3] : undefined;
-}
-
 /**
  * `EXPORT_AUTH_TOKEN` as is; else the secret `EXPORT_AUTH_SECRET_ARN`, read once per cold start
  * (the read starts here, at module scope of the Lambda) and again after {@link
@@ -74,7 +69,7 @@ export function exportAuthTokenSource(
   }
   const arn = settings.exportAuthSecretArn;
   if (!arn) throw new ConfigError('EXPORT_AUTH_TOKEN', 'the export service needs its shared secret: set EXPORT_AUTH_TOKEN or EXPORT_AUTH_SECRET_ARN');
-  const client = options.secrets ?? new SecretsManagerClient({ region: regionOf(arn) });
+  const client = options.secrets ?? secretsManagerFor(arn);
   const read = async (): Promise<string> => {
     let secret: string | undefined;
     try {
@@ -86,21 +81,7 @@ export function exportAuthTokenSource(
     if (!token) throw new ExporterAuthError('The secret named by EXPORT_AUTH_SECRET_ARN holds no token (a plain string, or JSON with "EXPORT_AUTH_TOKEN").');
     return token;
   };
-  let pending: Promise<string> | undefined;
-  const start = () => {
-    const attempt = read();
-    pending = attempt;
-    // A failed read is not remembered: the next request reads again. The caller still sees the error.
-    attempt.catch(() => {
-      if (pending === attempt) pending = undefined;
-    });
-    return attempt;
-  };
-  start();
-  return {
-    token: () => pending ?? start(),
-    forget: () => {
-      pending = undefined;
-    },
-  };
+  // A failed read is not remembered: the next request reads again. The caller still sees the error.
+  const secret = rememberUntilFailure(read);
+  return { token: secret.get, forget: secret.forget };
 }

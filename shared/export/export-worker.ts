@@ -2,11 +2,12 @@ import { DeleteMessageCommand } from '@aws-sdk/client-sqs';
 import { SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { getObjectText, objectExists, presignGet, putObjectStream } from '../artifacts.js';
 import type { Draft } from '../draft/draft.js';
-import { ExportFailedError, ExportRetryableError, LockLostError, TaskNotRunningError, errorMessage, errorName } from '../errors.js';
+import { ExportFailedError, ExportRetryableError, LockLostError, TaskNotRunningError, errorMessage, errorName, isStaleTaskTokenError } from '../errors.js';
 import { ARTIFACT, attemptArtifactKey } from '../keys.js';
 import { createLogger, taskLogFields, type Logger } from '../logger.js';
 import type { Runtime } from '../runtime.js';
 import { emitMetric } from '../metrics.js';
+import { sleep as realSleep } from '../wait.js';
 import { commitExportedVideo, getTask, markExportQueued, markStageRunning } from '../task-record.js';
 import { ExportJobLostError, ExporterBusyError, ExporterUnavailableError, type ExportedVideo, type ExportJob, type Exporter } from './exporter.js';
 import { holdMessageLease, type MessageLease } from './message-lease.js';
@@ -50,17 +51,6 @@ export interface ExportWorkerDeps {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-const defaultSleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 function parseMessage(body: string): ExportMessage | undefined {
   try {
@@ -71,9 +61,6 @@ function parseMessage(body: string): ExportMessage | undefined {
   }
   return undefined;
 }
-
-/** A late or duplicate report (the attempt timed out, or a redelivery already reported): log and drop. */
-const isStaleTokenError = (error: unknown) => ['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist'].includes(errorName(error));
 
 /**
  * Handles one export message, start to finish. The worker is the only writer of the task's
@@ -97,7 +84,7 @@ export async function processExportMessage(
   signal?: AbortSignal,
 ): Promise<ExportOutcome> {
   const { rt } = deps;
-  const sleep = deps.sleep ?? defaultSleep;
+  const sleep = deps.sleep ?? realSleep;
   const maxBackoff = deps.maxBackoffMs ?? 30_000;
   const deleteMessage = () =>
     rt.sqs.send(new DeleteMessageCommand({ QueueUrl: deps.queueUrl, ReceiptHandle: received.receiptHandle }));
@@ -146,7 +133,8 @@ async function runExport(
         await rt.sfn.send(new SendTaskFailureCommand({ taskToken: message.task_token, error: outcome.error, cause: outcome.cause.slice(0, 32_000) }));
       }
     } catch (error: unknown) {
-      if (!isStaleTokenError(error)) throw error;
+      // A late or duplicate report (the attempt timed out, or a redelivery already reported): log and drop.
+      if (!isStaleTaskTokenError(error)) throw error;
       log.warn('late or duplicate export report dropped', { reason: errorName(error) });
     }
   };

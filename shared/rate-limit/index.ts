@@ -18,7 +18,6 @@ export {
   CONCURRENCY_RETRY_AFTER_SECONDS,
   MAX_HAND_BACK_SECONDS,
   SLOT_WAIT_LOG_MESSAGE,
-  realSleep,
   withRateLimit,
   type RateLimitOptions,
   type RateLimitPolicy,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import type { Runtime } from '../runtime.js';
+import { sleep as realSleep } from '../wait.js';
 import { ProviderThrottledError, RateLimitHandBackError, type RateLimitReason } from './errors.js';
 import {
   acquireConcurrencySlot,
@@ -12,7 +13,6 @@ import { reserveRequestSlot } from './token-bucket.js';
 
 /** Waits `ms` milliseconds; injectable so tests move a virtual clock instead of sleeping. */
 export type Sleep = (ms: number) => Promise<void>;
-export const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 /** What one call to a provider is allowed, across every task. */
 export interface RateLimitPolicy {

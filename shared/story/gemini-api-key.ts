@@ -1,5 +1,6 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ConfigError, TransientStageError, errorMessage, errorName } from '../errors.js';
+import { rememberUntilFailure, secretsManagerFor } from '../secret-source.js';
 import type { Settings } from '../settings.js';
 
 /** Gives the Gemini API key; asked before every request, answers from memory after the first time. */
@@ -26,12 +27,6 @@ export function apiKeyFromSecretString(secret: string): string {
   return strings.length === 1 ? strings[0].trim() : '';
 }
 
-/** `arn:aws:secretsmanager:<region>:<account>:secret:<name>` → region (the secret's own). */
-function regionOf(arn: string): string | undefined {
-  const parts = arn.split(':');
-  return parts[0] === 'arn' && parts[2] === 'secretsmanager' && parts[3] ? parts[3] : undefined;
-}
-
 /**
  * `GEMINI_API_KEY` as is; else the secret `GEMINI_API_KEY_SECRET_ARN`, fetched once per cold
  * start: the fetch starts when the provider is built (module scope of the Lambda) and every call
@@ -48,7 +43,7 @@ export function geminiApiKeySource(
   }
   const arn = settings.geminiApiKeySecretArn;
   if (!arn) throw new ConfigError('GEMINI_API_KEY', 'set GEMINI_API_KEY or GEMINI_API_KEY_SECRET_ARN to use Gemini');
-  const client = options.secrets ?? new SecretsManagerClient({ region: regionOf(arn) });
+  const client = options.secrets ?? secretsManagerFor(arn);
   const fetchKey = async (): Promise<string> => {
     let secret: string | undefined;
     try {
@@ -63,16 +58,7 @@ export function geminiApiKeySource(
     if (!key) throw new ConfigError('GEMINI_API_KEY_SECRET_ARN', 'the secret holds no API key (a plain string, or JSON with "GEMINI_API_KEY")');
     return key;
   };
-  let pending: Promise<string> | undefined;
-  const start = () => {
-    const attempt = fetchKey();
-    pending = attempt;
-    // Forget a failure so the next invocation fetches again; the caller still sees the error.
-    attempt.catch(() => {
-      if (pending === attempt) pending = undefined;
-    });
-    return attempt;
-  };
-  start();
-  return () => pending ?? start();
+  // A failure is forgotten so the next invocation fetches again; the caller still sees the error.
+  const key = rememberUntilFailure(fetchKey);
+  return key.get;
 }

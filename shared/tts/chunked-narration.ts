@@ -10,10 +10,11 @@
  * of its parts (to the sample, when the parts share a sample rate).
  */
 import { TransientStageError } from '../errors.js';
+import { sleep as realSleep } from '../wait.js';
 import { planSpeechChunks, type SpeechChunk } from './speech-chunks.js';
 import type { MonoPcm } from './speech-audio.js';
 import type { AlignedSpeech } from './speech-alignment.js';
-import { sendSpeechRequestNow, TtsInputError, type Gender, type SpeechRequestInfo, type SpokenSentence, type SynthesisContext, type WordTiming } from './tts-provider.js';
+import { sendSpeechRequestNow, TtsInputError, type Gender, type SpeechRequestInfo, type SpokenSentence, type SynthesisContext, type SynthesisResult, type VoiceSubstitution, type WordTiming } from './tts-provider.js';
 import { DEFAULT_JOIN_FADE_MS, encodeWav, joinPcmClips } from './wav.js';
 
 /** What one request produced. */
@@ -59,7 +60,36 @@ export interface ChunkedNarration {
   voices: string[];
 }
 
-const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/**
+ * A cloud provider's {@link SynthesisResult} for a chunked narration: the joined WAV, its
+ * sentences, and in `details` what the requests did (stored in the task record), after the
+ * provider's own `details`.
+ */
+export function chunkedSynthesisResult(
+  narration: ChunkedNarration,
+  o: { voice: string; language: string; startedAt: number; wordTiming: string; details?: Record<string, unknown>; voiceSubstitution?: VoiceSubstitution },
+): SynthesisResult {
+  return {
+    audio: narration.audio,
+    content_type: 'audio/wav',
+    extension: 'wav',
+    duration_ms: narration.duration_ms,
+    sentences: narration.sentences,
+    voice: o.voice,
+    language: o.language,
+    sample_rate: narration.sampleRate,
+    timings: { engine_load_ms: 0, total_ms: Math.round(performance.now() - o.startedAt) },
+    ...(o.voiceSubstitution ? { voice_substitution: o.voiceSubstitution } : {}),
+    details: {
+      ...o.details,
+      requests: narration.requests,
+      chunks: narration.parts.length,
+      parts_ms: narration.parts.map((p) => p.duration_ms),
+      word_timing: o.wordTiming,
+      ...(o.voiceSubstitution ? { voice_substitution: o.voiceSubstitution } : {}),
+    },
+  };
+}
 
 /**
  * Narrates `sentences` in requests of at most `maxChars` characters and joins the answers.
@@ -79,7 +109,7 @@ export async function synthesizeInChunks(a: {
   const requestSpeech = a.context?.requestSpeech ?? sendSpeechRequestNow;
   const attempts = Math.max(1, a.retry?.attempts ?? 3);
   const baseDelayMs = a.retry?.baseDelayMs ?? 500;
-  const sleep = a.retry?.sleep ?? sleepFor;
+  const sleep = a.retry?.sleep ?? realSleep;
   const random = a.retry?.random ?? Math.random;
   let requests = 0;
 

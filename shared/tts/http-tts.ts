@@ -22,7 +22,7 @@
  * the audio ({@link alignPiecesToAudio}).
  */
 import { TtsFailedError } from '../errors.js';
-import { checkSynthesisInput, synthesizeInChunks, type SpeechRetryOptions } from './chunked-narration.js';
+import { checkSynthesisInput, chunkedSynthesisResult, synthesizeInChunks, type SpeechRetryOptions } from './chunked-narration.js';
 import { decodeSpeechAudio, SpeechAudioError } from './speech-audio.js';
 import { alignPiecesToAudio } from './speech-alignment.js';
 import { retryAfterSeconds, SpeechServiceBusyError } from './tts-errors.js';
@@ -108,23 +108,7 @@ export class HttpTtsProvider implements TtsProvider {
       },
     });
     const voice = narration.voices.join(',') || `http:${GENDER_NAMES[input.gender]}`;
-    return {
-      audio: narration.audio,
-      content_type: 'audio/wav',
-      extension: 'wav',
-      duration_ms: narration.duration_ms,
-      sentences: narration.sentences,
-      voice,
-      language,
-      sample_rate: narration.sampleRate,
-      timings: { engine_load_ms: 0, total_ms: Math.round(performance.now() - startedAt) },
-      details: {
-        requests: narration.requests,
-        chunks: narration.parts.length,
-        parts_ms: narration.parts.map((p) => p.duration_ms),
-        word_timing: 'aligned from audio pauses',
-      },
-    };
+    return chunkedSynthesisResult(narration, { voice, language, startedAt, wordTiming: 'aligned from audio pauses' });
   }
 
   /** One request of the contract; the whole answer is read before it returns. */

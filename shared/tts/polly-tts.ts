@@ -17,7 +17,7 @@
  */
 import { SynthesizeSpeechCommand, type Engine, type SynthesizeSpeechCommandOutput, type VoiceId } from '@aws-sdk/client-polly';
 import { TtsFailedError } from '../errors.js';
-import { checkSynthesisInput, synthesizeInChunks, type SpeechRetryOptions } from './chunked-narration.js';
+import { checkSynthesisInput, chunkedSynthesisResult, synthesizeInChunks, type SpeechRetryOptions } from './chunked-narration.js';
 import { pcm16leToSamples } from './speech-audio.js';
 import type { AlignedSpeech } from './speech-alignment.js';
 import type { SpeechChunk } from './speech-chunks.js';
@@ -261,26 +261,14 @@ export class PollyTtsProvider implements TtsProvider {
         };
       },
     });
-    return {
-      audio: narration.audio,
-      content_type: 'audio/wav',
-      extension: 'wav',
-      duration_ms: narration.duration_ms,
-      sentences: narration.sentences,
+    return chunkedSynthesisResult(narration, {
       voice,
       language,
-      sample_rate: narration.sampleRate,
-      timings: { engine_load_ms: 0, total_ms: Math.round(performance.now() - startedAt) },
-      voice_substitution: substitution,
-      details: {
-        engine: this.engine,
-        requests: narration.requests,
-        chunks: narration.parts.length,
-        parts_ms: narration.parts.map((p) => p.duration_ms),
-        word_timing: 'polly speech marks',
-        ...(substitution ? { voice_substitution: substitution } : {}),
-      },
-    };
+      startedAt,
+      wordTiming: 'polly speech marks',
+      details: { engine: this.engine },
+      voiceSubstitution: substitution,
+    });
   }
 
   /** One SynthesizeSpeech request, its whole stream read. */

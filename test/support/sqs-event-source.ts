@@ -1,9 +1,9 @@
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { LambdaContextLike, SqsEventLike, SqsRecordLike } from '../../lambdas/export/handler.js';
+import type { ExportLambdaContext, ExportSqsEvent, ExportSqsRecord } from '../../lambdas/export/handler.js';
 
 /** One invocation as the event source saw it. */
 export interface Invocation {
-  record: SqsRecordLike;
+  record: ExportSqsRecord;
   /** when the event source received the message (ms since the epoch) */
   receivedAt: number;
   result?: unknown;
@@ -20,7 +20,7 @@ export interface Invocation {
 export async function runSqsEventSource(o: {
   sqs: SQSClient;
   queueUrl: string;
-  invoke: (event: SqsEventLike, context: LambdaContextLike) => Promise<unknown>;
+  invoke: (event: ExportSqsEvent, context: ExportLambdaContext) => Promise<unknown>;
   functionTimeoutSeconds: number;
   signal: AbortSignal;
   onInvocation?: (invocation: Invocation) => void;
@@ -39,7 +39,7 @@ export async function runSqsEventSource(o: {
     }
     const receivedAt = Date.now();
     for (const m of messages) {
-      const record: SqsRecordLike = {
+      const record: ExportSqsRecord = {
         messageId: m.MessageId ?? '',
         body: m.Body ?? '',
         receiptHandle: m.ReceiptHandle ?? '',
