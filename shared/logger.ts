@@ -1,5 +1,6 @@
 import { Logger as PowertoolsLogger, type LogItem } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
+import { readSetting } from './settings.js';
 
 /**
  * Structured JSON-line logs, written by Powertools for AWS Lambda's Logger (its line format:
@@ -92,19 +93,12 @@ class PipelineLogger extends PowertoolsLogger {
   }
 }
 
-/**
- * `LOG_LEVEL` (debug, info, warn, error; default info), read once when the module loads. On
- * Lambda, a level set by the function's advanced logging controls (`AWS_LAMBDA_LOG_LEVEL`) wins,
- * as Powertools decides.
- */
-function logLevelFromEnvironment(): Uppercase<LogLevel> {
-  const level = (process.env.LOG_LEVEL ?? '').toLowerCase();
-  return (['debug', 'info', 'warn', 'error'].includes(level) ? level.toUpperCase() : 'INFO') as Uppercase<LogLevel>;
-}
-
 const root = new PipelineLogger({
   serviceName: process.env.POWERTOOLS_SERVICE_NAME || 'reel-pipeline',
-  logLevel: logLevelFromEnvironment(),
+  // LOG_LEVEL through the settings schema (unknown levels mean info), read once when the module
+  // loads. On Lambda, a level set by the function's advanced logging controls
+  // (`AWS_LAMBDA_LOG_LEVEL`) wins, as Powertools decides.
+  logLevel: readSetting('logLevel').toUpperCase() as Uppercase<LogLevel>,
   jsonReplacerFn: redactingReplacer,
 });
 
