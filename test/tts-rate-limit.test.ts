@@ -154,7 +154,12 @@ describe('TTS_RPM across concurrent tasks (virtual clock)', () => {
       `[tts rpm] ${served.length} requests, busiest minute ${busiest}/${RPM}, ${waits} state-machine waits, ` +
         `${((clock.now() - t0) / 1000).toFixed(0)} virtual s`,
     );
-    expect(served.map((s) => s.status)).toEqual(Array(TASKS * 3).fill(200)); // 3 requests a task (40-character requests), none repeated
+    // 3 requests a task (40-character requests), every one answered 200. A hand-back restarts its
+    // narration, so the parts it had already made are asked for again: which tasks that happens to
+    // depends on how the concurrent reservations interleave, so the count is bounded, not fixed.
+    expect(served.every((s) => s.status === 200)).toBe(true);
+    expect(new Set(served.map((s) => s.text)).size).toBe(TASKS * 3);
+    expect(served.length - TASKS * 3).toBeLessThanOrEqual(2 * waits);
     expect(busiest).toBeLessThanOrEqual(RPM);
     expect(waits).toBeGreaterThan(0); // 30 requests at 12 a minute cannot fit a 20 s in-stage budget: the loop was used
     for (const record of records) expect(record?.stages.tts).toMatchObject({ status: 'succeeded', details: { provider: 'http', requests: 3 } });
