@@ -52,8 +52,8 @@ function text(doc: Doc, fallback = '') {
     .register(settingMeta, { ...doc, type: 'string' });
 }
 
-/** A number ≥ 0 (seconds, counts, limits where 0 means "none"). */
-function count(doc: Doc, fallback: number) {
+/** A number from the environment, at least 0 — or, with `positive`, above 0. */
+function number(doc: Doc, fallback: number, positive: boolean) {
   return z
     .string()
     .optional()
@@ -61,25 +61,17 @@ function count(doc: Doc, fallback: number) {
       if (isUnset(raw)) return fallback;
       const value = Number(raw);
       if (!Number.isFinite(value) || value < 0) return fail(ctx, `expected a non-negative number, got "${raw}"`);
+      if (positive && value === 0) return fail(ctx, 'expected a positive number, got 0');
       return value;
     })
-    .register(settingMeta, { ...doc, type: 'number ≥ 0' });
+    .register(settingMeta, { ...doc, type: positive ? 'number > 0' : 'number ≥ 0' });
 }
 
+/** A number ≥ 0 (seconds, counts, limits where 0 means "none"). */
+const count = (doc: Doc, fallback: number) => number(doc, fallback, false);
+
 /** A number > 0. */
-function positive(doc: Doc, fallback: number) {
-  return z
-    .string()
-    .optional()
-    .transform((raw, ctx) => {
-      if (isUnset(raw)) return fallback;
-      const value = Number(raw);
-      if (!Number.isFinite(value) || value < 0) return fail(ctx, `expected a non-negative number, got "${raw}"`);
-      if (value === 0) return fail(ctx, 'expected a positive number, got 0');
-      return value;
-    })
-    .register(settingMeta, { ...doc, type: 'number > 0' });
-}
+const positive = (doc: Doc, fallback: number) => number(doc, fallback, true);
 
 /** One of `values`; anything else fails at start-up naming the setting. */
 function oneOf<const T extends readonly [string, ...string[]]>(doc: Doc, values: T, fallback: T[number]) {

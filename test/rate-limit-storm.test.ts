@@ -26,6 +26,7 @@ import { startTestTable } from './support/dynamo-table.js';
 import { gemini429, geminiText, startFakeGemini } from './support/fake-gemini.js';
 import { recordReliability } from './support/reliability.js';
 import { VirtualClock } from './support/virtual-clock.js';
+import { busiestWindow } from './support/request-windows.js';
 
 /**
  * Case 4 of the fault suite: a 429 storm. Gemini (a local fake) refuses every request for the
@@ -82,20 +83,6 @@ afterAll(async () => {
   if (s3Dir) rmSync(s3Dir, { recursive: true, force: true });
 });
 
-/**
- * The most requests in any window of `windowMs`, over every window start: the count in
- * [s, s + window) only rises when s reaches a request, so the windows starting at a request are
- * the busiest ones.
- */
-function busiestWindow(times: number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  for (let i = 0, j = 0; i < sorted.length; i++) {
-    while (j < sorted.length && sorted[j] < sorted[i] + windowMs) j++;
-    most = Math.max(most, j - i);
-  }
-  return most;
-}
 
 interface Retrier {
   ErrorEquals: string[];

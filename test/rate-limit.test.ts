@@ -19,6 +19,7 @@ import { RATE_LIMIT_WAITS_EXHAUSTED_ERROR, pipelineDefinition, substituteDefinit
 import { getTask, newTaskRecord, putNewTask } from '../shared/task-record.js';
 import { startTestTable } from './support/dynamo-table.js';
 import { VirtualClock } from './support/virtual-clock.js';
+import { busiestWindow } from './support/request-windows.js';
 
 /**
  * The shared rate limiter on a real table (dynalite) and a virtual clock: minutes of limiting in
@@ -34,16 +35,6 @@ afterAll(async () => {
 
 const MINUTE = 60_000;
 
-/** The most requests seen in any window of `windowMs` (every window that starts at a request). */
-function maxPerWindow(times: number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  for (let i = 0, j = 0; i < sorted.length; i++) {
-    while (j < sorted.length && sorted[j] < sorted[i] + windowMs) j++;
-    most = Math.max(most, j - i);
-  }
-  return most;
-}
 
 /** One task's stage: calls until done; a hand-back is waited out as the state machine's Wait state would. */
 async function callLikeAStage<T>(rt: Runtime, clock: VirtualClock, policy: RateLimitPolicy, fn: () => Promise<T>) {
@@ -82,7 +73,7 @@ describe('request-rate bucket (virtual clock)', () => {
     );
     // assess
     expect(seen).toHaveLength(10 * each);
-    const busiest = maxPerWindow(seen, MINUTE);
+    const busiest = busiestWindow(seen, MINUTE);
     expect(busiest).toBeLessThanOrEqual(12);
     expect(busiest).toBe(12); // and the limiter does not throttle below the limit either
     const handBacks = results.flat().reduce((n, r) => n + r.handBacks, 0);

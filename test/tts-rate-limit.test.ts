@@ -18,6 +18,7 @@ import { getTask, newTaskRecord, putNewTask } from '../shared/task-record.js';
 import { startTestTable } from './support/dynamo-table.js';
 import { startFakeHttpTts, startFakePolly, type FakeHttpTts, type FakePolly } from './support/fake-tts-services.js';
 import { VirtualClock } from './support/virtual-clock.js';
+import { busiestWindow } from './support/request-windows.js';
 
 /**
  * The TTS stage under the shared limiter on a virtual clock: the real handler and providers, the
@@ -82,16 +83,6 @@ async function taskWithStory(rt: Runtime, sentences: string[]): Promise<TtsEvent
   return { task_id: taskId, creator_id: 'tts', video_id: `v${taskCounter}`, gender: 0, story_key: storyKey };
 }
 
-/** The most requests in any window of `windowMs` (the busiest windows start at a request). */
-function busiestWindow(times: number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  for (let i = 0, j = 0; i < sorted.length; i++) {
-    while (j < sorted.length && sorted[j] < sorted[i] + windowMs) j++;
-    most = Math.max(most, j - i);
-  }
-  return most;
-}
 
 interface StateView {
   ResultPath?: string;
