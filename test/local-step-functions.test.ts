@@ -25,7 +25,7 @@ import {
   type LambdaLike,
   type LocalStepFunctions,
   type LocalStepFunctionsOptions,
-} from '../infra/embedded/local-step-functions.js';
+} from '../infra/embedded/step-functions/local-step-functions.js';
 import { DEFINITION_PLACEHOLDERS, pipelineDefinition, substituteDefinition } from '../shared/state-machine.js';
 
 const REGION = 'us-east-1';

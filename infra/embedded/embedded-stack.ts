@@ -33,7 +33,7 @@ import {
 } from '../../shared/state-machine.js';
 import { ALL_TASKS_INDEX, CREATOR_INDEX, STAGES, listTasks, markTaskFailed, type StageName } from '../../shared/task-record.js';
 import { startExportService } from './export-service.js';
-import { startLocalStepFunctions, type LambdaLike } from './local-step-functions.js';
+import { startLocalStepFunctions, type LambdaLike } from './step-functions/local-step-functions.js';
 import { TestControls, injectedError } from './test-controls.js';
 import { runAsPrincipal, type EmbeddedPrincipal } from './aws-principal.js';
 
