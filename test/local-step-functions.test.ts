@@ -1,3 +1,6 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import {
   DescribeExecutionCommand,
@@ -710,3 +713,187 @@ describe('embedded Step Functions: API errors', () => {
     ).rejects.toThrow(/neither a function in "lambdas"/);
   });
 });
+
+describe('embedded Step Functions: executions survive a restart', () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+  const persistDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sfn-persist-'));
+    dirs.push(dir);
+    return dir;
+  };
+  const twoStages = {
+    StartAt: 'WriteStory',
+    TimeoutSeconds: 600,
+    States: {
+      WriteStory: { Type: 'Task', Resource: STORY_ARN, ResultPath: '$.story', Next: 'Narrate' },
+      Narrate: { Type: 'Task', Resource: NARRATE_ARN, Parameters: { 'storyKey.$': '$.story.storyKey' }, ResultPath: '$.audio', End: true },
+    },
+  };
+
+  it('continues an execution at the state it was in, with its input; the finished state is not run again', async () => {
+    // prepare: the first server stops while Narrate runs
+    const dir = persistDir();
+    const calls: string[] = [];
+    const entered = deferred<void>();
+    const first = await start({
+      definition: twoStages,
+      persistDir: dir,
+      lambdas: {
+        [STORY_ARN]: async () => {
+          calls.push('story');
+          return { storyKey: 'tasks/t1/story.json' };
+        },
+        [NARRATE_ARN]: async () => {
+          calls.push('narrate');
+          entered.resolve();
+          return new Promise(() => undefined);
+        },
+      },
+    });
+    await first.sfn.send(new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, name: 'task-resume', input: JSON.stringify({ taskId: 't1' }) }));
+    await entered.promise;
+    await first.instance.close();
+
+    // act: a new server on the same directory
+    const ended: ExecutionEnded[] = [];
+    const second = await start({
+      definition: twoStages,
+      persistDir: dir,
+      lambdas: {
+        [STORY_ARN]: async () => {
+          calls.push('story');
+          return { storyKey: 'tasks/t1/other.json' };
+        },
+        [NARRATE_ARN]: async (event) => {
+          calls.push('narrate');
+          return { audioKey: String((event as { storyKey: string }).storyKey).replace('story.json', 'audio.wav') };
+        },
+      },
+      onExecutionEnded: async (event) => {
+        ended.push(event);
+      },
+    });
+    await second.instance.idle();
+
+    // assess
+    expect(calls).toEqual(['story', 'narrate', 'narrate']);
+    const executionArn = `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:task-resume`;
+    const described = await second.sfn.send(new DescribeExecutionCommand({ executionArn }));
+    expect(described.status).toBe('SUCCEEDED');
+    expect(JSON.parse(described.output ?? '{}')).toEqual({ taskId: 't1', story: { storyKey: 'tasks/t1/story.json' }, audio: { audioKey: 'tasks/t1/audio.wav' } });
+    expect(ended.map((event) => [event.name, event.status])).toEqual([['task-resume', 'SUCCEEDED']]);
+  });
+
+  it('keeps ended executions across a restart and delivers an end the stopped process had not delivered', async () => {
+    // prepare: an execution ended FAILED whose onExecutionEnded did not complete
+    const dir = persistDir();
+    const first = await start({
+      definition: { StartAt: 'WriteStory', States: { WriteStory: { Type: 'Task', Resource: STORY_ARN, End: true } } },
+      persistDir: dir,
+      lambdas: {
+        [STORY_ARN]: async () => {
+          throw new BoomError('no story');
+        },
+      },
+      onExecutionEnded: async () => {
+        throw new Error('the process stopped before the fail handler was done');
+      },
+    });
+    await first.sfn.send(new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, name: 'task-ended' }));
+    await waitForStatus(first.sfn, 'task-ended', 'FAILED');
+    await first.instance.close();
+
+    // act
+    const ended: ExecutionEnded[] = [];
+    const second = await start({
+      definition: { StartAt: 'WriteStory', States: { WriteStory: { Type: 'Task', Resource: STORY_ARN, End: true } } },
+      persistDir: dir,
+      lambdas: { [STORY_ARN]: async () => ({}) },
+      onExecutionEnded: async (event) => {
+        ended.push(event);
+      },
+    });
+    await second.instance.idle();
+    const third = await start({
+      definition: { StartAt: 'WriteStory', States: { WriteStory: { Type: 'Task', Resource: STORY_ARN, End: true } } },
+      persistDir: dir,
+      lambdas: { [STORY_ARN]: async () => ({}) },
+      onExecutionEnded: async (event) => {
+        ended.push(event);
+      },
+    });
+    await third.instance.idle();
+
+    // assess: delivered once in all, status and error kept
+    expect(ended.map((event) => [event.name, event.status, event.error])).toEqual([['task-ended', 'FAILED', 'BoomError']]);
+    expect(third.instance.executions().map((execution) => execution.status)).toEqual(['FAILED']);
+  });
+
+  it('fails an execution whose record is unreadable or from another version, with the reason, and still starts', async () => {
+    // prepare
+    const dir = persistDir();
+    writeFileSync(join(dir, 'task-corrupt.json'), '{"version":1,"executionArn":');
+    writeFileSync(join(dir, 'task-old.json'), JSON.stringify({ version: 0, name: 'task-old' }));
+    const ended: ExecutionEnded[] = [];
+
+    // act
+    const { instance } = await start({
+      definition: { StartAt: 'WriteStory', States: { WriteStory: { Type: 'Task', Resource: STORY_ARN, End: true } } },
+      persistDir: dir,
+      lambdas: { [STORY_ARN]: async () => ({}) },
+      onExecutionEnded: async (event) => {
+        ended.push(event);
+      },
+    });
+    await instance.idle();
+
+    // assess
+    const byName = Object.fromEntries(ended.map((event) => [event.name, event]));
+    expect(Object.keys(byName).sort()).toEqual(['task-corrupt', 'task-old']);
+    expect(byName['task-corrupt']).toMatchObject({ status: 'FAILED', error: 'ExecutionRecordUnreadable' });
+    expect(byName['task-corrupt'].cause).toContain('not JSON');
+    expect(byName['task-old'].cause).toContain('written by another version');
+    expect(readdirSync(dir).sort()).toEqual(['task-corrupt.json', 'task-corrupt.json.unreadable', 'task-old.json', 'task-old.json.unreadable']);
+  });
+
+  it('prunes ended executions 14 days after they stopped, and keeps younger ones', async () => {
+    // prepare
+    const dir = persistDir();
+    const stored = (name: string, daysAgo: number) => ({
+      version: 1,
+      executionArn: `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${name}`,
+      stateMachineArn: STATE_MACHINE_ARN,
+      name,
+      status: 'FAILED',
+      input: '{}',
+      startDate: new Date(Date.now() - daysAgo * 86_400_000 - 60_000).toISOString(),
+      stopDate: new Date(Date.now() - daysAgo * 86_400_000).toISOString(),
+      notified: true,
+    });
+    writeFileSync(join(dir, 'task-old.json'), JSON.stringify(stored('task-old', 14.01)));
+    writeFileSync(join(dir, 'task-young.json'), JSON.stringify(stored('task-young', 13.9)));
+
+    // act
+    const { instance } = await start({
+      definition: { StartAt: 'WriteStory', States: { WriteStory: { Type: 'Task', Resource: STORY_ARN, End: true } } },
+      persistDir: dir,
+      lambdas: { [STORY_ARN]: async () => ({}) },
+    });
+
+    // assess
+    expect(instance.executions().map((execution) => execution.name)).toEqual(['task-young']);
+    expect(readdirSync(dir)).toEqual(['task-young.json']);
+  });
+});
+
+async function waitForStatus(sfn: SFNClient, name: string, status: string): Promise<void> {
+  const executionArn = `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${name}`;
+  for (let poll = 0; poll < 100; poll += 1) {
+    if ((await sfn.send(new DescribeExecutionCommand({ executionArn }))).status === status) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`${name} never reached ${status}`);
+}

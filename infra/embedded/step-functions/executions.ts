@@ -3,10 +3,11 @@
  * (aws-local-stepfunctions), each Task state through the Lambda or SQS adapter; the lifecycle
  * (RUNNING → SUCCEEDED / FAILED / TIMED_OUT / ABORTED, ended exactly once), StopExecution,
  * DescribeExecution, ListExecutions, and the `onExecutionEnded` notification (what the
- * EventBridge rule does on AWS).
+ * EventBridge rule does on AWS). With a store, every execution is on disk and `resume()`
+ * continues the interrupted ones from the state they were in (see execution-store.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { StateMachine, type RunOptions, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { ExecutionTimeoutError, StateMachine, type RunOptions, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { HASH_ALGORITHMS, hashText, instrumentMachine, planTasks, tokenHashKey, validateDefinition, type TaskPlan } from './definition.js';
 import { ApiError, decodeNextToken, encodeNextToken, epochSeconds, optionalString, parseJsonPayload, requiredString } from './http-protocol.js';
 import type { JSONValue, TaskHandlers } from './json.js';
@@ -14,10 +15,12 @@ import { invokeLambdaTask } from './lambda-task.js';
 import type { ExecutionEnded, ExecutionSummary, LocalStepFunctionsOptions } from './local-step-functions.js';
 import { sendAndWaitForToken } from './sqs-task.js';
 import { StateTracker } from './state-tracker.js';
+import { ExecutionStore, EXECUTION_RECORD_VERSION, type ExecutionProgress, type StoredExecution } from './execution-store.js';
 import { ExecutionEndedError, outcomeOf, settleWhenEnded, type Outcome } from './task-failure.js';
 import { TaskTokens, claimUnclaimedToken, peekToken, type TokenHolder } from './task-tokens.js';
 
 type RunContext = NonNullable<RunOptions['context']>;
+type EventLogs = ReturnType<StateMachine['run']>['eventLogs'];
 
 const STATUSES: ReadonlySet<string> = new Set(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED']);
 
@@ -26,7 +29,14 @@ export interface ExecutionRecord extends ExecutionSummary, TokenHolder {
   /** aborted when the execution ends in any way: pending Task attempts reject at once */
   ended: AbortController;
   abortInterpreter(): void;
+  /** the top-level state being evaluated (or, once ended, the last one) and its input: where a restart continues */
+  current?: ExecutionProgress;
+  /** whether `onExecutionEnded` has completed for this end (else a restart delivers it again) */
+  notified?: boolean;
 }
+
+/** Why an execution that was running when the process stopped did not continue. */
+export const UNREADABLE_RECORD_ERROR = 'ExecutionRecordUnreadable';
 
 /** Every execution of the state machine, and the API operations on them. */
 export class Executions {
@@ -41,14 +51,98 @@ export class Executions {
   private idleWaiters: Array<() => void> = [];
   private running = 0;
   private closed = false;
+  private readonly store: ExecutionStore | undefined;
 
   constructor(private readonly options: LocalStepFunctionsOptions) {
+    this.store = options.persistDir === undefined ? undefined : new ExecutionStore(options.persistDir);
     const arn = parseStateMachineArn(options.stateMachineArn);
     this.stateMachineArn = options.stateMachineArn;
     this.machineName = arn.name;
     this.executionArnPrefix = `arn:${arn.partition}:states:${arn.region}:${arn.account}:execution:${arn.name}`;
     this.definition = validateDefinition(options.definition);
     this.plans = planTasks(this.definition, options.lambdas);
+  }
+
+  /**
+   * Loads the stored executions: ended ones are listed again (and their `onExecutionEnded`
+   * delivered if the process stopped before it completed); running ones continue at the state
+   * they were in, with that state's input and what is left of the execution timeout. A record
+   * that cannot be read ends its execution FAILED with `ExecutionRecordUnreadable` and the reason.
+   */
+  resume(now = new Date()): { resumed: number; pruned: number; unreadable: number } {
+    if (!this.store) return { resumed: 0, pruned: 0, unreadable: 0 };
+    const loaded = this.store.load(now);
+    let resumed = 0;
+    for (const stored of loaded.executions) {
+      const record = this.restore(stored);
+      if (stored.status !== 'RUNNING') {
+        if (!stored.notified) this.notifyEnded(record);
+        continue;
+      }
+      const current = stored.current;
+      if (!current || !isTopLevelState(this.definition, current.state)) {
+        this.running += 1;
+        this.finish(record, {
+          status: 'FAILED',
+          error: UNREADABLE_RECORD_ERROR,
+          cause: `The execution could not continue after a restart: state ${JSON.stringify(current?.state)} is not in this definition.`,
+        });
+        continue;
+      }
+      this.run(record, current);
+      resumed += 1;
+    }
+    for (const { name, reason } of loaded.unreadable) {
+      if (executionNameProblem(name)) continue;
+      const record = this.restore({
+        version: EXECUTION_RECORD_VERSION,
+        executionArn: `${this.executionArnPrefix}:${name}`,
+        stateMachineArn: this.stateMachineArn,
+        name,
+        status: 'RUNNING',
+        input: '{}',
+        startDate: now.toISOString(),
+      });
+      this.running += 1;
+      this.finish(record, {
+        status: 'FAILED',
+        error: UNREADABLE_RECORD_ERROR,
+        cause: `The execution could not continue after a restart: its stored record is unreadable (${reason}).`,
+      });
+    }
+    return { resumed, pruned: loaded.pruned, unreadable: loaded.unreadable.length };
+  }
+
+  private restore(stored: StoredExecution): ExecutionRecord {
+    const record: ExecutionRecord = {
+      executionArn: stored.executionArn,
+      stateMachineArn: stored.stateMachineArn,
+      name: stored.name,
+      status: stored.status,
+      input: stored.input,
+      startDate: new Date(stored.startDate),
+      ended: new AbortController(),
+      abortInterpreter: () => undefined,
+      tokens: new Set(),
+      current: stored.current,
+      notified: stored.notified,
+    };
+    if (stored.stopDate !== undefined) record.stopDate = new Date(stored.stopDate);
+    if (stored.output !== undefined) record.output = stored.output;
+    if (stored.error !== undefined) record.error = stored.error;
+    if (stored.cause !== undefined) record.cause = stored.cause;
+    if (stored.status !== 'RUNNING') record.ended.abort();
+    this.records.set(record.executionArn, record);
+    return record;
+  }
+
+  private save(record: ExecutionRecord): void {
+    if (!this.store) return;
+    try {
+      this.store.save(toStored(record));
+    } catch (error: unknown) {
+      process.emitWarning(`could not store execution ${record.executionArn}: ${String(error)}`);
+    }
   }
 
   /** Aborts the running executions (without `onExecutionEnded`) and waits for the notifications under way. */
@@ -158,13 +252,35 @@ export class Executions {
       tokens: new Set(),
     };
     this.records.set(executionArn, record);
+    const startAt = this.definition.StartAt as string;
+    this.run(record, { state: startAt, input: parsedInput });
+    return record;
+  }
+
+  /**
+   * Runs the interpreter from `from.state` with `from.input`: the definition's StartAt for a new
+   * execution, the interrupted state for a resumed one (what is left of the execution timeout).
+   */
+  private run(record: ExecutionRecord, from: ExecutionProgress): void {
     this.running += 1;
+    record.current = from;
     const tracker = new StateTracker();
     // Validated once in the constructor; the per-execution copy only adds hooks (see instrumentMachine).
-    const machine = new StateMachine(instrumentMachine(this.definition, tracker) as unknown as StateMachineDefinition, {
+    const instrumented: Record<string, unknown> = { ...instrumentMachine(this.definition, tracker), StartAt: from.state };
+    if (typeof this.definition.TimeoutSeconds === 'number') {
+      const leftSeconds = this.definition.TimeoutSeconds - (Date.now() - record.startDate.getTime()) / 1000;
+      if (leftSeconds <= 0) {
+        this.save(record);
+        this.finish(record, outcomeOf(new ExecutionTimeoutError()));
+        return;
+      }
+      instrumented.TimeoutSeconds = leftSeconds;
+    }
+    this.save(record);
+    const machine = new StateMachine(instrumented as unknown as StateMachineDefinition, {
       validationOptions: { noValidate: true },
     });
-    const run = machine.run(parsedInput, {
+    const run = machine.run(from.input, {
       context: this.contextFor(record, tracker),
       overrides: {
         taskResourceLocalHandlers: this.handlersFor(record, tracker),
@@ -172,11 +288,22 @@ export class Executions {
       },
     });
     record.abortInterpreter = run.abort;
+    void this.recordProgress(record, run.eventLogs);
     run.result.then(
       (output) => this.finish(record, { status: 'SUCCEEDED', output: JSON.stringify(output) }),
       (error: unknown) => this.finish(record, outcomeOf(error)),
     );
-    return record;
+  }
+
+  /** Stores the state the execution enters, with its input, while it runs. */
+  private async recordProgress(record: ExecutionRecord, events: EventLogs): Promise<void> {
+    for await (const event of events) {
+      if (record.status !== 'RUNNING') break;
+      if (event.type !== 'StateEntered' || event.index !== undefined) continue;
+      if (!isTopLevelState(this.definition, event.state.name)) continue;
+      record.current = { state: event.state.name, input: event.state.input };
+      this.save(record);
+    }
   }
 
   /** Ends an execution once: status, tokens, pending attempts, idle waiters, onExecutionEnded. */
@@ -186,21 +313,36 @@ export class Executions {
     record.ended.abort();
     this.tokens.releaseAll(record);
     this.running -= 1;
-    const notify = this.options.onExecutionEnded;
-    if (notify && !this.closed && record.status !== 'RUNNING' && record.stopDate) {
-      const ended: ExecutionEnded = { ...summarize(record), status: record.status, stopDate: record.stopDate };
-      const call: Promise<void> = Promise.resolve()
-        .then(() => notify(ended))
-        .catch((error: unknown) => {
-          process.emitWarning(`onExecutionEnded failed for ${record.executionArn}: ${String(error)}`);
-        })
-        .finally(() => {
-          this.callbacks.delete(call);
-          this.settleIdleWaiters();
-        });
-      this.callbacks.add(call);
+    // Closing is the process stopping: the stored execution stays RUNNING and continues at the next start.
+    if (!this.closed) {
+      record.notified = false;
+      this.save(record);
+      this.notifyEnded(record);
     }
     this.settleIdleWaiters();
+  }
+
+  /** Calls `onExecutionEnded` once; stores that it completed, so a restart does not deliver it again. */
+  private notifyEnded(record: ExecutionRecord): void {
+    const notify = this.options.onExecutionEnded;
+    if (!notify || this.closed || record.status === 'RUNNING' || !record.stopDate) return;
+    const ended: ExecutionEnded = { ...summarize(record), status: record.status, stopDate: record.stopDate };
+    const call: Promise<void> = Promise.resolve()
+      .then(() => notify(ended))
+      .then(
+        () => {
+          record.notified = true;
+          this.save(record);
+        },
+        (error: unknown) => {
+          process.emitWarning(`onExecutionEnded failed for ${record.executionArn}: ${String(error)}`);
+        },
+      )
+      .finally(() => {
+        this.callbacks.delete(call);
+        this.settleIdleWaiters();
+      });
+    this.callbacks.add(call);
   }
 
   private checkStateMachine(arn: string): void {
@@ -307,3 +449,26 @@ function summarize(record: ExecutionRecord): ExecutionSummary {
   return summary;
 }
 
+
+function isTopLevelState(definition: Record<string, unknown>, name: string): boolean {
+  const states = definition.States;
+  return typeof states === 'object' && states !== null && Object.hasOwn(states, name);
+}
+
+function toStored(record: ExecutionRecord): StoredExecution {
+  return {
+    version: EXECUTION_RECORD_VERSION,
+    executionArn: record.executionArn,
+    stateMachineArn: record.stateMachineArn,
+    name: record.name,
+    status: record.status,
+    input: record.input,
+    startDate: record.startDate.toISOString(),
+    ...(record.stopDate ? { stopDate: record.stopDate.toISOString() } : {}),
+    ...(record.output !== undefined ? { output: record.output } : {}),
+    ...(record.error !== undefined ? { error: record.error } : {}),
+    ...(record.cause !== undefined ? { cause: record.cause } : {}),
+    ...(record.current ? { current: record.current } : {}),
+    ...(record.notified !== undefined ? { notified: record.notified } : {}),
+  };
+}

@@ -111,6 +111,11 @@ export interface LocalStepFunctionsOptions {
    * interpreter's `retryIntervalOverrides`.
    */
   retryIntervalOverrides?: Record<string, number | number[]>;
+  /**
+   * A directory where every execution is stored as it runs; at start the stored executions are
+   * loaded and the interrupted ones continue from the state they were in (default: in memory).
+   */
+  persistDir?: string;
   /** default 0: any free port */
   port?: number;
   /** default 127.0.0.1 */
@@ -147,6 +152,7 @@ export interface LocalStepFunctions {
  */
 export async function startLocalStepFunctions(options: LocalStepFunctionsOptions): Promise<LocalStepFunctions> {
   const executions = new Executions(options);
+  executions.resume();
   const { tokens } = executions;
   const api = await serveStepFunctionsApi(
     {
