@@ -6,9 +6,11 @@ import {
   DescribeExecutionCommand,
   ExecutionAlreadyExists,
   ExecutionDoesNotExist,
+  ExecutionNotRedrivable,
   InvalidName,
   InvalidToken,
   ListExecutionsCommand,
+  RedriveExecutionCommand,
   SendTaskFailureCommand,
   SendTaskHeartbeatCommand,
   SendTaskSuccessCommand,
@@ -897,3 +899,143 @@ async function waitForStatus(sfn: SFNClient, name: string, status: string): Prom
   }
   throw new Error(`${name} never reached ${status}`);
 }
+
+describe('embedded Step Functions: RedriveExecution', () => {
+  const executionArnOf = (name: string) => `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${name}`;
+  const threeStages = {
+    StartAt: 'WriteStory',
+    TimeoutSeconds: 600,
+    States: {
+      WriteStory: { Type: 'Task', Resource: STORY_ARN, ResultPath: '$.story', Next: 'Narrate' },
+      Narrate: { Type: 'Task', Resource: NARRATE_ARN, Parameters: { 'storyKey.$': '$.story.storyKey', 'redrives.$': '$$.Execution.RedriveCount' }, ResultPath: '$.audio', End: true },
+    },
+  };
+
+  it('runs the failed state again with its input, keeps the finished one, and counts the redrive', async () => {
+    // prepare: Narrate fails once, for good
+    const calls: string[] = [];
+    const ended: ExecutionEnded[] = [];
+    let narrateFails = true;
+    const { sfn } = await start({
+      definition: threeStages,
+      lambdas: {
+        [STORY_ARN]: async () => {
+          calls.push('story');
+          return { storyKey: 'tasks/t1/story.json' };
+        },
+        [NARRATE_ARN]: async (event) => {
+          calls.push('narrate');
+          if (narrateFails) throw new BoomError('tts down');
+          return { heard: event };
+        },
+      },
+      onExecutionEnded: async (event) => {
+        ended.push(event);
+      },
+    });
+    await sfn.send(new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, name: 'task-redrive', input: JSON.stringify({ taskId: 't1' }) }));
+    await waitForStatus(sfn, 'task-redrive', 'FAILED');
+    narrateFails = false;
+
+    // act
+    const redriven = await sfn.send(new RedriveExecutionCommand({ executionArn: executionArnOf('task-redrive') }));
+    await waitForStatus(sfn, 'task-redrive', 'SUCCEEDED');
+
+    // assess
+    expect(redriven.redriveDate).toBeInstanceOf(Date);
+    expect(calls).toEqual(['story', 'narrate', 'narrate']);
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn: executionArnOf('task-redrive') }));
+    expect(described.redriveCount).toBe(1);
+    expect(described.redriveStatus).toBe('NOT_REDRIVABLE');
+    expect(described.error).toBeUndefined();
+    expect(JSON.parse(described.input ?? '{}')).toEqual({ taskId: 't1' });
+    expect(JSON.parse(described.output ?? '{}').audio).toEqual({ heard: { storyKey: 'tasks/t1/story.json', redrives: 1 } });
+    expect(ended.map((event) => [event.status, event.redriveCount])).toEqual([
+      ['FAILED', 0],
+      ['SUCCEEDED', 1],
+    ]);
+  });
+
+  it('redrives a stopped (ABORTED) execution and refuses RUNNING and SUCCEEDED ones with ExecutionNotRedrivable', async () => {
+    // prepare
+    const gate = deferred<void>();
+    let holds = true;
+    const { sfn } = await start({
+      definition: threeStages,
+      lambdas: {
+        [STORY_ARN]: async () => ({ storyKey: 'k' }),
+        [NARRATE_ARN]: async () => {
+          if (holds) await gate.promise;
+          return {};
+        },
+      },
+    });
+    await sfn.send(new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, name: 'task-abort', input: '{}' }));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    // act + assess: RUNNING is refused
+    const running = await failureOf(sfn.send(new RedriveExecutionCommand({ executionArn: executionArnOf('task-abort') })));
+    expect(running).toBeInstanceOf(ExecutionNotRedrivable);
+    expect((running as Error).message).toContain('Execution is RUNNING and cannot be redriven');
+
+    await sfn.send(new StopExecutionCommand({ executionArn: executionArnOf('task-abort'), cause: 'cancelled' }));
+    holds = false;
+    gate.resolve();
+    await sfn.send(new RedriveExecutionCommand({ executionArn: executionArnOf('task-abort') }));
+    await waitForStatus(sfn, 'task-abort', 'SUCCEEDED');
+
+    const succeeded = await failureOf(sfn.send(new RedriveExecutionCommand({ executionArn: executionArnOf('task-abort') })));
+    expect(succeeded).toBeInstanceOf(ExecutionNotRedrivable);
+    expect((succeeded as Error).message).toContain('Execution is SUCCEEDED and cannot be redriven');
+  });
+
+  it('restarts the execution timeout; 14 days after its stop an execution is no longer kept, so no longer redriven', async () => {
+    // prepare: stored executions: one that timed out just now, one that failed 13.99 days ago, one 14.01 days ago
+    const dir = mkdtempSync(join(tmpdir(), 'sfn-redrive-'));
+    const stored = (name: string, status: string, stoppedDaysAgo: number) => ({
+      version: 1,
+      executionArn: executionArnOf(name),
+      stateMachineArn: STATE_MACHINE_ARN,
+      name,
+      status,
+      input: '{"taskId":"t9"}',
+      startDate: new Date(Date.now() - stoppedDaysAgo * 86_400_000 - 700_000).toISOString(),
+      stopDate: new Date(Date.now() - stoppedDaysAgo * 86_400_000).toISOString(),
+      current: { state: 'Narrate', input: { taskId: 't9', story: { storyKey: 'tasks/t9/story.json' } } },
+      notified: true,
+    });
+    writeFileSync(join(dir, 'task-timed-out.json'), JSON.stringify(stored('task-timed-out', 'TIMED_OUT', 0.01)));
+    writeFileSync(join(dir, 'task-young.json'), JSON.stringify(stored('task-young', 'FAILED', 13.99)));
+    writeFileSync(join(dir, 'task-too-old.json'), JSON.stringify(stored('task-too-old', 'FAILED', 14.01)));
+    const calls: string[] = [];
+    try {
+      const { sfn } = await start({
+        definition: threeStages,
+        persistDir: dir,
+        lambdas: {
+          [STORY_ARN]: async () => {
+            calls.push('story');
+            return {};
+          },
+          [NARRATE_ARN]: async (event) => {
+            calls.push(`narrate ${JSON.stringify(event)}`);
+            return {};
+          },
+        },
+      });
+
+      // act: started 700 s before its stop, with a 600 s limit — a redrive gets a fresh 600 s
+      await sfn.send(new RedriveExecutionCommand({ executionArn: executionArnOf('task-timed-out') }));
+      await waitForStatus(sfn, 'task-timed-out', 'SUCCEEDED');
+
+      // assess
+      expect(calls).toEqual(['narrate {"storyKey":"tasks/t9/story.json","redrives":1}']);
+      const young = await sfn.send(new DescribeExecutionCommand({ executionArn: executionArnOf('task-young') }));
+      expect(young.redriveStatus).toBe('REDRIVABLE');
+      const tooOld = await failureOf(sfn.send(new RedriveExecutionCommand({ executionArn: executionArnOf('task-too-old') })));
+      expect(tooOld).toBeInstanceOf(ExecutionDoesNotExist);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -41,6 +41,10 @@ export interface StoredExecution {
   cause?: string;
   /** the state being evaluated (once ended: the last one) and its input: where to continue */
   current?: ExecutionProgress;
+  redriveCount?: number;
+  redriveDate?: string;
+  /** history events so far (AWS refuses a redrive past its limit) */
+  historyEvents?: number;
   /** once ended: whether `onExecutionEnded` completed (else the next start delivers it) */
   notified?: boolean;
 }

@@ -15,7 +15,7 @@ import { invokeLambdaTask } from './lambda-task.js';
 import type { ExecutionEnded, ExecutionSummary, LocalStepFunctionsOptions } from './local-step-functions.js';
 import { sendAndWaitForToken } from './sqs-task.js';
 import { StateTracker } from './state-tracker.js';
-import { ExecutionStore, EXECUTION_RECORD_VERSION, type ExecutionProgress, type StoredExecution } from './execution-store.js';
+import { ExecutionStore, EXECUTION_RECORD_VERSION, RETENTION_MS, type ExecutionProgress, type StoredExecution } from './execution-store.js';
 import { ExecutionEndedError, outcomeOf, settleWhenEnded, type Outcome } from './task-failure.js';
 import { TaskTokens, claimUnclaimedToken, peekToken, type TokenHolder } from './task-tokens.js';
 
@@ -23,6 +23,10 @@ type RunContext = NonNullable<RunOptions['context']>;
 type EventLogs = ReturnType<StateMachine['run']>['eventLogs'];
 
 const STATUSES: ReadonlySet<string> = new Set(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED']);
+/** AWS refuses a redrive once the history has this many events. */
+const REDRIVE_HISTORY_EVENT_LIMIT = 24_999;
+/** A Standard execution may stay open a year, redrives included. */
+const MAX_OPEN_MS = 365 * 24 * 3600 * 1000;
 
 /** One execution with what it needs while it runs. */
 export interface ExecutionRecord extends ExecutionSummary, TokenHolder {
@@ -33,6 +37,10 @@ export interface ExecutionRecord extends ExecutionSummary, TokenHolder {
   current?: ExecutionProgress;
   /** whether `onExecutionEnded` has completed for this end (else a restart delivers it again) */
   notified?: boolean;
+  /** history events so far, roughly as AWS counts them (state entered/exited, retries, …) */
+  historyEvents: number;
+  /** which run of the interpreter is current: a redrive starts a new one, late results of the old are ignored */
+  generation: number;
 }
 
 /** Why an execution that was running when the process stopped did not continue. */
@@ -68,15 +76,18 @@ export class Executions {
    * delivered if the process stopped before it completed); running ones continue at the state
    * they were in, with that state's input and what is left of the execution timeout. A record
    * that cannot be read ends its execution FAILED with `ExecutionRecordUnreadable` and the reason.
+   * Resolves once the ends delivered again have been handled (so every ended execution is
+   * settled when the server starts); the continued executions keep running.
    */
-  resume(now = new Date()): { resumed: number; pruned: number; unreadable: number } {
+  async resume(now = new Date()): Promise<{ resumed: number; pruned: number; unreadable: number }> {
     if (!this.store) return { resumed: 0, pruned: 0, unreadable: 0 };
     const loaded = this.store.load(now);
     let resumed = 0;
+    const deliveries: Array<Promise<void>> = [];
     for (const stored of loaded.executions) {
       const record = this.restore(stored);
       if (stored.status !== 'RUNNING') {
-        if (!stored.notified) this.notifyEnded(record);
+        if (!stored.notified) deliveries.push(this.notifyEnded(record));
         continue;
       }
       const current = stored.current;
@@ -110,6 +121,8 @@ export class Executions {
         cause: `The execution could not continue after a restart: its stored record is unreadable (${reason}).`,
       });
     }
+    // The unreadable records' ends are under way in `callbacks`.
+    await Promise.allSettled([...deliveries, ...this.callbacks]);
     return { resumed, pruned: loaded.pruned, unreadable: loaded.unreadable.length };
   }
 
@@ -126,7 +139,11 @@ export class Executions {
       tokens: new Set(),
       current: stored.current,
       notified: stored.notified,
+      redriveCount: stored.redriveCount ?? 0,
+      historyEvents: stored.historyEvents ?? 0,
+      generation: 0,
     };
+    if (stored.redriveDate !== undefined) record.redriveDate = new Date(stored.redriveDate);
     if (stored.stopDate !== undefined) record.stopDate = new Date(stored.stopDate);
     if (stored.output !== undefined) record.output = stored.output;
     if (stored.error !== undefined) record.error = stored.error;
@@ -211,6 +228,29 @@ export class Executions {
     return { stopDate: epochSeconds(record.stopDate ?? new Date()) };
   }
 
+  /**
+   * RedriveExecution with AWS's rules: only a FAILED, TIMED_OUT or ABORTED execution, within 14
+   * days of its stop, under the history-event limit and a year of being open. The state that was
+   * running when it ended runs again with the input it had; states that finished stay finished;
+   * the input and the definition are the same; the execution timeout starts again.
+   */
+  redriveExecution(body: Record<string, unknown>): Record<string, unknown> {
+    const record = this.recordOf(requiredString(body, 'executionArn'));
+    if (this.closed) throw new ApiError('ServiceUnavailable', 'The embedded Step Functions server is closing');
+    const now = new Date();
+    const reason = notRedrivableReason(record, now);
+    if (reason !== undefined || !record.current) {
+      throw new ApiError('ExecutionNotRedrivable', `Execution cannot be redriven: ${reason ?? 'it has no state to run again'} ('${record.executionArn}')`);
+    }
+    record.status = 'RUNNING';
+    for (const field of ['output', 'error', 'cause', 'stopDate', 'notified'] as const) delete record[field];
+    record.redriveCount += 1;
+    record.redriveDate = now;
+    record.ended = new AbortController();
+    this.run(record, record.current);
+    return { redriveDate: epochSeconds(now) };
+  }
+
   listExecutions(body: Record<string, unknown>): Record<string, unknown> {
     this.checkStateMachine(requiredString(body, 'stateMachineArn'));
     const statusFilter = optionalString(body, 'statusFilter');
@@ -232,6 +272,8 @@ export class Executions {
         status: record.status,
         startDate: epochSeconds(record.startDate),
         ...(record.stopDate ? { stopDate: epochSeconds(record.stopDate) } : {}),
+        redriveCount: record.redriveCount,
+        ...(record.redriveDate ? { redriveDate: epochSeconds(record.redriveDate) } : {}),
       })),
       ...(next ? { nextToken: next } : {}),
     };
@@ -250,6 +292,9 @@ export class Executions {
       ended: new AbortController(),
       abortInterpreter: () => undefined,
       tokens: new Set(),
+      redriveCount: 0,
+      historyEvents: 0,
+      generation: 0,
     };
     this.records.set(executionArn, record);
     const startAt = this.definition.StartAt as string;
@@ -264,11 +309,15 @@ export class Executions {
   private run(record: ExecutionRecord, from: ExecutionProgress): void {
     this.running += 1;
     record.current = from;
+    record.generation += 1;
+    const generation = record.generation;
     const tracker = new StateTracker();
     // Validated once in the constructor; the per-execution copy only adds hooks (see instrumentMachine).
     const instrumented: Record<string, unknown> = { ...instrumentMachine(this.definition, tracker), StartAt: from.state };
     if (typeof this.definition.TimeoutSeconds === 'number') {
-      const leftSeconds = this.definition.TimeoutSeconds - (Date.now() - record.startDate.getTime()) / 1000;
+      // A redrive restarts the execution timeout, as on AWS.
+      const since = (record.redriveDate ?? record.startDate).getTime();
+      const leftSeconds = this.definition.TimeoutSeconds - (Date.now() - since) / 1000;
       if (leftSeconds <= 0) {
         this.save(record);
         this.finish(record, outcomeOf(new ExecutionTimeoutError()));
@@ -288,17 +337,23 @@ export class Executions {
       },
     });
     record.abortInterpreter = run.abort;
-    void this.recordProgress(record, run.eventLogs);
+    void this.recordProgress(record, generation, run.eventLogs);
+    const ended = record.ended;
     run.result.then(
-      (output) => this.finish(record, { status: 'SUCCEEDED', output: JSON.stringify(output) }),
-      (error: unknown) => this.finish(record, outcomeOf(error)),
+      (output) => {
+        if (!ended.signal.aborted) this.finish(record, { status: 'SUCCEEDED', output: JSON.stringify(output) });
+      },
+      (error: unknown) => {
+        if (!ended.signal.aborted) this.finish(record, outcomeOf(error));
+      },
     );
   }
 
   /** Stores the state the execution enters, with its input, while it runs. */
-  private async recordProgress(record: ExecutionRecord, events: EventLogs): Promise<void> {
+  private async recordProgress(record: ExecutionRecord, generation: number, events: EventLogs): Promise<void> {
     for await (const event of events) {
-      if (record.status !== 'RUNNING') break;
+      if (record.status !== 'RUNNING' || record.generation !== generation) break;
+      record.historyEvents += 1;
       if (event.type !== 'StateEntered' || event.index !== undefined) continue;
       if (!isTopLevelState(this.definition, event.state.name)) continue;
       record.current = { state: event.state.name, input: event.state.input };
@@ -317,15 +372,15 @@ export class Executions {
     if (!this.closed) {
       record.notified = false;
       this.save(record);
-      this.notifyEnded(record);
+      void this.notifyEnded(record);
     }
     this.settleIdleWaiters();
   }
 
   /** Calls `onExecutionEnded` once; stores that it completed, so a restart does not deliver it again. */
-  private notifyEnded(record: ExecutionRecord): void {
+  private notifyEnded(record: ExecutionRecord): Promise<void> {
     const notify = this.options.onExecutionEnded;
-    if (!notify || this.closed || record.status === 'RUNNING' || !record.stopDate) return;
+    if (!notify || this.closed || record.status === 'RUNNING' || !record.stopDate) return Promise.resolve();
     const ended: ExecutionEnded = { ...summarize(record), status: record.status, stopDate: record.stopDate };
     const call: Promise<void> = Promise.resolve()
       .then(() => notify(ended))
@@ -343,6 +398,7 @@ export class Executions {
         this.settleIdleWaiters();
       });
     this.callbacks.add(call);
+    return call;
   }
 
   private checkStateMachine(arn: string): void {
@@ -373,7 +429,7 @@ export class Executions {
       });
     }
     return {
-      Execution: { Id: record.executionArn, Name: record.name, RedriveCount: 0 },
+      Execution: { Id: record.executionArn, Name: record.name, RedriveCount: record.redriveCount },
       StateMachine: { Id: this.stateMachineArn, Name: this.machineName },
       State: tracker.view(),
       Task: task,
@@ -389,12 +445,13 @@ export class Executions {
         // Parameters just read is the one this attempt claims.
         const token = claimUnclaimedToken(record);
         tracker.countAttempt(stateName);
-        if (record.status !== 'RUNNING') return Promise.reject(new ExecutionEndedError());
+        const ended = record.ended.signal;
+        if (ended.aborted) return Promise.reject(new ExecutionEndedError());
         const attempt =
           plan.kind === 'lambda'
-            ? invokeLambdaTask({ record, stateName, plan, input, beforeTask })
-            : sendAndWaitForToken({ record, stateName, plan, input, token, tokens: this.tokens, sqs, runAsService, beforeTask });
-        return settleWhenEnded(record.ended.signal, attempt);
+            ? invokeLambdaTask({ record, ended, stateName, plan, input, beforeTask })
+            : sendAndWaitForToken({ record, ended, stateName, plan, input, token, tokens: this.tokens, sqs, runAsService, beforeTask });
+        return settleWhenEnded(ended, attempt);
       };
     }
     return handlers;
@@ -430,7 +487,15 @@ function describe(record: ExecutionRecord): Record<string, unknown> {
     ...(record.output !== undefined ? { output: record.output, outputDetails: { included: true } } : {}),
     ...(record.error !== undefined ? { error: record.error } : {}),
     ...(record.cause !== undefined ? { cause: record.cause } : {}),
+    redriveCount: record.redriveCount,
+    ...(record.redriveDate ? { redriveDate: epochSeconds(record.redriveDate) } : {}),
+    ...redriveStatus(record),
   };
+}
+
+function redriveStatus(record: ExecutionRecord): Record<string, unknown> {
+  const reason = notRedrivableReason(record, new Date());
+  return reason === undefined ? { redriveStatus: 'REDRIVABLE' } : { redriveStatus: 'NOT_REDRIVABLE', redriveStatusReason: reason };
 }
 
 function summarize(record: ExecutionRecord): ExecutionSummary {
@@ -441,7 +506,9 @@ function summarize(record: ExecutionRecord): ExecutionSummary {
     status: record.status,
     input: record.input,
     startDate: record.startDate,
+    redriveCount: record.redriveCount,
   };
+  if (record.redriveDate !== undefined) summary.redriveDate = record.redriveDate;
   if (record.output !== undefined) summary.output = record.output;
   if (record.error !== undefined) summary.error = record.error;
   if (record.cause !== undefined) summary.cause = record.cause;
@@ -470,5 +537,17 @@ function toStored(record: ExecutionRecord): StoredExecution {
     ...(record.cause !== undefined ? { cause: record.cause } : {}),
     ...(record.current ? { current: record.current } : {}),
     ...(record.notified !== undefined ? { notified: record.notified } : {}),
+    redriveCount: record.redriveCount,
+    ...(record.redriveDate ? { redriveDate: record.redriveDate.toISOString() } : {}),
+    historyEvents: record.historyEvents,
   };
+}
+
+/** Why RedriveExecution would refuse this execution now (AWS's `redriveStatusReason`), if it would. */
+function notRedrivableReason(record: ExecutionRecord, now: Date): string | undefined {
+  if (record.status === 'RUNNING' || record.status === 'SUCCEEDED') return `Execution is ${record.status} and cannot be redriven`;
+  if (record.historyEvents >= REDRIVE_HISTORY_EVENT_LIMIT) return 'Execution history event limit exceeded';
+  if (now.getTime() - record.startDate.getTime() > MAX_OPEN_MS) return 'Execution has exceeded the max execution time';
+  if (record.stopDate && now.getTime() - record.stopDate.getTime() > RETENTION_MS) return 'Execution redrivable period exceeded';
+  return undefined;
 }

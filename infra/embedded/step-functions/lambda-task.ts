@@ -14,6 +14,8 @@ import { ExecutionEndedError, TaskFailure } from './task-failure.js';
 /** What {@link invokeLambdaTask} needs for one attempt. */
 export interface LambdaAttempt {
   record: ExecutionRecord;
+  /** aborted when this run of the execution ends (a redrive starts a new run) */
+  ended: AbortSignal;
   stateName: string;
   plan: Extract<TaskPlan, { kind: 'lambda' }>;
   input: JSONValue;
@@ -21,7 +23,7 @@ export interface LambdaAttempt {
 }
 
 /** Runs one attempt of a Lambda Task state; rejects with the {@link TaskFailure} AWS would report. */
-export function invokeLambdaTask({ record, stateName, plan, input, beforeTask }: LambdaAttempt): Promise<JSONValue> {
+export function invokeLambdaTask({ record, ended, stateName, plan, input, beforeTask }: LambdaAttempt): Promise<JSONValue> {
   const deadline = Date.now() + plan.timeoutMs;
   const functionName = lambdaFunctionName(plan.functionArn);
   const context: LambdaContextLike = {
@@ -37,7 +39,7 @@ export function invokeLambdaTask({ record, stateName, plan, input, beforeTask }:
   };
   const invoke = async (): Promise<unknown> => {
     await beforeTask?.({ stateName, executionName: record.name, input: cloneJson(input) });
-    if (record.status !== 'RUNNING') throw new ExecutionEndedError();
+    if (ended.aborted) throw new ExecutionEndedError();
     return plan.handler(cloneJson(input), context);
   };
   return invoke().then(toTaskResult, (error: unknown) => {

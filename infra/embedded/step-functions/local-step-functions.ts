@@ -3,11 +3,13 @@
  * (AWS JSON 1.0) well enough for `@aws-sdk/client-sfn`, and runs the same Amazon States Language
  * definition as AWS with the `aws-local-stepfunctions` interpreter. Lambda Task states call the
  * handlers in-process as Lambda would; `sqs:sendMessage.waitForTaskToken` states send a real SQS
- * message and wait for SendTaskSuccess / SendTaskFailure.
+ * message and wait for SendTaskSuccess / SendTaskFailure. Executions can be stored in a directory
+ * (they then continue after a restart) and redriven with AWS's rules.
  *
  * The rooms of this folder:
  *   http-protocol.ts   the AWS JSON 1.0 wire protocol (targets, bodies, error shapes)
- *   executions.ts      running the interpreter: lifecycle, Start/Stop/Describe/List
+ *   executions.ts      running the interpreter: lifecycle, Start/Stop/Describe/List/Redrive
+ *   execution-store.ts executions on disk: resume after a restart, 14-day retention
  *   task-tokens.ts     issuing and answering task tokens (InvalidToken, TaskTimedOut, heartbeats)
  *   lambda-task.ts     a Lambda Task attempt, with the AWS error envelope
  *   sqs-task.ts        an SQS `.waitForTaskToken` attempt, with `SQS.*` error names
@@ -36,7 +38,7 @@ export interface LambdaContextLike {
 /** A Lambda handler as the Node.js runtime calls it. */
 export type LambdaLike = (event: unknown, context: LambdaContextLike) => Promise<unknown>;
 
-/** Execution statuses this server reports (no redrive, so never `PENDING_REDRIVE`). */
+/** Execution statuses this server reports (a redrive starts at once, so never `PENDING_REDRIVE`). */
 export type ExecutionStatusName = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
 /** One execution as DescribeExecution would show it. */
@@ -53,6 +55,9 @@ export interface ExecutionSummary {
   cause?: string;
   startDate: Date;
   stopDate?: Date;
+  /** times RedriveExecution restarted it (0 until then) */
+  redriveCount: number;
+  redriveDate?: Date;
 }
 
 /** An execution that has ended, as handed to `onExecutionEnded`. */
@@ -67,6 +72,8 @@ export interface ExecutionEnded {
   cause?: string;
   startDate: Date;
   stopDate: Date;
+  /** as in EventBridge's status-change events: which run of the execution ended */
+  redriveCount: number;
 }
 
 /** What `beforeTask` learns about the Task attempt it gates. */
@@ -152,12 +159,13 @@ export interface LocalStepFunctions {
  */
 export async function startLocalStepFunctions(options: LocalStepFunctionsOptions): Promise<LocalStepFunctions> {
   const executions = new Executions(options);
-  executions.resume();
+  await executions.resume();
   const { tokens } = executions;
   const api = await serveStepFunctionsApi(
     {
       StartExecution: (body) => executions.startExecution(body),
       StopExecution: (body) => executions.stopExecution(body),
+      RedriveExecution: (body) => executions.redriveExecution(body),
       DescribeExecution: (body) => executions.describeExecution(body),
       ListExecutions: (body) => executions.listExecutions(body),
       SendTaskSuccess: (body) => tokens.sendTaskSuccess(body),

@@ -20,6 +20,8 @@ import type { TaskTokens } from './task-tokens.js';
 /** What {@link sendAndWaitForToken} needs for one attempt. */
 export interface SqsAttempt {
   record: ExecutionRecord;
+  /** aborted when this run of the execution ends (a redrive starts a new run) */
+  ended: AbortSignal;
   stateName: string;
   plan: Extract<TaskPlan, { kind: 'sqs' }>;
   input: JSONValue;
@@ -32,7 +34,7 @@ export interface SqsAttempt {
 
 /** Sends the state's message and resolves with the output SendTaskSuccess gives for its token. */
 export function sendAndWaitForToken(attempt: SqsAttempt): Promise<JSONValue> {
-  const { record, stateName, plan, input, token, tokens } = attempt;
+  const { record, ended, stateName, plan, input, token, tokens } = attempt;
   const { entry: waiting, answered } = tokens.register(token, record, plan.heartbeatMs);
   // The interpreter's own timer (same TimeoutSeconds, armed just after this one) rejects the
   // attempt with its States.Timeout; this one only makes the token answer TaskTimedOut. Rejecting
@@ -42,7 +44,7 @@ export function sendAndWaitForToken(attempt: SqsAttempt): Promise<JSONValue> {
 
   const send = async (): Promise<JSONValue> => {
     await attempt.beforeTask?.({ stateName, executionName: record.name, input: cloneJson(input) });
-    if (record.status !== 'RUNNING') throw new ExecutionEndedError();
+    if (ended.aborted) throw new ExecutionEndedError();
     if (waiting.status !== 'pending') return answered;
     try {
       const message = new SendMessageCommand(toSendMessageInput(input));
