@@ -136,7 +136,8 @@ export interface LocalStepFunctions {
   /**
    * Aborts the running executions (status ABORTED, without `onExecutionEnded`), waits for the
    * `onExecutionEnded` calls already under way, and stops the server. Lambdas still running are
-   * not interrupted; their results are dropped.
+   * not interrupted; their results are dropped. With `persistDir` the stored executions stay
+   * RUNNING: closing is the process stopping, and the next start continues them.
    */
   close(): Promise<void>;
   /** Every execution started so far, oldest first. */
