@@ -456,7 +456,7 @@ export class PipelineStack extends Stack {
 
     const exportStatements = (): iam.PolicyStatement[] => [
       // SendTask* has no resource-level permissions: the task token is the capability.
-      new iam.PolicyStatement({ actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'], resources: ['*'] }),
+      new iam.PolicyStatement({ actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'], resources: ['*'] }),
       // The video goes up in parts (s3:PutObject covers them); giving up a broken upload is its own action.
       new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], resources: [`${this.artifactBucketArn}/tasks/*`] }),
       this.bucketListing(),
@@ -946,7 +946,7 @@ export const BUILTIN_RENDERER_FILES: BundledFiles[] = [
 ];
 
 const SEND_TASK_REASON =
-  'states:SendTaskSuccess/SendTaskFailure have no resource-level permissions (AWS documents none for task tokens): the token in each message is the capability, so the resource must be *.';
+  'states:SendTaskSuccess/SendTaskFailure/SendTaskHeartbeat have no resource-level permissions (AWS documents none for task tokens): the token in each message is the capability, so the resource must be *.';
 const TASK_OBJECTS_REASON =
   'Every artifact of a task lives under tasks/<task_id>/ with ids created at submit time: tasks/* is the narrowest stable pattern (never sources/, inbox/ or another prefix).';
 const SOURCES_REASON =
