@@ -410,7 +410,7 @@ export class PipelineStack extends Stack {
     this.allowObjects(api, ['s3:GetObject', 's3:PutObject'], ['sources/', 'tasks/']);
     this.allowListing(api);
     api.role.addToPolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [this.stateMachine.stateMachineArn] }));
-    api.role.addToPolicy(new iam.PolicyStatement({ actions: ['states:StopExecution'], resources: [executionArns] }));
+    api.role.addToPolicy(new iam.PolicyStatement({ actions: ['states:StopExecution', 'states:RedriveExecution', 'states:DescribeExecution'], resources: [executionArns] }));
 
     this.allowItems(inbox, { LOCK: ['GetItem', 'PutItem', 'DeleteItem'], TASK: ['GetItem', 'PutItem', 'UpdateItem'], IDEM: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] });
     this.allowObjects(inbox, ['s3:GetObject', 's3:DeleteObject'], ['inbox/']);
@@ -739,6 +739,7 @@ export class PipelineStack extends Stack {
     const task = tasks.addResource('{task_id}');
     task.addMethod('GET', integration, { requestValidator: paramsValidator, requestParameters: path(['task_id']) });
     task.addResource('cancel').addMethod('POST', integration, { requestValidator: paramsValidator, requestParameters: path(['task_id']) });
+    task.addResource('retry').addMethod('POST', integration, { requestValidator: paramsValidator, requestParameters: path(['task_id']) });
     task
       .addResource('artifacts')
       .addResource('{artifact+}')

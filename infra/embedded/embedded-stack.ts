@@ -348,7 +348,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
           await as('fail', () => (handlers.fail as (e: unknown) => Promise<unknown>)({
             source: 'aws.states',
             'detail-type': 'Step Functions Execution Status Change',
-            detail: { executionArn: ended.executionArn, name: ended.name, status: ended.status, error: ended.error, cause: ended.cause },
+            detail: { executionArn: ended.executionArn, name: ended.name, status: ended.status, error: ended.error, cause: ended.cause, redriveCount: ended.redriveCount },
           })).catch((error: unknown) => log.error('fail handler failed for an ended execution', { error, task_id: ended.name }));
         }
         await flushTaskLog(ended.name).catch((error: unknown) => log.warn('could not store task log', { error, task_id: ended.name }));
