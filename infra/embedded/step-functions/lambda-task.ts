@@ -6,7 +6,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { TaskPlan } from './definition.js';
-import type { ExecutionRecord } from './executions.js';
+import type { ExecutionRecord } from './execution-record.js';
 import { MAX_PAYLOAD_BYTES, cloneJson, parseJson, type JSONValue } from './json.js';
 import type { BeforeTaskEvent, LambdaContextLike } from './local-step-functions.js';
 import { ExecutionEndedError, TaskFailure } from './task-failure.js';

@@ -9,6 +9,7 @@
  * The rooms of this folder:
  *   http-protocol.ts   the AWS JSON 1.0 wire protocol (targets, bodies, error shapes)
  *   executions.ts      running the interpreter: lifecycle, Start/Stop/Describe/List/Redrive
+ *   execution-record.ts one execution: how it is described, stored, and judged for a redrive
  *   execution-store.ts executions on disk: resume after a restart, 14-day retention
  *   task-tokens.ts     issuing and answering task tokens (InvalidToken, TaskTimedOut, heartbeats)
  *   lambda-task.ts     a Lambda Task attempt, with the AWS error envelope

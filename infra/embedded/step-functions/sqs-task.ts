@@ -11,7 +11,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { TaskPlan } from './definition.js';
-import type { ExecutionRecord } from './executions.js';
+import type { ExecutionRecord } from './execution-record.js';
 import { cloneJson, isRecord, type JSONValue } from './json.js';
 import type { BeforeTaskEvent } from './local-step-functions.js';
 import { ExecutionEndedError, TaskFailure } from './task-failure.js';
