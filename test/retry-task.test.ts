@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFailHandler } from '../lambdas/fail/handler.js';
+import { createRuntime } from '../shared/runtime.js';
 import { startTestStack, type TestStack } from './support/stack.js';
 
 /**
@@ -30,15 +32,26 @@ describe('retrying a task', () => {
     await stack.settled(taskId);
     const cancelled = await stack.getTask(taskId);
     expect(cancelled.status).toBe('CANCELLED');
-    stack.controls.openGate('Tts');
 
-    // act
+    // act: retried (held at Tts again), and meanwhile the ABORTED event of the first run arrives late
     const retried = await postTo(`/tasks/${taskId}/retry`);
+    await stack.controls.waitForArrivals('Tts', 2);
+    const late = await createFailHandler(createRuntime(stack.env))({
+      source: 'aws.states',
+      'detail-type': 'Step Functions Execution Status Change',
+      detail: { executionArn: `${stack.env.STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${taskId}`, name: taskId, status: 'ABORTED', redriveCount: 0 },
+    });
+    const whileRedriven = await stack.getTask(taskId);
+    const locksWhileRedriven = (await stack.itemKeys()).filter((k) => k.startsWith('LOCK#'));
+    stack.controls.openGate('Tts');
     await waitForStatus(taskId, 'SUCCEEDED');
 
     // assess
     expect(retried.status).toBe(202);
     expect(retried.body).toMatchObject({ task_id: taskId, status: 'RUNNING', redrives: 1 });
+    expect(late).toEqual({ recorded: false, lock_released: false });
+    expect(whileRedriven.status).toBe('RUNNING');
+    expect(locksWhileRedriven).toEqual(['LOCK#retry#cancelled']);
     const task = await stack.getTask(taskId);
     expect(task.status).toBe('SUCCEEDED');
     expect(task.stages.story.attempts).toBe(cancelled.stages.story.attempts);
