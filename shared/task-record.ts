@@ -60,6 +60,8 @@ export interface TaskRecord {
   artifacts?: ArtifactEntry[];
   /** the fencing token of the creator+video lock this task acquired (see shared/lock.ts) */
   lock_fence?: number;
+  /** times the task was retried by redriving its execution (shared/retry.ts) */
+  redrives?: number;
   /** set by the task that took the lock over: this task's token is revoked */
   lock_lost?: { to_task_id: string; at: string };
   /** the committed video (an attempt-scoped key, see {@link commitExportedVideo}) */

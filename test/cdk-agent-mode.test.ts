@@ -58,7 +58,7 @@ describe('agent mode with the http exporter, Gemini and Polly', () => {
     expect(lines.sort()).toEqual(
       [
         'sqs:ChangeMessageVisibility,sqs:DeleteMessage,sqs:ReceiveMessage on <ExportQueue.Arn>',
-        'states:SendTaskFailure,states:SendTaskSuccess on *',
+        'states:SendTaskFailure,states:SendTaskHeartbeat,states:SendTaskSuccess on *',
         's3:AbortMultipartUpload,s3:GetObject,s3:PutObject on <bucket>/tasks/*',
         's3:ListBucket on <bucket>',
         'dynamodb:GetItem,dynamodb:UpdateItem on <Table.Arn> [ForAllValues:StringLike dynamodb:LeadingKeys=TASK#*]',

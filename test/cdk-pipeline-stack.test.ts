@@ -475,7 +475,7 @@ describe('least privilege', () => {
       's3:GetObject,s3:PutObject on <bucket>/sources/* <bucket>/tasks/*',
       LIST,
       'states:StartExecution on <StateMachine>',
-      'states:StopExecution on arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<StateMachine.Name>:*',
+      'states:DescribeExecution,states:RedriveExecution,states:StopExecution on arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<StateMachine.Name>:*',
     ],
     inbox: [
       ...base('inbox'),
@@ -501,7 +501,7 @@ describe('least privilege', () => {
     ],
     export: [
       ...base('export'),
-      'states:SendTaskFailure,states:SendTaskSuccess on *',
+      'states:SendTaskFailure,states:SendTaskHeartbeat,states:SendTaskSuccess on *',
       's3:AbortMultipartUpload,s3:GetObject,s3:PutObject on <bucket>/tasks/*',
       LIST,
       items('GetItem,UpdateItem', 'TASK'),
@@ -536,6 +536,7 @@ describe('least privilege', () => {
     // Step Functions task tokens: SendTask* has no resource-level permissions
     'states:SendTaskSuccess',
     'states:SendTaskFailure',
+    'states:SendTaskHeartbeat',
     // CloudWatch Logs vended-log delivery, required for the state machine's logging
     'logs:CreateLogDelivery',
     'logs:GetLogDelivery',

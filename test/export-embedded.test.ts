@@ -8,6 +8,9 @@ import type { ExportJob, Exporter } from '../shared/export/exporter.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { probeVideo } from '../shared/render/probe-video.js';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { EXPORT_MESSAGE_GROUP } from '../shared/state-machine.js';
 import { recordedCalls } from './support/aws-call-recorder.js';
 import { startTestStack, type TestStack } from './support/stack.js';
 
@@ -113,5 +116,29 @@ describe('export', () => {
     expect(mine).toHaveLength(2);
     expect(mine[0].task_token).not.toBe(mine[1].task_token);
     expect(task.stages.export.status).toBe('succeeded');
+  });
+
+  it('deletes a message whose task token the state machine does not wait for, before any render (a message from before a restart)', async () => {
+    // prepare: a running task, and a message for it with a token this process never issued
+    stack.controls.closeGate('Story');
+    const sub = await stack.post({ creator_id: 'exp', video_id: 'stale', source_text: 'Stale token.', export_video: false });
+    const taskId = sub.body.task_id as string;
+    await stack.controls.waitForArrivals('Story', 1);
+    const rendersBefore = stack.exportService!.stats().renders_started;
+    const before = outcomes.length;
+    const stale = { task_id: taskId, creator_id: 'exp', video_id: 'stale', draft_key: `tasks/${taskId}/draft.json`, task_token: `AQ${randomBytes(480).toString('base64')}` };
+
+    // act
+    await stack.runtime.sqs.send(
+      new SendMessageCommand({ QueueUrl: stack.exportQueueUrl, MessageBody: JSON.stringify(stale), MessageGroupId: EXPORT_MESSAGE_GROUP, MessageDeduplicationId: randomUUID() }),
+    );
+    for (let poll = 0; poll < 200 && outcomes.length === before; poll += 1) await new Promise((r) => setTimeout(r, 50));
+
+    // assess
+    expect(outcomes.slice(before)).toEqual(['stale_token']);
+    expect(jobs.has(taskId)).toBe(false);
+    expect(stack.exportService!.stats().renders_started).toBe(rendersBefore);
+    stack.controls.openGate('Story');
+    expect((await stack.finished(taskId)).status).toBe('SUCCEEDED');
   });
 });

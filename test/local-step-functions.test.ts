@@ -1,11 +1,16 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import {
   DescribeExecutionCommand,
   ExecutionAlreadyExists,
   ExecutionDoesNotExist,
+  ExecutionNotRedrivable,
   InvalidName,
   InvalidToken,
   ListExecutionsCommand,
+  RedriveExecutionCommand,
   SendTaskFailureCommand,
   SendTaskHeartbeatCommand,
   SendTaskSuccessCommand,
@@ -25,7 +30,7 @@ import {
   type LambdaLike,
   type LocalStepFunctions,
   type LocalStepFunctionsOptions,
-} from '../infra/embedded/local-step-functions.js';
+} from '../infra/embedded/step-functions/local-step-functions.js';
 import { DEFINITION_PLACEHOLDERS, pipelineDefinition, substituteDefinition } from '../shared/state-machine.js';
 
 const REGION = 'us-east-1';
@@ -708,5 +713,329 @@ describe('embedded Step Functions: API errors', () => {
         sqs,
       }),
     ).rejects.toThrow(/neither a function in "lambdas"/);
+  });
+});
+
+describe('embedded Step Functions: executions survive a restart', () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+  const persistDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sfn-persist-'));
+    dirs.push(dir);
+    return dir;
+  };
+  const twoStages = {
+    StartAt: 'WriteStory',
+    TimeoutSeconds: 600,
+    States: {
+      WriteStory: { Type: 'Task', Resource: STORY_ARN, ResultPath: '$.story', Next: 'Narrate' },
+      Narrate: { Type: 'Task', Resource: NARRATE_ARN, Parameters: { 'storyKey.$': '$.story.storyKey' }, ResultPath: '$.audio', End: true },
+    },
+  };
+
+  it('continues an execution at the state it was in, with its input; the finished state is not run again', async () => {
+    // prepare: the first server stops while Narrate runs
+    const dir = persistDir();
+    const calls: string[] = [];
+    const entered = deferred<void>();
+    const first = await start({
+      definition: twoStages,
+      persistDir: dir,
+      lambdas: {
+        [STORY_ARN]: async () => {
+          calls.push('story');
+          return { storyKey: 'tasks/t1/story.json' };
+        },
+        [NARRATE_ARN]: async () => {
+          calls.push('narrate');
+          entered.resolve();
+          return new Promise(() => undefined);
+        },
+      },
+    });
+    await first.sfn.send(new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, name: 'task-resume', input: JSON.stringify({ taskId: 't1' }) }));
+    await entered.promise;
+    await first.instance.close();
+
+    // act: a new server on the same directory
+    const ended: ExecutionEnded[] = [];
+    const second = await start({
+      definition: twoStages,
+      persistDir: dir,
+      lambdas: {
+        [STORY_ARN]: async () => {
+          calls.push('story');
+          return { storyKey: 'tasks/t1/other.json' };
+        },
+        [NARRATE_ARN]: async (event) => {
+          calls.push('narrate');
+          return { audioKey: String((event as { storyKey: string }).storyKey).replace('story.json', 'audio.wav') };
+        },
+      },
+      onExecutionEnded: async (event) => {
+        ended.push(event);
+      },
+    });
+    await second.instance.idle();
+
+    // assess
+    expect(calls).toEqual(['story', 'narrate', 'narrate']);
+    const executionArn = `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:task-resume`;
+    const described = await second.sfn.send(new DescribeExecutionCommand({ executionArn }));
+    expect(described.status).toBe('SUCCEEDED');
+    expect(JSON.parse(described.output ?? '{}')).toEqual({ taskId: 't1', story: { storyKey: 'tasks/t1/story.json' }, audio: { audioKey: 'tasks/t1/audio.wav' } });
+    expect(ended.map((event) => [event.name, event.status])).toEqual([['task-resume', 'SUCCEEDED']]);
+  });
+
+  it('keeps ended executions across a restart and delivers an end the stopped process had not delivered', async () => {
+    // prepare: an execution ended FAILED whose onExecutionEnded did not complete
+    const dir = persistDir();
+    const first = await start({
+      definition: { StartAt: 'WriteStory', States: { WriteStory: { Type: 'Task', Resource: STORY_ARN, End: true } } },
+      persistDir: dir,
+      lambdas: {
+        [STORY_ARN]: async () => {
+          throw new BoomError('no story');
+        },
+      },
+      onExecutionEnded: async () => {
+        throw new Error('the process stopped before the fail handler was done');
+      },
+    });
+    await first.sfn.send(new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, name: 'task-ended' }));
+    await waitForStatus(first.sfn, 'task-ended', 'FAILED');
+    await first.instance.close();
+
+    // act
+    const ended: ExecutionEnded[] = [];
+    const second = await start({
+      definition: { StartAt: 'WriteStory', States: { WriteStory: { Type: 'Task', Resource: STORY_ARN, End: true } } },
+      persistDir: dir,
+      lambdas: { [STORY_ARN]: async () => ({}) },
+      onExecutionEnded: async (event) => {
+        ended.push(event);
+      },
+    });
+    await second.instance.idle();
+    const third = await start({
+      definition: { StartAt: 'WriteStory', States: { WriteStory: { Type: 'Task', Resource: STORY_ARN, End: true } } },
+      persistDir: dir,
+      lambdas: { [STORY_ARN]: async () => ({}) },
+      onExecutionEnded: async (event) => {
+        ended.push(event);
+      },
+    });
+    await third.instance.idle();
+
+    // assess: delivered once in all, status and error kept
+    expect(ended.map((event) => [event.name, event.status, event.error])).toEqual([['task-ended', 'FAILED', 'BoomError']]);
+    expect(third.instance.executions().map((execution) => execution.status)).toEqual(['FAILED']);
+  });
+
+  it('fails an execution whose record is unreadable or from another version, with the reason, and still starts', async () => {
+    // prepare
+    const dir = persistDir();
+    writeFileSync(join(dir, 'task-corrupt.json'), '{"version":1,"executionArn":');
+    writeFileSync(join(dir, 'task-old.json'), JSON.stringify({ version: 0, name: 'task-old' }));
+    const ended: ExecutionEnded[] = [];
+
+    // act
+    const { instance } = await start({
+      definition: { StartAt: 'WriteStory', States: { WriteStory: { Type: 'Task', Resource: STORY_ARN, End: true } } },
+      persistDir: dir,
+      lambdas: { [STORY_ARN]: async () => ({}) },
+      onExecutionEnded: async (event) => {
+        ended.push(event);
+      },
+    });
+    await instance.idle();
+
+    // assess
+    const byName = Object.fromEntries(ended.map((event) => [event.name, event]));
+    expect(Object.keys(byName).sort()).toEqual(['task-corrupt', 'task-old']);
+    expect(byName['task-corrupt']).toMatchObject({ status: 'FAILED', error: 'ExecutionRecordUnreadable' });
+    expect(byName['task-corrupt'].cause).toContain('not JSON');
+    expect(byName['task-old'].cause).toContain('written by another version');
+    expect(readdirSync(dir).sort()).toEqual(['task-corrupt.json', 'task-corrupt.json.unreadable', 'task-old.json', 'task-old.json.unreadable']);
+  });
+
+  it('prunes ended executions 14 days after they stopped, and keeps younger ones', async () => {
+    // prepare
+    const dir = persistDir();
+    const stored = (name: string, daysAgo: number) => ({
+      version: 1,
+      executionArn: `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${name}`,
+      stateMachineArn: STATE_MACHINE_ARN,
+      name,
+      status: 'FAILED',
+      input: '{}',
+      startDate: new Date(Date.now() - daysAgo * 86_400_000 - 60_000).toISOString(),
+      stopDate: new Date(Date.now() - daysAgo * 86_400_000).toISOString(),
+      notified: true,
+    });
+    writeFileSync(join(dir, 'task-old.json'), JSON.stringify(stored('task-old', 14.01)));
+    writeFileSync(join(dir, 'task-young.json'), JSON.stringify(stored('task-young', 13.9)));
+
+    // act
+    const { instance } = await start({
+      definition: { StartAt: 'WriteStory', States: { WriteStory: { Type: 'Task', Resource: STORY_ARN, End: true } } },
+      persistDir: dir,
+      lambdas: { [STORY_ARN]: async () => ({}) },
+    });
+
+    // assess
+    expect(instance.executions().map((execution) => execution.name)).toEqual(['task-young']);
+    expect(readdirSync(dir)).toEqual(['task-young.json']);
+  });
+});
+
+async function waitForStatus(sfn: SFNClient, name: string, status: string): Promise<void> {
+  const executionArn = `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${name}`;
+  for (let poll = 0; poll < 100; poll += 1) {
+    if ((await sfn.send(new DescribeExecutionCommand({ executionArn }))).status === status) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`${name} never reached ${status}`);
+}
+
+describe('embedded Step Functions: RedriveExecution', () => {
+  const executionArnOf = (name: string) => `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${name}`;
+  const threeStages = {
+    StartAt: 'WriteStory',
+    TimeoutSeconds: 600,
+    States: {
+      WriteStory: { Type: 'Task', Resource: STORY_ARN, ResultPath: '$.story', Next: 'Narrate' },
+      Narrate: { Type: 'Task', Resource: NARRATE_ARN, Parameters: { 'storyKey.$': '$.story.storyKey', 'redrives.$': '$$.Execution.RedriveCount' }, ResultPath: '$.audio', End: true },
+    },
+  };
+
+  it('runs the failed state again with its input, keeps the finished one, and counts the redrive', async () => {
+    // prepare: Narrate fails once, for good
+    const calls: string[] = [];
+    const ended: ExecutionEnded[] = [];
+    let narrateFails = true;
+    const { sfn } = await start({
+      definition: threeStages,
+      lambdas: {
+        [STORY_ARN]: async () => {
+          calls.push('story');
+          return { storyKey: 'tasks/t1/story.json' };
+        },
+        [NARRATE_ARN]: async (event) => {
+          calls.push('narrate');
+          if (narrateFails) throw new BoomError('tts down');
+          return { heard: event };
+        },
+      },
+      onExecutionEnded: async (event) => {
+        ended.push(event);
+      },
+    });
+    await sfn.send(new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, name: 'task-redrive', input: JSON.stringify({ taskId: 't1' }) }));
+    await waitForStatus(sfn, 'task-redrive', 'FAILED');
+    narrateFails = false;
+
+    // act
+    const redriven = await sfn.send(new RedriveExecutionCommand({ executionArn: executionArnOf('task-redrive') }));
+    await waitForStatus(sfn, 'task-redrive', 'SUCCEEDED');
+
+    // assess
+    expect(redriven.redriveDate).toBeInstanceOf(Date);
+    expect(calls).toEqual(['story', 'narrate', 'narrate']);
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn: executionArnOf('task-redrive') }));
+    expect(described.redriveCount).toBe(1);
+    expect(described.redriveStatus).toBe('NOT_REDRIVABLE');
+    expect(described.error).toBeUndefined();
+    expect(JSON.parse(described.input ?? '{}')).toEqual({ taskId: 't1' });
+    expect(JSON.parse(described.output ?? '{}').audio).toEqual({ heard: { storyKey: 'tasks/t1/story.json', redrives: 1 } });
+    expect(ended.map((event) => [event.status, event.redriveCount])).toEqual([
+      ['FAILED', 0],
+      ['SUCCEEDED', 1],
+    ]);
+  });
+
+  it('redrives a stopped (ABORTED) execution and refuses RUNNING and SUCCEEDED ones with ExecutionNotRedrivable', async () => {
+    // prepare
+    const gate = deferred<void>();
+    let holds = true;
+    const { sfn } = await start({
+      definition: threeStages,
+      lambdas: {
+        [STORY_ARN]: async () => ({ storyKey: 'k' }),
+        [NARRATE_ARN]: async () => {
+          if (holds) await gate.promise;
+          return {};
+        },
+      },
+    });
+    await sfn.send(new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, name: 'task-abort', input: '{}' }));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    // act + assess: RUNNING is refused
+    const running = await failureOf(sfn.send(new RedriveExecutionCommand({ executionArn: executionArnOf('task-abort') })));
+    expect(running).toBeInstanceOf(ExecutionNotRedrivable);
+    expect((running as Error).message).toContain('Execution is RUNNING and cannot be redriven');
+
+    await sfn.send(new StopExecutionCommand({ executionArn: executionArnOf('task-abort'), cause: 'cancelled' }));
+    holds = false;
+    gate.resolve();
+    await sfn.send(new RedriveExecutionCommand({ executionArn: executionArnOf('task-abort') }));
+    await waitForStatus(sfn, 'task-abort', 'SUCCEEDED');
+
+    const succeeded = await failureOf(sfn.send(new RedriveExecutionCommand({ executionArn: executionArnOf('task-abort') })));
+    expect(succeeded).toBeInstanceOf(ExecutionNotRedrivable);
+    expect((succeeded as Error).message).toContain('Execution is SUCCEEDED and cannot be redriven');
+  });
+
+  it('restarts the execution timeout; 14 days after its stop an execution is no longer kept, so no longer redriven', async () => {
+    // prepare: stored executions: one that timed out just now, one that failed 13.99 days ago, one 14.01 days ago
+    const dir = mkdtempSync(join(tmpdir(), 'sfn-redrive-'));
+    const stored = (name: string, status: string, stoppedDaysAgo: number) => ({
+      version: 1,
+      executionArn: executionArnOf(name),
+      stateMachineArn: STATE_MACHINE_ARN,
+      name,
+      status,
+      input: '{"taskId":"t9"}',
+      startDate: new Date(Date.now() - stoppedDaysAgo * 86_400_000 - 700_000).toISOString(),
+      stopDate: new Date(Date.now() - stoppedDaysAgo * 86_400_000).toISOString(),
+      current: { state: 'Narrate', input: { taskId: 't9', story: { storyKey: 'tasks/t9/story.json' } } },
+      notified: true,
+    });
+    writeFileSync(join(dir, 'task-timed-out.json'), JSON.stringify(stored('task-timed-out', 'TIMED_OUT', 0.01)));
+    writeFileSync(join(dir, 'task-young.json'), JSON.stringify(stored('task-young', 'FAILED', 13.99)));
+    writeFileSync(join(dir, 'task-too-old.json'), JSON.stringify(stored('task-too-old', 'FAILED', 14.01)));
+    const calls: string[] = [];
+    try {
+      const { sfn } = await start({
+        definition: threeStages,
+        persistDir: dir,
+        lambdas: {
+          [STORY_ARN]: async () => {
+            calls.push('story');
+            return {};
+          },
+          [NARRATE_ARN]: async (event) => {
+            calls.push(`narrate ${JSON.stringify(event)}`);
+            return {};
+          },
+        },
+      });
+
+      // act: started 700 s before its stop, with a 600 s limit — a redrive gets a fresh 600 s
+      await sfn.send(new RedriveExecutionCommand({ executionArn: executionArnOf('task-timed-out') }));
+      await waitForStatus(sfn, 'task-timed-out', 'SUCCEEDED');
+
+      // assess
+      expect(calls).toEqual(['narrate {"storyKey":"tasks/t9/story.json","redrives":1}']);
+      const young = await sfn.send(new DescribeExecutionCommand({ executionArn: executionArnOf('task-young') }));
+      expect(young.redriveStatus).toBe('REDRIVABLE');
+      const tooOld = await failureOf(sfn.send(new RedriveExecutionCommand({ executionArn: executionArnOf('task-too-old') })));
+      expect(tooOld).toBeInstanceOf(ExecutionDoesNotExist);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

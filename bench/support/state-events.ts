@@ -48,14 +48,49 @@ export function installStateEventTap(): void {
     const isRoot = !options || !('_rootAbortSignal' in options);
     const context = options?.context as { Execution?: { Name?: unknown } } | undefined;
     const execution = typeof context?.Execution?.Name === 'string' ? context.Execution.Name : undefined;
-    if (isRoot && execution) void drain(execution, run.eventLogs);
-    return run;
+    if (!isRoot || !execution) return run;
+    // The embedded Step Functions reads the same generator (it stores each state entered, to
+    // continue after a restart): one reader would take every other event from the other, so
+    // the tap reads the original and hands a copy of every event on.
+    const copy = replay();
+    void drain(execution, run.eventLogs, copy.push).finally(copy.end);
+    return { ...run, eventLogs: copy.events };
   };
 }
 
-async function drain(execution: string, events: AsyncGenerator<unknown>): Promise<void> {
+/** A second generator of the same events: `push` each one, `end` when the source ends. */
+function replay(): { events: AsyncGenerator<unknown>; push: (event: unknown) => void; end: () => void } {
+  const queue: unknown[] = [];
+  let ended = false;
+  let wake: (() => void) | undefined;
+  const events = (async function* () {
+    for (;;) {
+      while (queue.length > 0) yield queue.shift();
+      if (ended) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  })();
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
+  return {
+    events,
+    push: (event) => {
+      queue.push(event);
+      notify();
+    },
+    end: () => {
+      ended = true;
+      notify();
+    },
+  };
+}
+
+async function drain(execution: string, events: AsyncGenerator<unknown>, passOn: (event: unknown) => void): Promise<void> {
   try {
     for await (const raw of events) {
+      passOn(raw);
       const e = raw as { type: string; timestamp: number; state?: { name: string; type: string; input?: unknown; output?: unknown } };
       if (!STATE_EVENT_TYPES.has(e.type) || !e.state) continue;
       const payload = e.type === 'StateExited' ? e.state.output : e.state.input;

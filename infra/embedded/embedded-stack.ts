@@ -38,7 +38,7 @@ import {
 } from '../../shared/state-machine.js';
 import { STAGES, listTasks, markTaskFailed, type StageName } from '../../shared/task-record.js';
 import { startExportService } from './export-service.js';
-import { startLocalStepFunctions, type LambdaLike } from './local-step-functions.js';
+import { startLocalStepFunctions, type ExecutionSummary, type LambdaLike } from './step-functions/local-step-functions.js';
 import { createStateMachineHandlers } from './state-machine-handlers.js';
 import { TestControls, injectedError } from './test-controls.js';
 import { runAsPrincipal, type EmbeddedPrincipal } from './aws-principal.js';
@@ -139,6 +139,27 @@ async function freePort(host: string): Promise<number> {
 }
 
 /**
+ * Tasks RUNNING with no execution to continue (the data directory was written by a version that
+ * kept executions in memory, or the stack stopped between the task record and StartExecution)
+ * cannot resume: they are marked FAILED and their locks freed. Every other running task
+ * continues with its execution (the local Step Functions API reloads them from the data dir).
+ */
+async function failTasksWithoutExecution(rt: Runtime, executions: ExecutionSummary[], log: ReturnType<typeof createLogger>): Promise<void> {
+  const known = new Set(executions.map((execution) => execution.name));
+  for (const task of await listTasks(rt, { status: 'RUNNING', limit: 10_000 })) {
+    if (known.has(task.task_id)) continue;
+    const stage = (STAGES as readonly string[]).includes(task.stage) ? (task.stage as StageName) : 'execution';
+    await markTaskFailed(rt, task.task_id, {
+      stage,
+      code: 'interrupted_by_restart',
+      message: 'The embedded stack stopped while this task was running (interrupted by restart) and kept no execution to continue from; submit it again.',
+    });
+    await releaseVideoLock(rt, { creatorId: task.creator_id, videoId: task.video_id, taskId: task.task_id });
+    log.warn('task interrupted by restart marked FAILED', { task_id: task.task_id, creator_id: task.creator_id, video_id: task.video_id, stage });
+  }
+}
+
+/**
  * The whole pipeline in one process: dynalite (DynamoDB), s3rver (S3, file-backed), fauxqs
  * (SQS FIFO), the local Step Functions API running the shared definition, the same handlers
  * that Lambda runs, the export agent, the single-threaded export service and the HTTP API.
@@ -148,7 +169,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
   const host = options.host ?? '127.0.0.1';
   await ensurePortFree(host, options.port);
   const dataDir = resolve(options.dataDir);
-  for (const dir of ['dynamodb', 's3', 'exporter']) mkdirSync(join(dataDir, dir), { recursive: true });
+  for (const dir of ['dynamodb', 's3', 'exporter', 'step-functions']) mkdirSync(join(dataDir, dir), { recursive: true });
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {
     for (const close of closers.reverse()) await close().catch((error: unknown) => log.warn('shutdown step failed', { error }));
@@ -232,19 +253,6 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     // Each handler runs as the function it is on AWS, so its calls can be checked against that role.
     const as = <T>(principal: EmbeddedPrincipal, work: () => T): T => runAsPrincipal({ principal, settings: rt.settings }, work);
 
-    // Recovery: tasks RUNNING when the stack last stopped cannot resume (their executions lived
-    // in this process): mark them FAILED and free their locks.
-    for (const task of await listTasks(rt, { status: 'RUNNING', limit: 10_000 })) {
-      const stage = (STAGES as readonly string[]).includes(task.stage) ? (task.stage as StageName) : 'execution';
-      await markTaskFailed(rt, task.task_id, {
-        stage,
-        code: 'interrupted_by_restart',
-        message: 'The embedded stack stopped while this task was running (interrupted by restart); submit it again.',
-      });
-      await releaseVideoLock(rt, { creatorId: task.creator_id, videoId: task.video_id, taskId: task.task_id });
-      log.warn('task interrupted by restart marked FAILED', { task_id: task.task_id, creator_id: task.creator_id, video_id: task.video_id, stage });
-    }
-
     // Each task's log lines, kept with its artifacts when its execution ends.
     const taskLogs = new Map<string, string[]>();
     const removeSink = addLogSink((line: LogLine) => {
@@ -287,6 +295,8 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       lambdas,
       sqs: rt.sqs,
       runAsService: (send) => as('stateMachine', send),
+      // Executions live on disk: after a restart they continue where they were (issue 12).
+      persistDir: join(dataDir, 'step-functions'),
       port: sfnPort,
       host,
       beforeTask: options.testControls ? ({ stateName, executionName }) => controls.beforeTask(stateName, executionName) : undefined,
@@ -296,7 +306,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
           await as('fail', () => (handlers.fail as (e: unknown) => Promise<unknown>)({
             source: 'aws.states',
             'detail-type': 'Step Functions Execution Status Change',
-            detail: { executionArn: ended.executionArn, name: ended.name, status: ended.status, error: ended.error, cause: ended.cause },
+            detail: { executionArn: ended.executionArn, name: ended.name, status: ended.status, error: ended.error, cause: ended.cause, redriveCount: ended.redriveCount },
           })).catch((error: unknown) => log.error('fail handler failed for an ended execution', { error, task_id: ended.name }));
         }
         await flushTaskLog(ended.name).catch((error: unknown) => log.warn('could not store task log', { error, task_id: ended.name }));
@@ -306,6 +316,9 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       },
     });
     closers.push(() => sfn.close());
+    // Executions that ended before this start (their ends are delivered by now) are settled.
+    for (const execution of sfn.executions()) if (execution.status !== 'RUNNING') settledTasks.add(execution.name);
+    await failTasksWithoutExecution(rt, sfn.executions(), log);
 
     // Export agent, in-process (the same code runs by hand: npm run export-agent).
     const baseExporter: Exporter = new HttpExporter(exportVideoUrl, env.EXPORT_AUTH_TOKEN);

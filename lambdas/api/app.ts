@@ -16,6 +16,7 @@ import { MAX_BODY_BYTES, MAX_SOURCE_TEXT_CHARS, assertId, parseRunRequest } from
 import type { Runtime } from '../../shared/runtime.js';
 import { submitTask } from '../../shared/submit.js';
 import { TaskNotCancellableError, cancelTask } from '../../shared/cancel.js';
+import { TaskNotRetryableError, retryTask } from '../../shared/retry.js';
 import { ExportBacklogFullError, ExportBacklogGauge, loadExportBacklog } from '../../shared/export/export-backlog.js';
 import { IdempotencyKeyReusedError, IdempotentRequestInProgressError, assertIdempotencyKey } from '../../shared/idempotency.js';
 import { getTask, listTasks, type TaskRecord, type TaskStatus } from '../../shared/task-record.js';
@@ -72,7 +73,7 @@ export function createApiApp(rt: Runtime) {
       return errorResponse(c, 422, { error: error.code, message: error.message });
     }
     if (error instanceof IdempotentRequestInProgressError) return errorResponse(c, 409, { error: error.code, message: error.message });
-    if (error instanceof TaskNotCancellableError) {
+    if (error instanceof TaskNotCancellableError || error instanceof TaskNotRetryableError) {
       return errorResponse(c, 409, { error: error.code, message: error.message, status: error.status });
     }
     if (error instanceof TaskNotFoundError) return errorResponse(c, 404, { error: error.code, message: error.message });
@@ -160,6 +161,12 @@ export function createApiApp(rt: Runtime) {
     const task = await loadTask(c.req.param('task_id'));
     const cancelled = await cancelTask(rt, task.task_id, log);
     return c.json({ task_id: cancelled.task_id, status: cancelled.status, links: { self: `${base}/tasks/${cancelled.task_id}` } }, 200);
+  });
+
+  app.post(`${base}/tasks/:task_id/retry`, async (c) => {
+    const task = await loadTask(c.req.param('task_id'));
+    const retried = await retryTask(rt, task.task_id, log);
+    return c.json({ task_id: retried.task_id, status: retried.status, redrives: retried.redrives, links: { self: `${base}/tasks/${retried.task_id}` } }, 202);
   });
 
   app.get(`${base}/tasks/:task_id/artifacts/*`, async (c) => {

@@ -18,7 +18,8 @@ export interface CatchFailureEvent {
 export interface ExecutionStatusEvent {
   source: 'aws.states';
   'detail-type': string;
-  detail: { executionArn: string; name: string; status: string; error?: string | null; cause?: string | null };
+  /** `redriveCount`: which run of the execution ended (0 before any redrive) */
+  detail: { executionArn: string; name: string; status: string; error?: string | null; cause?: string | null; redriveCount?: number };
 }
 
 export type FailEvent = CatchFailureEvent | ExecutionStatusEvent;
@@ -38,6 +39,11 @@ export function createFailHandler(rt: Runtime) {
     const log = createLogger(taskLogFields({ task_id: taskId, creator_id: record?.creator_id, video_id: record?.video_id }, 'fail'));
     if (!record) {
       log.warn('failure reported for an unknown task');
+      return { recorded: false, lock_released: false };
+    }
+    // A late event about a run from before the latest redrive must not undo the redriven task.
+    if (isStatusEvent(event) && (event.detail.redriveCount ?? 0) < (record.redrives ?? 0)) {
+      log.info('execution event from before the latest redrive ignored', { redrive_count: event.detail.redriveCount ?? 0, redrives: record.redrives });
       return { recorded: false, lock_released: false };
     }
     let taskError: TaskError;

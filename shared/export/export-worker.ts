@@ -1,5 +1,5 @@
 import { DeleteMessageCommand } from '@aws-sdk/client-sqs';
-import { SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
+import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { getObjectText, objectExists, presignGet, putObjectStream } from '../artifacts.js';
 import type { Draft } from '../draft/draft.js';
 import { ExportFailedError, ExportRetryableError, LockLostError, TaskNotRunningError, errorMessage, errorName, isStaleTaskTokenError } from '../errors.js';
@@ -36,7 +36,8 @@ export type ExportOutcome =
   | 'malformed'
   | 'abandoned'
   | 'lock_lost'
-  | 'lease_lost';
+  | 'lease_lost'
+  | 'stale_token';
 
 export interface ExportWorkerDeps {
   rt: Runtime;
@@ -62,6 +63,17 @@ function parseMessage(body: string): ExportMessage | undefined {
   return undefined;
 }
 
+/** Whether the state machine has stopped waiting for this token (any other error is thrown: the message comes back). */
+async function isStaleToken(rt: Runtime, taskToken: string): Promise<boolean> {
+  try {
+    await rt.sfn.send(new SendTaskHeartbeatCommand({ taskToken }));
+    return false;
+  } catch (error: unknown) {
+    if (isStaleTaskTokenError(error)) return true;
+    throw error;
+  }
+}
+
 /**
  * Handles one export message, start to finish. The worker is the only writer of the task's
  * video: it stores it under `tasks/<id>/attempts/<fence>/final_video.mp4` (the task's lock
@@ -71,6 +83,9 @@ function parseMessage(body: string): ExportMessage | undefined {
  * - task no longer RUNNING → delete the message (SQS cannot delete a message nobody received);
  * - task's lock taken over (token revoked, before the render or at the commit) → SendTaskFailure
  *   `LockLostError` and delete: a stale holder's video never becomes the task's result;
+ * - no stored video and the task token no longer live (SendTaskHeartbeat answers InvalidToken /
+ *   TaskTimedOut: a message from before a restart, or of a timed-out attempt) → delete, before
+ *   any render;
  * - video already stored for this token (a redelivery) → commit it, report success without a second render;
  * - render failed → SendTaskFailure (terminal) and delete, so one bad task cannot block the queue;
  * - a fault a fresh attempt may fix → SendTaskFailure `ExportRetryableError` and delete;
@@ -175,6 +190,16 @@ async function runExport(
     return 'reused_existing_video';
   }
 
+  // A message the state machine no longer waits for (sent before a restart of the embedded
+  // stack, or by an attempt that has since timed out) must not start a render: its report would
+  // be dropped, and the live attempt's message renders the video (a stored video is reused above,
+  // which renders nothing). SendTaskHeartbeat is the cheap "is this token live?" on AWS and
+  // locally; without HeartbeatSeconds on the state it changes nothing else.
+  if (await isStaleToken(rt, message.task_token)) {
+    log.warn('export message with a stale task token deleted before any render');
+    await deleteMessage();
+    return 'stale_token';
+  }
   const started = rt.clock.now();
   try {
     const draftText = await getObjectText(rt, message.draft_key);

@@ -154,6 +154,7 @@ export function iamRequestsOf(service: string, operation: string, input: Input):
         case 'ListExecutions':
           return [req(operation, str(input.stateMachineArn))];
         case 'StopExecution':
+        case 'RedriveExecution':
         case 'DescribeExecution':
         case 'GetExecutionHistory':
           return [req(operation, str(input.executionArn))];

@@ -93,6 +93,7 @@ export class PipelineApi extends StackRoom {
     const task = tasks.addResource('{task_id}');
     task.addMethod('GET', integration, { requestValidator: paramsValidator, requestParameters: path(['task_id']) });
     task.addResource('cancel').addMethod('POST', integration, { requestValidator: paramsValidator, requestParameters: path(['task_id']) });
+    task.addResource('retry').addMethod('POST', integration, { requestValidator: paramsValidator, requestParameters: path(['task_id']) });
     task
       .addResource('artifacts')
       .addResource('{artifact+}')

@@ -78,7 +78,7 @@ export class EntryFunctions extends StackRoom {
     grants.allowObjects(api, ['s3:GetObject', 's3:PutObject'], [PREFIX.sources, PREFIX.tasks]);
     grants.allowListing(api);
     api.role.addToPolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [stateMachine.stateMachineArn] }));
-    api.role.addToPolicy(new iam.PolicyStatement({ actions: ['states:StopExecution'], resources: [executionArns] }));
+    api.role.addToPolicy(new iam.PolicyStatement({ actions: ['states:StopExecution', 'states:RedriveExecution', 'states:DescribeExecution'], resources: [executionArns] }));
 
     grants.allowItems(inbox, SUBMIT_ITEMS);
     grants.allowObjects(inbox, ['s3:GetObject', 's3:DeleteObject'], [PREFIX.inbox]);

@@ -66,7 +66,7 @@ export class ExportWorker extends StackRoom {
 
     const exportStatements = (): iam.PolicyStatement[] => [
       // SendTask* has no resource-level permissions: the task token is the capability.
-      new iam.PolicyStatement({ actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'], resources: ['*'] }),
+      new iam.PolicyStatement({ actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'], resources: ['*'] }),
       // The video goes up in parts (s3:PutObject covers them); giving up a broken upload is its own action.
       new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], resources: [grants.objectsUnder(PREFIX.tasks)] }),
       grants.bucketListing(),

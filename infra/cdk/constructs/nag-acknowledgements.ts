@@ -40,7 +40,7 @@ export function nagArn(stack: Stack, value: string): string {
 }
 
 export const SEND_TASK_REASON =
-  'states:SendTaskSuccess/SendTaskFailure have no resource-level permissions (AWS documents none for task tokens): the token in each message is the capability, so the resource must be *.';
+  'states:SendTaskSuccess/SendTaskFailure/SendTaskHeartbeat have no resource-level permissions (AWS documents none for task tokens): the token in each message is the capability, so the resource must be *.';
 export const TASK_OBJECTS_REASON =
   'Every artifact of a task lives under tasks/<task_id>/ with ids created at submit time: tasks/* is the narrowest stable pattern (never sources/, inbox/ or another prefix).';
 const SOURCES_REASON =
