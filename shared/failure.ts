@@ -26,7 +26,7 @@ export function causeMessage(cause: string | undefined): string {
   try {
     const parsed: unknown = JSON.parse(cause);
     if (parsed && typeof parsed === 'object' && 'errorMessage' in parsed) {
-      const message = (parsed as { errorMessage: unknown }).errorMessage;
+      const message = (parsed).errorMessage;
       if (typeof message === 'string') return message;
     }
   } catch {

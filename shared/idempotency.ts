@@ -12,7 +12,7 @@ import { getTask, type TaskRecord } from './task-record.js';
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
 /** A reservation whose submission never started its task (the process died) frees itself after this. */
 const PENDING_TTL_SECONDS = 60;
-const KEY_PATTERN = /^[A-Za-z0-9_.:\-]{1,200}$/;
+const KEY_PATTERN = /^[A-Za-z0-9_.:-]{1,200}$/;
 
 /** The same key was used with a different request body. HTTP 422. */
 export class IdempotencyKeyReusedError extends PipelineError {

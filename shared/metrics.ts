@@ -34,6 +34,6 @@ export function emitMetric(
   const line = metrics.singleMetric();
   line.clearDefaultDimensions();
   line.addDimensions(dimensions);
-  for (const [key, v] of Object.entries(fields)) if (v !== undefined) line.addMetadata(key, typeof v === 'string' ? v : String(v));
+  for (const [key, v] of Object.entries(fields)) if (v !== undefined) line.addMetadata(key, typeof v === 'string' ? v : JSON.stringify(v));
   line.addMetric(name, unit === 'Count' ? MetricUnit.Count : MetricUnit.Milliseconds, value);
 }

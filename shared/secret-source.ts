@@ -2,9 +2,9 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
 /** A value read once and remembered; read again after a failure or after `forget()`. */
 export interface RememberedValue<T> {
-  get(): Promise<T>;
+  get: () => Promise<T>;
   /** drop the remembered value (a rotated secret): the next `get()` reads again */
-  forget(): void;
+  forget: () => void;
 }
 
 /**
@@ -23,7 +23,7 @@ export function rememberUntilFailure<T>(read: () => Promise<T>): RememberedValue
     });
     return attempt;
   };
-  start();
+  void start();
   return {
     get: () => pending ?? start(),
     forget: () => {

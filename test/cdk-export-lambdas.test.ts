@@ -53,7 +53,7 @@ function fakeRuntime(answer: (client: string, command: string, input: Record<str
     s3: stub(new S3Client({ region: 'us-east-1', credentials }), 's3'),
     sqs: stub(new SQSClient({ region: 'us-east-1', credentials }), 'sqs'),
     sfn: stub(new SFNClient({ region: 'us-east-1', credentials }), 'sfn'),
-  } as Runtime;
+  };
   return { rt, sent };
 }
 

@@ -50,8 +50,8 @@ beforeAll(() => {
     [logicalId(stack.stateMachine)]: 'StateMachine',
   });
   for (const [name, f] of Object.entries(stack.functions)) {
-    names[logicalId(f!.fn)] = `fn:${name}`;
-    names[logicalId(f!.logGroup)] = `logs:${name}`;
+    names[logicalId(f.fn)] = `fn:${name}`;
+    names[logicalId(f.logGroup)] = `logs:${name}`;
   }
 }, 240_000);
 
@@ -438,7 +438,7 @@ describe('the functions', () => {
     const stray: string[] = [];
     for (const [name, f] of Object.entries(stack.functions)) {
       const reader = name === 'exportDlq' ? 'export-dlq' : name;
-      const variables = Object.keys((json.Resources[logicalId(f!.fn)].Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables);
+      const variables = Object.keys((json.Resources[logicalId(f.fn)].Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables);
       for (const variable of variables) {
         const field = (Object.keys(SETTING_ENV) as Array<keyof Settings>).find((k) => SETTING_ENV[k] === variable);
         const readBy = field && settingMetaOf(field).readBy;
@@ -551,7 +551,7 @@ describe('least privilege', () => {
   it('has no wildcard action anywhere, and a * resource only for the named actions AWS offers nothing narrower for', () => {
     const policies = Object.values(json.Resources).filter((r) => r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy' || r.Type === 'AWS::IAM::Role');
     const statements = policies.flatMap((r) => [
-      ...(((r.Properties?.PolicyDocument as { Statement?: any[] })?.Statement ?? []) as any[]),
+      ...(((r.Properties?.PolicyDocument as { Statement?: any[] })?.Statement ?? [])),
       ...(((r.Properties?.Policies as Array<{ PolicyDocument: { Statement: any[] } }>) ?? []).flatMap((p) => p.PolicyDocument.Statement)),
     ]);
     expect(statements.length).toBeGreaterThan(30);

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +22,7 @@ const listen = async (server: Server) => {
 const bodyOf = (req: IncomingMessage) =>
   new Promise<string>((ok) => {
     let body = '';
-    req.on('data', (c: Buffer) => (body += c));
+    req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => ok(body));
   });
 
@@ -39,13 +39,14 @@ describe('the export service secret', () => {
   let exporterUrl: string;
 
   beforeAll(async () => {
-    sm = createServer(async (req, res) => {
+    sm = createServer((req, res) => void answerSecretsManager(req, res));
+    async function answerSecretsManager(req: IncomingMessage, res: ServerResponse) {
       const { SecretId } = JSON.parse(await bodyOf(req)) as { SecretId: string };
       secretReads.push(SecretId);
       const value = secretValues.shift();
       res.writeHead(value === null ? 400 : 200, { 'content-type': 'application/x-amz-json-1.1' });
       res.end(JSON.stringify(value === null ? { __type: 'AccessDeniedException', message: 'not allowed' } : { ARN: SecretId, SecretString: value }));
-    });
+    }
     secrets = new SecretsManagerClient({ region: 'us-east-1', endpoint: await listen(sm), credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
     exporterServer = createServer((req, res) => {
       seen.push(req.headers.authorization);

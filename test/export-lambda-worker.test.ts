@@ -177,9 +177,9 @@ describe('the Lambda export worker', () => {
     // The next export starts a lease after the death, not after the queue's visibility.
     const freedAfterMs = mine[1].receivedAt - killedAt;
     expect(freedAfterMs).toBeLessThan(5 * LEASE_SECONDS * 1000);
-    const runs = exportService!.stats().jobs.filter((j) => j.task_id === taskId);
+    const runs = exportService.stats().jobs.filter((j) => j.task_id === taskId);
     expect(runs).toHaveLength(1);
-    expect(exportService!.stats().max_concurrent_renders).toBe(1);
+    expect(exportService.stats().max_concurrent_renders).toBe(1);
     recordReliability({
       fault: 'Lambda export worker killed right after receiving (before its first renewal)',
       runs: 1,

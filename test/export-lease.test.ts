@@ -50,7 +50,7 @@ function fakeRuntime(fail: (command: string) => Error | undefined = () => undefi
     s3: stub(new S3Client({ region: 'us-east-1', credentials })),
     sqs: stub(new SQSClient({ region: 'us-east-1', credentials })),
     sfn: stub(new SFNClient({ region: 'us-east-1', credentials })),
-  } as Runtime;
+  };
   return { rt, sent };
 }
 

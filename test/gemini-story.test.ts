@@ -159,7 +159,7 @@ describe('the Gemini API key and the provider choice', () => {
     const calls: string[] = [];
     const sm = createServer((req, res) => {
       let body = '';
-      req.on('data', (c: Buffer) => (body += c));
+      req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
         calls.push(`${String(req.headers['x-amz-target'])} ${body}`);
         const { SecretId } = JSON.parse(body) as { SecretId: string };

@@ -34,7 +34,7 @@ function captureStdout(): string[] {
   process.stdout.write = ((chunk: string | Uint8Array) => {
     written.push(String(chunk));
     return true;
-  }) as typeof process.stdout.write;
+  });
   cleanups.push(() => (process.stdout.write = original));
   return written;
 }

@@ -131,12 +131,12 @@ describe('concurrency semaphore with leases', () => {
     const rt = table.runtimeWith(clock);
     const take = (holder: string) => acquireConcurrencySlot(rt, { provider: 'fake-crash', maxConcurrency: 2, holder, leaseSeconds: 30 });
     const crashed = await take('task-a');
-    let alive = await take('task-b');
+    const alive = await take('task-b');
     expect(crashed && alive && crashed.slot !== alive.slot).toBe(true);
     // task-a crashes here: it never renews or releases; task-b keeps renewing
     expect(await take('task-c')).toBeUndefined();
     clock.advance(20_000);
-    alive = await renewConcurrencySlot(rt, alive!, 30);
+    expect(await renewConcurrencySlot(rt, alive!, 30)).toBeTruthy();
     clock.advance(10_000);
     expect(await take('task-c')).toBeUndefined(); // the lease covers its last millisecond
     clock.advance(1);
@@ -261,7 +261,7 @@ describe('the state machine rate-limit loop', () => {
           Tts: async (event) => (calls.Tts.push(event), answer(ttsAnswers, { audio_key: 'a', timings_key: 't', duration_ms: 1 })) as never,
           Draft: async () => ({ draft_key: 'd' }),
           Finalize: async () => ({}),
-          RecordFailure: async (event) => (calls.RecordFailure.push(event), {}) as never,
+          RecordFailure: async (event) => (calls.RecordFailure.push(event), {}),
         },
         // the Wait states' SecondsPath is read and honoured; only the real sleeping is skipped
         waitTimeOverrides: { StoryRateLimitWait: 0, TtsRateLimitWait: 0 },
@@ -273,7 +273,7 @@ describe('the state machine rate-limit loop', () => {
   const limited = { rate_limited: true, retry_after_seconds: 30 };
 
   it('sends a rate-limited Story and Tts to a Wait and back, counting the waits in the state data', async () => {
-    const { result, calls } = await run(3, [limited, limited], [limited]);
+    const { result, calls } = run(3, [limited, limited], [limited]);
     const output = (await result) as Record<string, unknown>;
     expect(calls.Story).toHaveLength(3);
     expect(calls.Tts).toHaveLength(2);
@@ -283,7 +283,7 @@ describe('the state machine rate-limit loop', () => {
   });
 
   it('fails the task through the fail path with a named error when the bound is hit', async () => {
-    const { result, calls } = await run(3, [limited, limited, limited, limited, limited], []);
+    const { result, calls } = run(3, [limited, limited, limited, limited, limited], []);
     await expect(result).rejects.toMatchObject({ name: 'ExecutionError' });
     expect(calls.Story).toHaveLength(4); // 1 + 3 waits
     expect(calls.Tts).toHaveLength(0);

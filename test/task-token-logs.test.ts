@@ -18,6 +18,7 @@ const lines: string[] = [];
 const removeSink = addLogSink((line) => lines.push(JSON.stringify(line)));
 const restoreConsole: Array<() => void> = [];
 for (const method of ['log', 'info', 'warn', 'error', 'debug'] as const) {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- saved to be put back as it was
   const original = console[method];
   console[method] = (...args: unknown[]) => {
     lines.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
@@ -30,7 +31,7 @@ for (const stream of ['stdout', 'stderr'] as const) {
   process[stream].write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
     lines.push(String(chunk));
     return originalWrites[stream](chunk, ...(rest as []));
-  }) as typeof process.stdout.write;
+  });
 }
 
 let stack: TestStack | undefined;

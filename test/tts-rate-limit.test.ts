@@ -93,7 +93,7 @@ interface StateView {
 
 /** What the emulation of the Tts state takes from the definition, so it cannot drift from it unnoticed. */
 function ttsLoopOf() {
-  const states = pipelineDefinition(DEFAULT_DEFINITION_OPTIONS).States as unknown as Record<string, StateView>;
+  const states = pipelineDefinition(DEFAULT_DEFINITION_OPTIONS).States as Record<string, StateView>;
   return {
     ttsNext: states.Tts.Next,
     ttsResultPath: states.Tts.ResultPath,

@@ -59,7 +59,7 @@ export async function runNaiveDesign(opts: { tasks: number; narrationSeconds: nu
     const t0 = Date.now();
     const answers = await Promise.all(
       sources.map((text, i) =>
-        stack.submit({ creator_id: 'bench', video_id: `${opts.label}-${i}`, source_text: text, gender: (i % 3) as 0 | 1 | 2, export_video: false }),
+        stack.submit({ creator_id: 'bench', video_id: `${opts.label}-${i}`, source_text: text, gender: (i % 3), export_video: false }),
       ),
     );
     if (answers.some((a) => a.status !== 202)) throw new Error('a naive-design submission was refused');

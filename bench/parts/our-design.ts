@@ -128,7 +128,7 @@ export async function runOurDesign(opts: OurDesignOptions, progress: (line: stri
     const t0 = Date.now();
     const answers = await Promise.all(
       sources.map((text, i) =>
-        stack.submit({ creator_id: 'bench', video_id: `${opts.label}-${i}`, source_text: text, gender: (i % 3) as 0 | 1 | 2, export_video: true }),
+        stack.submit({ creator_id: 'bench', video_id: `${opts.label}-${i}`, source_text: text, gender: (i % 3), export_video: true }),
       ),
     );
     const refused = answers.filter((a) => a.status !== 202);
@@ -341,7 +341,7 @@ export async function runSolo(opts: { tasks: number; narrationSeconds: number },
     for (let i = 0; i < opts.tasks; i++) {
       // Different texts from the export-bound run's first tasks, same length.
       const text = narrationSource(100 + i, opts.narrationSeconds);
-      const answer = await stack.submit({ creator_id: 'bench', video_id: `solo-${i}`, source_text: text, gender: (i % 3) as 0 | 1 | 2, export_video: true });
+      const answer = await stack.submit({ creator_id: 'bench', video_id: `solo-${i}`, source_text: text, gender: (i % 3), export_video: true });
       if (answer.status !== 202) throw new Error(`solo submission answered ${answer.status}`);
       const id = String(answer.body.task_id);
       await withDeadline(stack.settled(id), 300_000, 'a solo task did not finish within 300 s');

@@ -228,7 +228,7 @@ function runLoad(plan: LoadPlan): Promise<LoadResult> {
       try {
         resolve(JSON.parse(Buffer.concat(out).toString('utf8')) as LoadResult);
       } catch (error: unknown) {
-        reject(error);
+        reject(error instanceof Error ? error : new Error(String(error)));
       }
     });
     child.stdin.end(JSON.stringify(plan));

@@ -61,7 +61,7 @@ export function countRequests(rt: Runtime): { snapshot(): RequestCounts; reset()
             if (kind) count.byItemKind[kind] = (count.byItemKind[kind] ?? 0) + 1;
           }
           if (service === 'sqs' && name === 'SendMessage') {
-            const bytes = Buffer.byteLength(String(args.input.MessageBody ?? ''));
+            const bytes = Buffer.byteLength(typeof args.input.MessageBody === 'string' ? args.input.MessageBody : '');
             count.chunks64k += Math.max(1, Math.ceil(bytes / 65_536));
           }
           try {

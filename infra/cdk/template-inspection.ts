@@ -117,7 +117,7 @@ export function referencedIds(value: unknown, into: Set<string> = new Set()): Se
     const o = value as Record<string, unknown>;
     if (typeof o.Ref === 'string') into.add(o.Ref);
     if (Array.isArray(o['Fn::GetAtt'])) into.add(String((o['Fn::GetAtt'] as unknown[])[0]));
-    if (typeof o['Fn::Sub'] === 'string') for (const m of (o['Fn::Sub'] as string).matchAll(/\$\{([^}.]+)/g)) into.add(m[1]);
+    if (typeof o['Fn::Sub'] === 'string') for (const m of (o['Fn::Sub']).matchAll(/\$\{([^}.]+)/g)) into.add(m[1]);
     for (const [k, v] of Object.entries(o)) if (k !== 'Ref' && k !== 'Fn::GetAtt') referencedIds(v, into);
   }
   return into;

@@ -262,7 +262,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       lines.push(JSON.stringify(line));
       taskLogs.set(id, lines);
     });
-    closers.push(async () => void removeSink());
+    closers.push(() => {
+      removeSink();
+      return Promise.resolve();
+    });
     const flushTaskLog = async (taskId: string) => {
       const lines = taskLogs.get(taskId);
       if (!lines) return;

@@ -106,7 +106,7 @@ export class TestControls {
       return c.json({ closed: false });
     });
     app.post('/faults/:state', async (c) => {
-      const body = (await c.req.json()) as Partial<Fault>;
+      const body = await c.req.json<Partial<Fault>>();
       this.armFault(c.req.param('state'), {
         error: body.error ?? 'InjectedFaultError',
         message: body.message ?? 'fault injected by a test',

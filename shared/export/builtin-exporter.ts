@@ -182,6 +182,7 @@ export class BuiltinExporter implements Exporter {
     return { outcome: 'accepted', job: view(job) };
   }
 
+  // eslint-disable-next-line @typescript-eslint/require-await -- the Exporter port is async; claiming a job in process is not
   async submit(taskId: string, job: ExportJob): Promise<void> {
     const claimed = this.claim(taskId, job);
     if (claimed.outcome === 'busy') throw new ExporterBusyError(`This worker is rendering task ${claimed.runningTaskId}.`, claimed.retryAfterSeconds);
@@ -319,7 +320,7 @@ export class BuiltinExporter implements Exporter {
     this.activeRenders++;
     this.counters.max_concurrent_renders = Math.max(this.counters.max_concurrent_renders, this.activeRenders);
     const renderStart = Date.now();
-    let renderMs = 0;
+    let renderMs: number;
     try {
       const result = await this.render({
         draft: spec.draft,

@@ -45,7 +45,7 @@ export function exportTokenFromSecretString(secret: string): string {
   if (!text.startsWith('{')) return text;
   try {
     const fields = JSON.parse(text) as Record<string, unknown>;
-    for (const name of ['EXPORT_AUTH_TOKEN', 'token']) if (typeof fields[name] === 'string') return (fields[name] as string).trim();
+    for (const name of ['EXPORT_AUTH_TOKEN', 'token']) if (typeof fields[name] === 'string') return (fields[name]).trim();
   } catch {
     // not JSON after all: the whole string is the token
   }

@@ -172,16 +172,17 @@ async function waitForSlot(
 function keepSlot(rt: Runtime, slot: ConcurrencySlot, leaseSeconds: number, log?: Logger): { stop(): void } {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
+  const renew = async () => {
+    if (stopped) return;
+    const renewed = await renewConcurrencySlot(rt, slot, leaseSeconds).catch((error: unknown) => {
+      log?.warn('could not renew a concurrency slot', { provider: slot.provider, error });
+      return slot;
+    });
+    if (!renewed) log?.warn('concurrency slot lost: its lease ended before renewal', { provider: slot.provider, slot: slot.slot });
+    else if (!stopped) schedule();
+  };
   const schedule = () => {
-    timer = setTimeout(async () => {
-      if (stopped) return;
-      const renewed = await renewConcurrencySlot(rt, slot, leaseSeconds).catch((error: unknown) => {
-        log?.warn('could not renew a concurrency slot', { provider: slot.provider, error });
-        return slot;
-      });
-      if (!renewed) log?.warn('concurrency slot lost: its lease ended before renewal', { provider: slot.provider, slot: slot.slot });
-      else if (!stopped) schedule();
-    }, (leaseSeconds * 1000) / 3);
+    timer = setTimeout(() => void renew(), (leaseSeconds * 1000) / 3);
     timer.unref();
   };
   schedule();

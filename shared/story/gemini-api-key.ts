@@ -22,7 +22,7 @@ export function apiKeyFromSecretString(secret: string): string {
     return text;
   }
   const fields = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
-  for (const name of KEY_FIELDS) if (typeof fields[name] === 'string') return (fields[name] as string).trim();
+  for (const name of KEY_FIELDS) if (typeof fields[name] === 'string') return (fields[name]).trim();
   const strings = Object.values(fields).filter((v): v is string => typeof v === 'string');
   return strings.length === 1 ? strings[0].trim() : '';
 }

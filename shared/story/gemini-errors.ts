@@ -63,7 +63,7 @@ export function parseRetryDelay(value: string | undefined): number | undefined {
 function parseBody(message: string): GoogleErrorBody {
   try {
     const parsed: unknown = JSON.parse(message);
-    return typeof parsed === 'object' && parsed !== null ? (parsed as GoogleErrorBody) : {};
+    return typeof parsed === 'object' && parsed !== null ? (parsed) : {};
   } catch {
     return {};
   }

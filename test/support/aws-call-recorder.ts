@@ -68,7 +68,7 @@ const SERVICE_OF_CLIENT: Record<string, string> = {
 type Input = Record<string, unknown>;
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
 /** A key attribute as the document client (plain) or the low-level client (`{S: …}`) spells it. */
-const keyValue = (v: unknown): string => (typeof v === 'string' ? v : v && typeof v === 'object' && 'S' in v ? String((v as { S: unknown }).S) : '');
+const keyValue = (v: unknown): string => (typeof v === 'string' ? v : v && typeof v === 'object' && 'S' in v ? String((v).S) : '');
 
 const tableArn = (table: string) => `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${table}`;
 const queueArnOf = (queueUrl: string) => `arn:aws:sqs:${REGION}:${ACCOUNT}:${queueUrl.slice(queueUrl.lastIndexOf('/') + 1)}`;

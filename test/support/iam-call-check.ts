@@ -111,8 +111,8 @@ async function synthesize(props: DeploymentProps): Promise<SynthesizedPolicies> 
   const stack = new PipelineStack(app, 'ReelPipeline', props);
   type Construct = ConstructorParameters<typeof PipelineStack>[0];
   const id = (c: Construct) => stack.getLogicalId(c.node.defaultChild as Parameters<typeof stack.getLogicalId>[0]);
-  const roles: SynthesizedPolicies['roles'] = { stateMachine: id(stack.stateMachine.role as unknown as Construct) };
-  for (const [name, f] of Object.entries(stack.functions)) roles[name as EmbeddedPrincipal] = id(f!.role);
+  const roles: SynthesizedPolicies['roles'] = { stateMachine: id(stack.stateMachine.role) };
+  for (const [name, f] of Object.entries(stack.functions)) roles[name as EmbeddedPrincipal] = id(f.role);
   return {
     template: Template.fromStack(stack).toJSON() as CfnTemplate,
     roles,

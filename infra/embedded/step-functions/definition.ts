@@ -149,7 +149,7 @@ export function instrumentMachine(machine: Record<string, unknown>, tracker: Sta
   const statesProxy = new Proxy(states, {
     get(target, key, receiver) {
       if (typeof key === 'string' && Object.hasOwn(target, key)) tracker.enter(key);
-      return Reflect.get(target, key, receiver);
+      return Reflect.get(target, key, receiver) as unknown;
     },
   });
   return { ...machine, States: statesProxy };
@@ -165,7 +165,7 @@ function instrumentState(name: string, state: Record<string, unknown>, tracker: 
     copy.Retry = new Proxy(copy.Retry, {
       get(target, key, receiver) {
         if (typeof key === 'string' && /^\d+$/.test(key)) tracker.focus(name);
-        return Reflect.get(target, key, receiver);
+        return Reflect.get(target, key, receiver) as unknown;
       },
     });
   }

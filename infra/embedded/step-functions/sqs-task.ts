@@ -75,7 +75,7 @@ function sqsFailure(error: unknown): TaskFailure {
   const status = isRecord(metadata) ? metadata.httpStatusCode : undefined;
   const requestId = isRecord(metadata) ? metadata.requestId : undefined;
   if (status === undefined) return new TaskFailure('SQS.SdkClientException', error.message);
-  const cause = `${error.message} (Service: Sqs, Status Code: ${String(status)}, Error Code: ${error.name}, Request ID: ${String(requestId)})`;
+  const cause = `${error.message} (Service: Sqs, Status Code: ${typeof status === 'number' ? status : '?'}, Error Code: ${error.name}, Request ID: ${typeof requestId === 'string' ? requestId : '?'})`;
   return new TaskFailure(typeof status === 'number' && status >= 500 ? 'SQS.AmazonSQSException' : `SQS.${exception}`, cause);
 }
 

@@ -50,7 +50,7 @@ export function settleWhenEnded(ended: AbortSignal, attempt: Promise<JSONValue>)
       },
       (error: unknown) => {
         ended.removeEventListener('abort', onEnded);
-        reject(error);
+        reject(error instanceof Error ? error : new Error(String(error)));
       },
     );
   });
