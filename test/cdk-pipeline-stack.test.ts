@@ -339,7 +339,7 @@ describe('the API', () => {
   });
 
   it('answers artifacts with a redirect to a presigned URL (API Gateway cannot carry a video)', () => {
-    expect(fnProps('api').Environment.Variables).toMatchObject({ ARTIFACT_DELIVERY: 'redirect', STATE_MACHINE_ARN: { Ref: logicalId(stack.stateMachine) } });
+    expect(fnProps('api').Environment.Variables).toMatchObject({ ARTIFACT_DELIVERY: 'redirect', MEDIA_UPLOAD: 'presigned', STATE_MACHINE_ARN: { Ref: logicalId(stack.stateMachine) } });
   });
 });
 
@@ -473,6 +473,8 @@ describe('least privilege', () => {
       ...SUBMIT_ITEMS,
       'dynamodb:Query on <Table.Arn>/index/gsi1 <Table.Arn>/index/gsi2',
       's3:GetObject,s3:PutObject on <bucket>/sources/* <bucket>/tasks/*',
+      // DELETE of one media or music file; the abort of a streamed upload that failed part-way.
+      's3:AbortMultipartUpload,s3:DeleteObject on <bucket>/sources/*/media/* <bucket>/sources/*/music/*',
       LIST,
       'states:StartExecution on <StateMachine>',
       'states:StopExecution on arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<StateMachine.Name>:*',

@@ -8,7 +8,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { PREFIX } from '../../../shared/resources/storage.js';
+import { PREFIX, SOURCE_MEDIA_PATTERN, SOURCE_MUSIC_PATTERN } from '../../../shared/resources/storage.js';
 import { ALL_TASKS_INDEX, CREATOR_INDEX, type ItemKind } from '../../../shared/resources/table.js';
 import { PipelineFunction } from '../pipeline-function.js';
 import { StackRoom } from '../stable-logical-ids.js';
@@ -53,6 +53,8 @@ export class EntryFunctions extends StackRoom {
         ...common,
         STATE_MACHINE_ARN: stateMachine.stateMachineArn,
         ARTIFACT_DELIVERY: 'redirect',
+        // API Gateway → Lambda carries at most ~4.5 MB of binary: media goes straight to S3.
+        MEDIA_UPLOAD: 'presigned',
         PRESIGN_SECONDS: '900',
       },
       logRetention,
@@ -76,6 +78,8 @@ export class EntryFunctions extends StackRoom {
       }),
     );
     grants.allowObjects(api, ['s3:GetObject', 's3:PutObject'], [PREFIX.sources, PREFIX.tasks]);
+    // The creator's media: DELETE of one file, and the abort of a streamed upload that failed part-way.
+    grants.allowObjects(api, ['s3:AbortMultipartUpload', 's3:DeleteObject'], [SOURCE_MEDIA_PATTERN, SOURCE_MUSIC_PATTERN]);
     grants.allowListing(api);
     api.role.addToPolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [stateMachine.stateMachineArn] }));
     api.role.addToPolicy(new iam.PolicyStatement({ actions: ['states:StopExecution'], resources: [executionArns] }));
