@@ -11,6 +11,16 @@ import type { Runtime } from '../../shared/runtime.js';
  * `PUT …/music/{file_name}`, `DELETE` either, and `GET /sources/{creator_id}/{video_id}` listing
  * the source text, media and music with their probed facts. Mounted by the API app.
  */
+/** The file name as sent: the path's last segment, percent-decoded; malformed encoding is refused, not kept raw. */
+function decodedLastSegment(url: string): string {
+  const raw = new URL(url).pathname.split('/').pop() ?? '';
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new MediaRejectedError('invalid_file_name', 'The file name is not valid percent-encoded UTF-8; encode it with encodeURIComponent.');
+  }
+}
+
 export function sourceMediaRoutes(rt: Runtime, base: string) {
   const app = new Hono();
   const refuse = (c: Context, error: unknown) => {
@@ -27,7 +37,7 @@ export function sourceMediaRoutes(rt: Runtime, base: string) {
     const videoId = c.req.param('video_id') ?? '';
     assertId('creator_id', creatorId);
     assertId('video_id', videoId);
-    return { creatorId, videoId, folder, fileName: mediaFileName(folder, c.req.param('file_name') ?? '') };
+    return { creatorId, videoId, folder, fileName: mediaFileName(folder, decodedLastSegment(c.req.url)) };
   };
   const contentLength = (c: Context) => {
     const raw = c.req.header('content-length');
