@@ -353,12 +353,12 @@ describe('the functions', () => {
     fail: 'RecordFailure',
   };
 
-  it('run nodejs22.x on arm64 (x86_64 only for the ffmpeg worker), traced, each with its own log group and retention', () => {
+  it('run nodejs22.x on arm64 (x86_64 only for the ffmpeg worker and the API, which probes media with the x86_64 ffprobe), traced, each with its own log group and retention', () => {
     expect(Object.keys(stack.functions).sort()).toEqual(['api', 'draft', 'exportDlq', 'export', 'fail', 'finalize', 'inbox', 'start', 'story', 'tts'].sort());
     for (const name of Object.keys(stack.functions) as PipelineFunctionName[]) {
       const p = fnProps(name);
       expect(p.Runtime, name).toBe('nodejs22.x');
-      expect(p.Architectures, name).toEqual([name === 'export' ? 'x86_64' : 'arm64']);
+      expect(p.Architectures, name).toEqual([name === 'export' || name === 'api' ? 'x86_64' : 'arm64']);
       expect(p.TracingConfig, name).toEqual({ Mode: 'Active' });
       expect(p.LoggingConfig, name).toEqual({ LogGroup: { Ref: logicalId(stack.functions[name]!.logGroup) } });
       expect(json.Resources[logicalId(stack.functions[name]!.logGroup)].Properties!.RetentionInDays, name).toBe(30);

@@ -10,9 +10,15 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { PREFIX, SOURCE_MEDIA_PATTERN, SOURCE_MUSIC_PATTERN } from '../../../shared/resources/storage.js';
 import { ALL_TASKS_INDEX, CREATOR_INDEX, type ItemKind } from '../../../shared/resources/table.js';
-import { PipelineFunction } from '../pipeline-function.js';
+import { PipelineFunction, type BundledFiles } from '../pipeline-function.js';
 import { StackRoom } from '../stable-logical-ids.js';
 import type { ItemAction, PipelineGrants } from './grants.js';
+
+/** The static ffprobe (linux x64) as the package the media checks resolve it from (shared/render/ffmpeg-process.ts). */
+const FFPROBE_FILES: BundledFiles[] = [
+  { from: 'node_modules/@ffprobe-installer/ffprobe', files: ['package.json', 'index.js', 'lib/verify-file.js'] },
+  { from: 'node_modules/@ffprobe-installer/linux-x64', files: ['package.json', 'ffprobe'], executables: ['ffprobe'] },
+];
 import type { PipelineQueues } from './queues.js';
 import type { PipelineStateMachine } from './state-machine.js';
 import type { PipelineStorage } from './storage.js';
@@ -45,10 +51,12 @@ export class EntryFunctions extends StackRoom {
 
     this.api = new PipelineFunction(this, 'ApiFunction', {
       entry: 'lambdas/api/index.ts',
-      description: 'HTTP API behind API Gateway: submit, status, list, cancel, artifacts (redirects), sources',
-      memorySize: 512,
+      description: 'HTTP API behind API Gateway: submit, status, list, cancel, artifacts (redirects), sources and their media',
+      memorySize: 1024,
       timeout: Duration.seconds(29),
-      architecture: arm,
+      // The media listing runs the static ffprobe from npm, which is x86_64 only.
+      architecture: lambda.Architecture.X86_64,
+      files: FFPROBE_FILES,
       environment: {
         ...common,
         STATE_MACHINE_ARN: stateMachine.stateMachineArn,
