@@ -1,6 +1,7 @@
-import { readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bombPng, makeMediaFixtures, type MediaFixtures } from './support/media-fixtures.js';
 import { recordReliability } from './support/reliability.js';
@@ -13,16 +14,28 @@ import { startTestStack, type TestStack } from './support/stack.js';
  */
 const MEDIA_MAX = 300_000;
 const MUSIC_MAX = 200_000;
+/** Under the 50 MP default: the setting is read (a 6400x6400 header passes the default). */
+const MAX_PIXELS = 40_000_000;
 let stack: TestStack;
 let fixtures: MediaFixtures;
 beforeAll(async () => {
   fixtures = makeMediaFixtures();
-  stack = await startTestStack({ extraEnv: { MEDIA_MAX_BYTES: String(MEDIA_MAX), MUSIC_MAX_BYTES: String(MUSIC_MAX) } });
+  stack = await startTestStack({ extraEnv: { MEDIA_MAX_BYTES: String(MEDIA_MAX), MUSIC_MAX_BYTES: String(MUSIC_MAX), MEDIA_MAX_PIXELS: String(MAX_PIXELS) } });
+  // The API spools uploads under os.tmpdir(): a folder of this process's own, so that another
+  // test file's uploads (a process of its own) cannot show up in it.
+  previousTmpdir = process.env.TMPDIR;
+  spoolDir = mkdtempSync(path.join(tmpdir(), 'hostile-spool-'));
+  process.env.TMPDIR = spoolDir;
 }, 60_000);
 afterAll(async () => {
+  if (previousTmpdir === undefined) delete process.env.TMPDIR;
+  else process.env.TMPDIR = previousTmpdir;
   await stack?.close();
   rmSync(fixtures.dir, { recursive: true, force: true });
+  if (spoolDir) rmSync(spoolDir, { recursive: true, force: true });
 });
+let previousTmpdir: string | undefined;
+let spoolDir: string | undefined;
 
 const tally = { runs: 0, answered4xx: 0, written: 0 };
 
@@ -82,7 +95,7 @@ const cases: Case[] = [
   { name: 'a truncated MP4 (index first, data cut)', path: `${M}cut2.mp4`, body: () => fixtures.bytes('truncated-faststart.mp4'), status: 422, code: 'unreadable_media' },
   { name: 'an MP4 with only audio as a clip', path: `${M}voice.mp4`, body: () => fixtures.bytes('audio-only.mp4'), status: 422, code: 'no_video_stream' },
   { name: 'a PNG whose header claims 30000x30000', path: `${M}bomb.png`, body: () => fixtures.bytes('bomb.png'), status: 422, code: 'too_many_pixels' },
-  { name: 'a PNG claiming 7100x7100 (just over 50 MP)', path: `${M}bomb2.png`, body: () => bombPng(7100, 7100), status: 422, code: 'too_many_pixels' },
+  { name: 'a PNG claiming 6400x6400 (over the 40 MP set)', path: `${M}bomb2.png`, body: () => bombPng(6400, 6400), status: 422, code: 'too_many_pixels' },
   { name: 'a JPEG whose header claims 60000x60000', path: `${M}bomb.jpg`, body: () => fixtures.bytes('bomb.jpg'), status: 422, code: 'too_many_pixels' },
   { name: 'a PNG signature without a header', path: `${M}headless.png`, body: () => fixtures.bytes('headless.png'), status: 422, code: 'unreadable_media' },
   { name: 'PNG bytes named .jpg', path: `${M}x.jpg`, body: () => fixtures.bytes('red.png'), status: 415, code: 'extension_mismatch' },
@@ -130,7 +143,7 @@ describe('hostile media uploads and requests', () => {
     expect(String(res.body.message).length).toBeGreaterThan(10);
     expect(objectsAfter).toEqual(objectsBefore);
     expect(itemsAfter).toEqual(itemsBefore);
-    expect(readdirSync(tmpdir()).filter((n) => n.startsWith('source-media-'))).toEqual([]);
+    expect(readdirSync(spoolDir!)).toEqual([]);
   });
 
   it('names the limit in the 413 sentence', async () => {

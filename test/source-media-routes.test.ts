@@ -144,6 +144,23 @@ describe('MEDIA_UPLOAD=presigned', () => {
     expect(fake.unusable).toMatchObject({ code: 'unsupported_media_type' });
   });
 
+  it("finds a clip cut short behind an intact index unusable in Draft's full check, which the listing's quick one lets pass", async () => {
+    const res = await put(presigned, 'pre/v2/media/cut.mp4', new Uint8Array());
+    const { upload } = res.body as { upload: { url: string; fields: Record<string, string> } };
+    const form = new FormData();
+    for (const [k, v] of Object.entries(upload.fields)) form.append(k, v);
+    const bytes = fixtures.bytes('truncated-faststart.mp4');
+    form.append('file', new Blob([bytes]), 'cut.mp4');
+    expect((await fetch(upload.url, { method: 'POST', body: form })).status).toBe(204);
+
+    const full = await validateSourceMedia(presigned.runtime, { key: 'sources/pre/v2/media/cut.mp4', size: bytes.length });
+    const listed = await list(presigned, 'pre', 'v2');
+
+    expect(full.unusable).toMatchObject({ code: 'unreadable_media' });
+    expect(full.unusable?.message).not.toContain('X-Amz-Signature');
+    expect(listed.body.media[0].facts).toMatchObject({ kind: 'clip' });
+  });
+
   it('refuses at once a presigned upload whose announced size is over the limit, naming the limit', async () => {
     const res = await fetch(url(presigned, 'pre/v1/media/big.mp4'), { method: 'PUT', headers: { 'content-length': '100001' }, body: new Uint8Array(100_001) });
     expect(res.status).toBe(413);

@@ -128,13 +128,17 @@ async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Prom
   return out;
 }
 
-/** The video's source text, media and music: sizes and probed facts, or why a file cannot be used. */
+/**
+ * The video's source text, media and music: sizes and probed facts, or why a file cannot be used.
+ * A quick check (headers, not every packet): a clip cut short behind an intact index is found by
+ * Draft's full check, not here.
+ */
 export async function listSourceMedia(rt: Runtime, a: { creatorId: string; videoId: string }): Promise<{ source: { key: string; size: number } | null; media: SourceMediaCheck[]; music: SourceMediaCheck[] }> {
   const textKey = sourceKey(a.creatorId, a.videoId);
   const folder = async (name: MediaFolder) => {
     const prefix = sourceFolderPrefix(a.creatorId, a.videoId, name);
     const objects = (await listKeys(rt, prefix)).filter((o) => !o.key.slice(prefix.length).includes('/') && o.key.length > prefix.length);
-    return (await mapLimited(objects, PROBE_CONCURRENCY, (o) => validateSourceMedia(rt, { key: o.key, size: o.size }))).sort(byName);
+    return (await mapLimited(objects, PROBE_CONCURRENCY, (o) => validateSourceMedia(rt, { key: o.key, size: o.size, readPackets: false }))).sort(byName);
   };
   const [text, media, music] = await Promise.all([listKeys(rt, textKey), folder('media'), folder('music')]);
   const source = text.find((o) => o.key === textKey);

@@ -95,10 +95,19 @@ function checkPixels(width: number, height: number, limits: MediaLimits): void {
  * The whole check of one file: size, head ({@link checkMediaHead}) and ffprobe on `input` (a path
  * or an http(s) URL of the same bytes). Throws {@link MediaRejectedError}; resolves with the facts.
  */
-export async function inspectMedia(a: { folder: MediaFolder; fileName: string; size: number; head: Uint8Array; input: string; limits: MediaLimits }): Promise<MediaFacts> {
+export async function inspectMedia(a: {
+  folder: MediaFolder;
+  fileName: string;
+  size: number;
+  head: Uint8Array;
+  input: string;
+  limits: MediaLimits;
+  /** demux every packet of a clip or music file (default): finds a file cut short behind an intact index, at the cost of reading it all */
+  readPackets?: boolean;
+}): Promise<MediaFacts> {
   checkMediaSize(a.folder, a.size, a.limits);
   const head = checkMediaHead(a);
-  const { probe, error } = await probeMedia(a.input, { readPackets: head.kind !== 'still' });
+  const { probe, error } = await probeMedia(a.input, { readPackets: head.kind !== 'still' && a.readPackets !== false });
   if (!probe) throw new MediaRejectedError('unreadable_media', `The file cannot be read as ${head.format} (${error ?? 'unknown error'}); it may be truncated or damaged.`);
   if (head.kind === 'audio') {
     if (!probe.audio_codec) throw new MediaRejectedError('no_audio_stream', 'The file has no audio stream.');
@@ -129,9 +138,10 @@ export interface SourceMediaCheck {
  * Draft calls for files that arrived through a presigned POST (nothing checked them at the door)
  * and the listing shows. Reads the first {@link SNIFF_BYTES} with a ranged GET and lets ffprobe read
  * the object through a presigned URL (nothing is held whole in memory). Never throws for a bad
- * file: it comes back with `unusable`.
+ * file: it comes back with `unusable`. Draft keeps the default `readPackets` (a clip is read once,
+ * and a task never fails late in the export); the listing passes `false` (headers only, fast).
  */
-export async function validateSourceMedia(rt: Runtime, a: { key: string; size: number }): Promise<SourceMediaCheck> {
+export async function validateSourceMedia(rt: Runtime, a: { key: string; size: number; readPackets?: boolean }): Promise<SourceMediaCheck> {
   const parts = a.key.split('/');
   const folder = parts[parts.length - 2] as MediaFolder;
   const rawName = parts[parts.length - 1];
@@ -143,7 +153,7 @@ export async function validateSourceMedia(rt: Runtime, a: { key: string; size: n
     checkMediaSize(folder, a.size, limits);
     const out = await rt.s3.send(new GetObjectCommand({ Bucket: rt.settings.bucketName, Key: a.key, Range: `bytes=0-${SNIFF_BYTES - 1}` }));
     const head = out.Body ? await out.Body.transformToByteArray() : new Uint8Array();
-    const facts = await inspectMedia({ folder, fileName, size: a.size, head, input: await presignGet(rt, a.key), limits });
+    const facts = await inspectMedia({ folder, fileName, size: a.size, head, input: await presignGet(rt, a.key), limits, readPackets: a.readPackets });
     return { ...base, facts };
   } catch (error: unknown) {
     if (error instanceof MediaRejectedError) return { ...base, unusable: { code: error.code, message: error.message } };
