@@ -140,9 +140,9 @@ const shape = {
 
   // The creator's media (docs/media.md)
   mediaUpload: oneOf({ env: 'MEDIA_UPLOAD', readBy: ['api'], description: "`stream`: `PUT …/media/{file}` and `…/music/{file}` carry the bytes, checked before anything is stored; `presigned`: they answer a presigned S3 POST (size-bounded by `content-length-range`) and Draft checks what arrived (API Gateway → Lambda carries at most ~4.5 MB of binary)" }, ['stream', 'presigned'], 'stream'),
-  mediaMaxBytes: positive({ env: 'MEDIA_MAX_BYTES', readBy: ['api', 'draft'], description: 'largest still or clip under `media/`, in bytes; a larger upload is refused with 413' }, 512 * 1024 * 1024),
-  musicMaxBytes: positive({ env: 'MUSIC_MAX_BYTES', readBy: ['api', 'draft'], description: 'largest music file under `music/`, in bytes; a larger upload is refused with 413' }, 64 * 1024 * 1024),
-  mediaMaxPixels: positive({ env: 'MEDIA_MAX_PIXELS', readBy: ['api', 'draft'], description: "most pixels (width × height, read from the file's header before any decoder sees it) of a still or a clip's frame: a decompression bomb is refused" }, 50_000_000),
+  mediaMaxBytes: positive({ env: 'MEDIA_MAX_BYTES', readBy: ['api'], description: 'largest still or clip under `media/`, in bytes; a larger upload is refused with 413' }, 512 * 1024 * 1024),
+  musicMaxBytes: positive({ env: 'MUSIC_MAX_BYTES', readBy: ['api'], description: 'largest music file under `music/`, in bytes; a larger upload is refused with 413' }, 64 * 1024 * 1024),
+  mediaMaxPixels: positive({ env: 'MEDIA_MAX_PIXELS', readBy: ['api'], description: "most pixels (width × height, read from the file's header before any decoder sees it) of a still or a clip's frame: a decompression bomb is refused" }, 50_000_000),
 
   // The export worker (a Lambda or the export agent) and its exporter
   exporter: oneOf({ env: 'EXPORTER', readBy: ['export'], description: 'the export Lambda: `builtin` renders in-process with the bundled ffmpeg, `http` drives `EXPORT_VIDEO_URL`' }, ['builtin', 'http'], 'builtin'),
