@@ -47,7 +47,7 @@ describe('uploading media and music (MEDIA_UPLOAD=stream)', () => {
     const bytes = fixtures.bytes(name);
     const res = await put(stack, `formats/v1/${folder}/${name}`, bytes, 'text/plain');
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ key: `sources/formats/v1/${folder}/${name}`, kind, content_type: contentType, size: bytes.length });
+    expect(res.body).toMatchObject({ key: `sources/formats/v1/${folder}/${name}`, folder, file_name: name, size: bytes.length, facts: { kind, content_type: contentType } });
     const head = await stack.runtime.s3.send(new HeadObjectCommand({ Bucket: stack.runtime.settings.bucketName, Key: res.body.key }));
     expect(head.ContentType).toBe(contentType);
     expect(head.ContentLength).toBe(bytes.length);

@@ -55,7 +55,8 @@ export function sourceMediaRoutes(rt: Runtime, base: string) {
           return c.json({ key, file_name: file.fileName, folder, upload: { method: 'POST', ...form, max_bytes } }, 200);
         }
         const stored = await uploadSourceMedia(rt, { ...file, body: c.req.raw.body, contentLength: contentLength(c) });
-        return c.json({ key: stored.key, file_name: file.fileName, folder, size: stored.size, ...stored.facts }, stored.replaced ? 200 : 201);
+        // The same shape as a file in the listing.
+        return c.json({ key: stored.key, folder, file_name: file.fileName, size: stored.size, facts: stored.facts }, stored.replaced ? 200 : 201);
       } catch (error: unknown) {
         return refuse(c, error);
       }
