@@ -161,6 +161,13 @@ describe('MEDIA_UPLOAD=presigned', () => {
     expect(listed.body.media[0].facts).toMatchObject({ kind: 'clip' });
   });
 
+  it('checks the name before it signs anything', async () => {
+    const traversal = await put(presigned, 'pre/v1/media/..%2F..%2Fsource.txt', new Uint8Array());
+    const wrongKind = await put(presigned, 'pre/v1/music/clip.mp4', new Uint8Array());
+    expect([traversal.status, traversal.body.error, traversal.body.upload]).toEqual([400, 'invalid_file_name', undefined]);
+    expect([wrongKind.status, wrongKind.body.error, wrongKind.body.upload]).toEqual([415, 'unsupported_extension', undefined]);
+  });
+
   it('refuses at once a presigned upload whose announced size is over the limit, naming the limit', async () => {
     const res = await fetch(url(presigned, 'pre/v1/media/big.mp4'), { method: 'PUT', headers: { 'content-length': '100001' }, body: new Uint8Array(100_001) });
     expect(res.status).toBe(413);
