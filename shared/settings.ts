@@ -130,6 +130,12 @@ const shape = {
   exportAssumedSeconds: positive({ env: 'EXPORT_ASSUMED_SECONDS', readBy: ['api'], description: 'export time per video assumed until exports have been measured (then: the mean of the last 20 export stages, accepted → stored)' }, 120),
   exportBacklogRefreshSeconds: count({ env: 'EXPORT_BACKLOG_REFRESH_SECONDS', readBy: ['api'], description: 'how long one export backlog estimate (one index query of the tasks of the last 8 h) is used before the table is read again; `0`: every submission reads' }, 5),
 
+  // The creator's media (docs/media.md)
+  mediaUpload: oneOf({ env: 'MEDIA_UPLOAD', readBy: ['api'], description: "`stream`: `PUT …/media/{file}` and `…/music/{file}` carry the bytes, checked before anything is stored; `presigned`: they answer a presigned S3 POST (size-bounded by `content-length-range`) and Draft checks what arrived (API Gateway → Lambda carries at most ~4.5 MB of binary)" }, ['stream', 'presigned'], 'stream'),
+  mediaMaxBytes: positive({ env: 'MEDIA_MAX_BYTES', readBy: ['api'], description: 'largest still or clip under `media/`, in bytes; a larger upload is refused with 413' }, 512 * 1024 * 1024),
+  musicMaxBytes: positive({ env: 'MUSIC_MAX_BYTES', readBy: ['api'], description: 'largest music file under `music/`, in bytes; a larger upload is refused with 413' }, 64 * 1024 * 1024),
+  mediaMaxPixels: positive({ env: 'MEDIA_MAX_PIXELS', readBy: ['api'], description: "most pixels (width × height, read from the file's header before any decoder sees it) of a still or a clip's frame: a decompression bomb is refused" }, 50_000_000),
+
   // The export worker (a Lambda or the export agent) and its exporter
   exporter: oneOf({ env: 'EXPORTER', readBy: ['export'], description: 'the export Lambda: `builtin` renders in-process with the bundled ffmpeg, `http` drives `EXPORT_VIDEO_URL`' }, ['builtin', 'http'], 'builtin'),
   exportQueueUrl: text({ env: 'EXPORT_QUEUE_URL', readBy: EXPORT_WORKERS, description: 'the FIFO export queue; required where read' }),

@@ -67,7 +67,7 @@ const configurations: Record<string, PipelineStackProps> = {
 /** IAM5 (wildcard) findings that may be acknowledged: the unavoidable per-item patterns and the actions without resource-level permissions. */
 const ACCEPTED_IAM5 = [
   /^AwsSolutions-IAM5\[Resource::\*\]$/,
-  /^AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:s3:::[a-z0-9-]+-artifacts-<AWS::AccountId>-<AWS::Region>\/(tasks|sources|sources\/\*\/media|inbox|inbox-accepted|inbox-rejected)\/\*\]$/,
+  /^AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:s3:::[a-z0-9-]+-artifacts-<AWS::AccountId>-<AWS::Region>\/(tasks|sources|sources\/\*\/media|sources\/\*\/music|inbox|inbox-accepted|inbox-rejected)\/\*\]$/,
   /^AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<StateMachine[0-9A-F]+\.Name>:\*\]$/,
 ];
 

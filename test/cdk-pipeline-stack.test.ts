@@ -339,7 +339,7 @@ describe('the API', () => {
   });
 
   it('answers artifacts with a redirect to a presigned URL (API Gateway cannot carry a video)', () => {
-    expect(fnProps('api').Environment.Variables).toMatchObject({ ARTIFACT_DELIVERY: 'redirect', STATE_MACHINE_ARN: { Ref: logicalId(stack.stateMachine) } });
+    expect(fnProps('api').Environment.Variables).toMatchObject({ ARTIFACT_DELIVERY: 'redirect', MEDIA_UPLOAD: 'presigned', STATE_MACHINE_ARN: { Ref: logicalId(stack.stateMachine) } });
   });
 });
 
@@ -353,12 +353,12 @@ describe('the functions', () => {
     fail: 'RecordFailure',
   };
 
-  it('run nodejs22.x on arm64 (x86_64 only for the ffmpeg worker), traced, each with its own log group and retention', () => {
+  it('run nodejs22.x on arm64 (x86_64 only for the ffmpeg worker and the API, which probes media with the x86_64 ffprobe), traced, each with its own log group and retention', () => {
     expect(Object.keys(stack.functions).sort()).toEqual(['api', 'draft', 'exportDlq', 'export', 'fail', 'finalize', 'inbox', 'start', 'story', 'tts'].sort());
     for (const name of Object.keys(stack.functions) as PipelineFunctionName[]) {
       const p = fnProps(name);
       expect(p.Runtime, name).toBe('nodejs22.x');
-      expect(p.Architectures, name).toEqual([name === 'export' ? 'x86_64' : 'arm64']);
+      expect(p.Architectures, name).toEqual([name === 'export' || name === 'api' ? 'x86_64' : 'arm64']);
       expect(p.TracingConfig, name).toEqual({ Mode: 'Active' });
       expect(p.LoggingConfig, name).toEqual({ LogGroup: { Ref: logicalId(stack.functions[name]!.logGroup) } });
       expect(json.Resources[logicalId(stack.functions[name]!.logGroup)].Properties!.RetentionInDays, name).toBe(30);
@@ -473,6 +473,8 @@ describe('least privilege', () => {
       ...SUBMIT_ITEMS,
       'dynamodb:Query on <Table.Arn>/index/gsi1 <Table.Arn>/index/gsi2',
       's3:GetObject,s3:PutObject on <bucket>/sources/* <bucket>/tasks/*',
+      // DELETE of one media or music file; the abort of a streamed upload that failed part-way.
+      's3:AbortMultipartUpload,s3:DeleteObject on <bucket>/sources/*/media/* <bucket>/sources/*/music/*',
       LIST,
       'states:StartExecution on <StateMachine>',
       'states:DescribeExecution,states:RedriveExecution,states:StopExecution on arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<StateMachine.Name>:*',

@@ -20,6 +20,7 @@ import { TaskNotRetryableError, retryTask } from '../../shared/retry.js';
 import { ExportBacklogFullError, ExportBacklogGauge, loadExportBacklog } from '../../shared/export/export-backlog.js';
 import { IdempotencyKeyReusedError, IdempotentRequestInProgressError, assertIdempotencyKey } from '../../shared/idempotency.js';
 import { getTask, listTasks, type TaskRecord, type TaskStatus } from '../../shared/task-record.js';
+import { sourceMediaRoutes } from './source-media-routes.js';
 
 const TASK_STATUSES: TaskStatus[] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
 const ARTIFACT_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
@@ -211,5 +212,6 @@ export function createApiApp(rt: Runtime) {
     return c.json({ key, characters: chars }, 201);
   });
 
+  app.route('/', sourceMediaRoutes(rt, base));
   return app;
 }

@@ -7,7 +7,8 @@
  * ```
  *   tasks/<task_id>/…                    every artifact of one task (never shared between tasks)
  *   sources/<creator>/<video>/source.txt  the creator's text, waiting for a submission
- *   sources/<creator>/<video>/media/…     the creator's stills (Draft reads, never writes)
+ *   sources/<creator>/<video>/media/…     the creator's stills and clips (the API writes and deletes, Draft reads)
+ *   sources/<creator>/<video>/music/…     the creator's background music (likewise)
  *   inbox/<any>.json                      request documents: each upload starts a task
  *   inbox-accepted/ · inbox-rejected/     where the inbox function moves a handled document
  * ```
@@ -27,4 +28,7 @@ export const PREFIX = {
 
 /** The creator's media folders under sources/, as an IAM resource pattern: `sources/<creator>/<video>/media/`. */
 export const SOURCE_MEDIA_PATTERN = `${PREFIX.sources}*/media/`;
+
+/** The creator's music folders under sources/, as an IAM resource pattern: `sources/<creator>/<video>/music/`. */
+export const SOURCE_MUSIC_PATTERN = `${PREFIX.sources}*/music/`;
 

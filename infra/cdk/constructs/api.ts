@@ -98,12 +98,16 @@ export class PipelineApi extends StackRoom {
       .addResource('artifacts')
       .addResource('{artifact+}')
       .addMethod('GET', integration, { requestValidator: paramsValidator, requestParameters: path(['task_id', 'artifact']) });
-    pipeline
-      .addResource('sources')
-      .addResource('{creator_id}')
-      .addResource('{video_id}')
-      .addResource('source.txt')
-      .addMethod('PUT', integration, { requestValidator: paramsValidator, requestParameters: path(['creator_id', 'video_id']) });
+    const video = pipeline.addResource('sources').addResource('{creator_id}').addResource('{video_id}');
+    video.addResource('source.txt').addMethod('PUT', integration, { requestValidator: paramsValidator, requestParameters: path(['creator_id', 'video_id']) });
+    video.addMethod('GET', integration, { requestValidator: paramsValidator, requestParameters: path(['creator_id', 'video_id']) });
+    // Media and music (docs/media.md): with MEDIA_UPLOAD=presigned the PUT answers a presigned POST, so no media body passes here.
+    for (const folder of ['media', 'music']) {
+      const file = video.addResource(folder).addResource('{file_name}');
+      for (const method of ['PUT', 'DELETE']) {
+        file.addMethod(method, integration, { requestValidator: paramsValidator, requestParameters: path(['creator_id', 'video_id', 'file_name']) });
+      }
+    }
 
     // Answers API Gateway gives itself, in the API's own {error, message} shape.
     const json = (code: string, message: string) => ({ 'application/json': `{"error":"${code}","message":${message}}` });

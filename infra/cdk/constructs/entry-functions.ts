@@ -8,11 +8,17 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { PREFIX } from '../../../shared/resources/storage.js';
+import { PREFIX, SOURCE_MEDIA_PATTERN, SOURCE_MUSIC_PATTERN } from '../../../shared/resources/storage.js';
 import { ALL_TASKS_INDEX, CREATOR_INDEX, type ItemKind } from '../../../shared/resources/table.js';
-import { PipelineFunction } from '../pipeline-function.js';
+import { PipelineFunction, type BundledFiles } from '../pipeline-function.js';
 import { StackRoom } from '../stable-logical-ids.js';
 import type { ItemAction, PipelineGrants } from './grants.js';
+
+/** The static ffprobe (linux x64) as the package the media checks resolve it from (shared/render/ffmpeg-process.ts). */
+const FFPROBE_FILES: BundledFiles[] = [
+  { from: 'node_modules/@ffprobe-installer/ffprobe', files: ['package.json', 'index.js', 'lib/verify-file.js'] },
+  { from: 'node_modules/@ffprobe-installer/linux-x64', files: ['package.json', 'ffprobe'], executables: ['ffprobe'] },
+];
 import type { PipelineQueues } from './queues.js';
 import type { PipelineStateMachine } from './state-machine.js';
 import type { PipelineStorage } from './storage.js';
@@ -45,14 +51,18 @@ export class EntryFunctions extends StackRoom {
 
     this.api = new PipelineFunction(this, 'ApiFunction', {
       entry: 'lambdas/api/index.ts',
-      description: 'HTTP API behind API Gateway: submit, status, list, cancel, artifacts (redirects), sources',
-      memorySize: 512,
+      description: 'HTTP API behind API Gateway: submit, status, list, cancel, artifacts (redirects), sources and their media',
+      memorySize: 1024,
       timeout: Duration.seconds(29),
-      architecture: arm,
+      // The media listing runs the static ffprobe from npm, which is x86_64 only.
+      architecture: lambda.Architecture.X86_64,
+      files: FFPROBE_FILES,
       environment: {
         ...common,
         STATE_MACHINE_ARN: stateMachine.stateMachineArn,
         ARTIFACT_DELIVERY: 'redirect',
+        // API Gateway → Lambda carries at most ~4.5 MB of binary: media goes straight to S3.
+        MEDIA_UPLOAD: 'presigned',
         PRESIGN_SECONDS: '900',
       },
       logRetention,
@@ -76,6 +86,8 @@ export class EntryFunctions extends StackRoom {
       }),
     );
     grants.allowObjects(api, ['s3:GetObject', 's3:PutObject'], [PREFIX.sources, PREFIX.tasks]);
+    // The creator's media: DELETE of one file, and the abort of a streamed upload that failed part-way.
+    grants.allowObjects(api, ['s3:AbortMultipartUpload', 's3:DeleteObject'], [SOURCE_MEDIA_PATTERN, SOURCE_MUSIC_PATTERN]);
     grants.allowListing(api);
     api.role.addToPolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [stateMachine.stateMachineArn] }));
     api.role.addToPolicy(new iam.PolicyStatement({ actions: ['states:StopExecution', 'states:RedriveExecution', 'states:DescribeExecution'], resources: [executionArns] }));

@@ -8,7 +8,7 @@ import type { ItemKind } from '../../../shared/resources/table.js';
 import type { PipelineFunction } from '../pipeline-function.js';
 
 export type ItemAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem';
-export type ObjectAction = 's3:GetObject' | 's3:PutObject' | 's3:DeleteObject';
+export type ObjectAction = 's3:GetObject' | 's3:PutObject' | 's3:DeleteObject' | 's3:AbortMultipartUpload';
 
 /** Grants on the table and the artifact bucket, by item kind and key prefix. */
 export class PipelineGrants {

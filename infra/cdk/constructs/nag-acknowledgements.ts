@@ -7,7 +7,7 @@
  */
 import { Stack, Validations } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { PREFIX, SOURCE_MEDIA_PATTERN } from '../../../shared/resources/storage.js';
+import { PREFIX, SOURCE_MEDIA_PATTERN, SOURCE_MUSIC_PATTERN } from '../../../shared/resources/storage.js';
 import type { PipelineFunction, PipelineFunctionName } from '../pipeline-function.js';
 import type { PipelineSettings } from '../pipeline-settings.js';
 
@@ -96,6 +96,13 @@ export function acknowledgeFunctionFindings(o: {
   acknowledge(f.api!, objects(PREFIX.sources), SOURCES_REASON);
   acknowledge(f.inbox!, objects(PREFIX.sources), SOURCES_REASON);
   acknowledge(f.draft!, objects(SOURCE_MEDIA_PATTERN), SOURCE_MEDIA_REASON);
+  for (const pattern of [SOURCE_MEDIA_PATTERN, SOURCE_MUSIC_PATTERN]) {
+    acknowledge(
+      f.api!,
+      objects(pattern),
+      `The creator names their own media files (DELETE /sources/{creator}/{video}/media|music/{file}); the API deletes one file, or aborts its own failed streamed upload, only under ${pattern}*.`,
+    );
+  }
   for (const prefix of [PREFIX.inbox, PREFIX.inboxAccepted, PREFIX.inboxRejected]) {
     acknowledge(
       f.inbox!,
