@@ -116,7 +116,7 @@ const byName = (x: { file_name: string }, y: { file_name: string }) => x.file_na
 const PROBE_CONCURRENCY = 2;
 
 async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
+  const out = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {
     while (next < items.length) {

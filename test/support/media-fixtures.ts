@@ -86,5 +86,5 @@ export function makeMediaFixtures(): MediaFixtures {
   writeFileSync(path.join(dir, 'bomb.png'), bombPng(30000, 30000));
   writeFileSync(path.join(dir, 'bomb.jpg'), bombJpeg(60000, 60000));
   writeFileSync(path.join(dir, 'headless.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0]));
-  return { dir, bytes: (name) => readFileSync(path.join(dir, name)) as Buffer<ArrayBuffer> };
+  return { dir, bytes: (name) => readFileSync(path.join(dir, name)) };
 }
