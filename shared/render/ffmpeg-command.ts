@@ -169,89 +169,102 @@ export function volumeExpression(keyframes: Array<{ offsetUs: number; volume: nu
 }
 
 /**
- * The picture chains: one stream per span of exactly its frames (plus half of each cross-fade
- * it takes part in), and for cross-fades the overlapping halves overlaid with a fade on alpha
- * (the static ffmpeg has no `xfade`). Returns the labels to concatenate, in order.
+ * The picture chains: each span's frames (plus half of each cross-fade it takes part in), and
+ * for a cross-fade the overlapping halves overlaid with a fade on alpha (the static ffmpeg has
+ * no `xfade`). Returns the labels to concatenate, in order.
  *
- *   span i-1 ─────────────┐ tail (2h frames)
- *                         ├─ overlay(tail, fade-in-alpha(head)) ── the fade, centred on the boundary
- *   span i        head ───┘──────────── body ──────────
+ *   span i-1 ───── body ─────┬ tail (2h frames)
+ *                            ├─ overlay(tail, fade-in-alpha(head)) ── the fade, centred on the boundary
+ *   span i          head ────┴──────────── body ──────────
+ *
+ * Head, body and tail are separate chains from separate inputs (a still decoded again, a clip
+ * seeked again), never one stream `split` three ways: split feeds every branch as frames come,
+ * and the branch the graph is not reading yet queued whole spans in memory (measured: peak
+ * memory growing with the length of the video).
  */
 function visualChains(a: { plan: RenderPlan; media: RenderMedia; chains: string[]; addInput: (file: string, before?: string[]) => number }): string[] {
-  const { plan, media, chains, addInput } = a;
-  const { width: W, height: H } = plan.canvas;
-  const { fps } = plan;
+  const { plan, chains } = a;
   const spans = plan.visuals;
   const half = (i: number) => Math.floor((spans[i]?.fadeInFrames ?? 0) / 2);
-  const streams: string[] = [];
-  for (const [i, span] of spans.entries()) {
-    const frames = span.endFrame - span.startFrame + half(i) + half(i + 1);
-    const file = media.pictures[i];
-    const fit = span.fit ?? 'cover';
-    const out = `[pic${i}]`;
-    if (span.material?.type === 'video') {
-      const lead = half(i) / fps;
-      const from = (span.sourceStartUs ?? 0) / 1_000_000 - lead;
-      // before the clip's first frame (a fade into a clip that starts at 0), its first frame is held
-      const padStart = from < 0 ? Math.round(-from * fps) : 0;
-      const input = addInput(file, ['-ss', Math.max(0, from).toFixed(6), '-t', (frames / fps + 1).toFixed(6)]);
-      // a clip shorter than its span holds its last frame; trim then cuts the stream to its frames
-      const hold = ',tpad=stop=-1:stop_mode=clone';
-      chains.push(
-        `[${input}:v]setpts=PTS-STARTPTS,fps=${fps},${fitFilters(fit, W, H, `c${i}`)},format=yuv420p` +
-          `${padStart ? `,tpad=start=${padStart}:start_mode=clone` : ''}${hold},trim=end_frame=${frames},settb=AVTB,setpts=N/${fps}/TB${out}`,
-      );
-    } else if (span.motion) {
-      const input = addInput(file);
-      const k = KEN_BURNS_UPSCALE;
-      const big = fit === 'cover' ? `scale=${k * W}:${k * H}:force_original_aspect_ratio=increase,crop=${k * W}:${k * H},setsar=1` : `${fitFilters(fit, W, H, `b${i}`)},scale=${k * W}:${k * H},setsar=1`;
-      const { start, end } = span.motion;
-      // eased (cosine) progress: the motion starts and ends without a jolt
-      const p = frames > 1 ? `(1-cos(PI*on/${frames - 1}))/2` : '0';
-      const lerp = (x0: number, x1: number) => `(${x0}+(${x1 - x0})*${p})`;
-      const zoom = escapeFilterValue(lerp(start.scale, end.scale));
-      const x = escapeFilterValue(`(iw-iw/zoom)*(${lerp(start.x, end.x)}+1)/2`);
-      const y = escapeFilterValue(`(ih-ih/zoom)*(${lerp(start.y, end.y)}+1)/2`);
-      chains.push(
-        `[${input}:v]trim=end_frame=1,${big},format=yuv420p,` +
-          `zoompan=z=${zoom}:x=${x}:y=${y}:d=${frames}:s=${W}x${H}:fps=${fps},setsar=1,settb=AVTB,setpts=N/${fps}/TB${out}`,
-      );
-    } else {
-      // Pictures: each still is decoded, scaled and converted once, then repeated by `loop` — far
-      // cheaper than `-loop 1` on the input, which decodes and scales it again for every frame.
-      const input = addInput(file);
-      chains.push(
-        `[${input}:v]trim=end_frame=1,${fitFilters(fit, W, H, `s${i}`)},format=yuv420p,` +
-          `loop=loop=${frames - 1}:size=1:start=0,settb=AVTB,setpts=N/${fps}/TB${out}`,
-      );
-    }
-    streams.push(out);
-  }
-  if (!spans.some((s) => s.fadeInFrames)) return streams;
-
-  // Cut each span into head (inside the fade in), body and tail (inside the fade out).
   const labels: string[] = [];
   let previousTail: string | null = null;
   for (const [i, span] of spans.entries()) {
     const frames = span.endFrame - span.startFrame + half(i) + half(i + 1);
     const head = 2 * half(i);
     const tail = 2 * half(i + 1);
-    const parts: Array<[string, number, number]> = [];
-    if (head) parts.push([`[h${i}]`, 0, head]);
-    parts.push([`[m${i}]`, head, frames - tail]);
-    if (tail) parts.push([`[t${i}]`, frames - tail, frames]);
-    const splitLabels = parts.map((_, j) => `[sp${i}_${j}]`);
-    chains.push(parts.length > 1 ? `[pic${i}]split=${parts.length}${splitLabels.join('')}` : `[pic${i}]null${splitLabels[0]}`);
-    parts.forEach(([label, from, to], j) => chains.push(`${splitLabels[j]}trim=start_frame=${from}:end_frame=${to},setpts=PTS-STARTPTS${label}`));
     if (head && previousTail) {
-      chains.push(`[h${i}]format=yuva420p,fade=t=in:s=0:n=${head}:alpha=1[hf${i}]`);
+      const h = spanPiece({ ...a, index: i, frames, from: 0, to: head, label: `h${i}` });
+      chains.push(`${h}format=yuva420p,fade=t=in:s=0:n=${head}:alpha=1[hf${i}]`);
       chains.push(`${previousTail}[hf${i}]overlay=eof_action=pass:format=yuv420,format=yuv420p[x${i}]`);
       labels.push(`[x${i}]`);
     }
-    labels.push(`[m${i}]`);
-    previousTail = tail ? `[t${i}]` : null;
+    labels.push(spanPiece({ ...a, index: i, frames, from: head, to: frames - tail, label: `pic${i}` }));
+    previousTail = tail ? spanPiece({ ...a, index: i, frames, from: frames - tail, to: frames, label: `t${i}` }) : null;
   }
   return labels;
+}
+
+/**
+ * One chain making frames `from` … `to` (exclusive) of span `index`'s stream of `frames` frames
+ * (frame 0 is half a fade before the span's start); returns its output label.
+ */
+function spanPiece(a: {
+  plan: RenderPlan;
+  media: RenderMedia;
+  chains: string[];
+  addInput: (file: string, before?: string[]) => number;
+  index: number;
+  frames: number;
+  from: number;
+  to: number;
+  label: string;
+}): string {
+  const { plan, media, chains, addInput, index: i, frames, from, to } = a;
+  const { width: W, height: H } = plan.canvas;
+  const { fps } = plan;
+  const span = plan.visuals[i];
+  const count = to - from;
+  const file = media.pictures[i];
+  const fit = span.fit ?? 'cover';
+  const out = `[${a.label}]`;
+  if (span.material?.type === 'video') {
+    const lead = Math.floor((span.fadeInFrames ?? 0) / 2) / fps;
+    const at = (span.sourceStartUs ?? 0) / 1_000_000 - lead + from / fps;
+    // before the clip's first frame (a fade into a clip that starts at 0), its first frame is held
+    const padStart = at < 0 ? Math.round(-at * fps) : 0;
+    const input = addInput(file, ['-ss', Math.max(0, at).toFixed(6), '-t', (count / fps + 1).toFixed(6)]);
+    // a clip shorter than its span holds its last frame; trim then cuts the stream to its frames
+    chains.push(
+      `[${input}:v]setpts=PTS-STARTPTS,fps=${fps},${fitFilters(fit, W, H, `c${a.label}`)},format=yuv420p` +
+        `${padStart ? `,tpad=start=${padStart}:start_mode=clone` : ''},tpad=stop=-1:stop_mode=clone,trim=end_frame=${count},settb=AVTB,setpts=N/${fps}/TB${out}`,
+    );
+  } else if (span.motion) {
+    const input = addInput(file);
+    const k = KEN_BURNS_UPSCALE;
+    const big = fit === 'cover' ? `scale=${k * W}:${k * H}:force_original_aspect_ratio=increase,crop=${k * W}:${k * H},setsar=1` : `${fitFilters(fit, W, H, `b${a.label}`)},scale=${k * W}:${k * H},setsar=1`;
+    const { start, end } = span.motion;
+    // eased (cosine) progress over the whole span, so the pieces of a fade continue one motion
+    const p = frames > 1 ? `(1-cos(PI*(on+${from})/${frames - 1}))/2` : '0';
+    const lerp = (x0: number, x1: number) => `(${x0}+(${x1 - x0})*${p})`;
+    const zoom = escapeFilterValue(lerp(start.scale, end.scale));
+    const x = escapeFilterValue(`(iw-iw/zoom)*(${lerp(start.x, end.x)}+1)/2`);
+    const y = escapeFilterValue(`(ih-ih/zoom)*(${lerp(start.y, end.y)}+1)/2`);
+    // zoompan given one frame with d=N pushes all N at once; fed the repeated frame with d=1 it
+    // makes one output frame per input frame
+    chains.push(
+      `[${input}:v]trim=end_frame=1,${big},format=yuv420p,tpad=stop=${count - 1}:stop_mode=clone,` +
+        `zoompan=z=${zoom}:x=${x}:y=${y}:d=1:s=${W}x${H}:fps=${fps},setsar=1,settb=AVTB,setpts=N/${fps}/TB${out}`,
+    );
+  } else {
+    // Pictures: each still is decoded, scaled and converted once, then repeated by `loop` — far
+    // cheaper than `-loop 1` on the input, which decodes and scales it again for every frame.
+    const input = addInput(file);
+    chains.push(
+      `[${input}:v]trim=end_frame=1,${fitFilters(fit, W, H, `s${a.label}`)},format=yuv420p,` +
+        `loop=loop=${count - 1}:size=1:start=0,settb=AVTB,setpts=N/${fps}/TB${out}`,
+    );
+  }
+  return out;
 }
 
 /** Filters that fit a picture to the canvas: `cover` crops, `blur` shows it whole over a blurred copy. */
