@@ -20,7 +20,7 @@ const STILLS_X264_PARAMS = 'subme=0:me=dia:ref=1:bframes=0';
  * sub-pixel once: `subme=0` smears slow pans. One reference and no B-frames keep it ≥ 2× real
  * time at 1080x1920 25 fps on 2 cores (`npm run bench -- --parts render`).
  */
-const MOTION_X264_PARAMS = 'subme=1:me=dia:ref=1:bframes=0';
+const MOTION_X264_PARAMS = 'subme=1:me=dia:ref=1:bframes=0:rc-lookahead=5:threads=2';
 /**
  * Stills are upscaled this much before `zoompan`, whose crop window moves in whole input pixels:
  * at 2× a step is half an output pixel (no visible jitter at the slow zooms used) and a still
@@ -232,7 +232,9 @@ function spanPiece(a: {
     const at = (span.sourceStartUs ?? 0) / 1_000_000 - lead + from / fps;
     // before the clip's first frame (a fade into a clip that starts at 0), its first frame is held
     const padStart = at < 0 ? Math.round(-at * fps) : 0;
-    const input = addInput(file, ['-ss', Math.max(0, at).toFixed(6), '-t', (count / fps + 1).toFixed(6)]);
+    // one decoder thread per clip input: a frame-threaded decoder holds a frame per thread, and a
+    // timeline has a decoder per clip piece; the encoder is where the cores go
+    const input = addInput(file, ['-threads', '1', '-ss', Math.max(0, at).toFixed(6), '-t', (count / fps + 1).toFixed(6)]);
     // a clip shorter than its span holds its last frame; trim then cuts the stream to its frames
     chains.push(
       `[${input}:v]setpts=PTS-STARTPTS,fps=${fps},${fitFilters(fit, W, H, `c${a.label}`)},format=yuv420p` +
