@@ -15,6 +15,7 @@ import { renderDraft } from '../shared/render/render-draft.js';
  * by ffmpeg here; canvases are small (360x640) and renders 1–3 s.
  */
 const FFMPEG = (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string }).path;
+const FFPROBE = (createRequire(import.meta.url)('@ffprobe-installer/ffprobe') as { path: string }).path;
 const S = 1_000_000;
 const W = 360;
 const H = 640;
@@ -199,6 +200,20 @@ describe('visuals on the timeline', () => {
     expect(near(colourAt(out, 0.5, { x: 10, y: H - 40, w: 30, h: 30 }), [255, 0, 0])).toBe(true);
     expect(near(colourAt(out, 0.5, { x: 10, y: 10, w: 30, h: 30 }), [0, 0, 255])).toBe(true);
     expect(near(colourAt(out, 0.5, { x: W - 40, y: H - 40, w: 30, h: 30 }), [0, 0, 255])).toBe(true);
+  }, 60_000);
+
+  it('renders a clip of variable frame rate at the canvas rate, every frame in its place', async () => {
+    // 0.5 s red at 10 fps, then 0.5 s blue at 50 fps, written with its own timestamps (VFR)
+    clip('vfr.mp4', 'color=c=red:s=180x320:r=10:d=0.5[a];color=c=blue:s=180x320:r=50:d=0.5[b];[a][b]concat=n=2:v=1:a=0', 1, undefined, ['-vsync', 'vfr']);
+    const draft = draftOf({ seconds: 1, materials: [video('vfr')], visual: [seg('v', 'vfr', 0, 1)] });
+
+    const out = await render('vfr', draft, { vfr: file('vfr.mp4') });
+
+    const probe = spawnSync(FFPROBE, ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames,r_frame_rate', '-of', 'json', out]);
+    const stream = (JSON.parse(probe.stdout.toString()) as { streams: Array<{ nb_read_frames: string; r_frame_rate: string }> }).streams[0];
+    expect(stream).toEqual({ nb_read_frames: '25', r_frame_rate: '25/1' });
+    expect(near(colourAt(out, 0.3, { x: 100, y: 100, w: 40, h: 40 }), [255, 0, 0])).toBe(true);
+    expect(near(colourAt(out, 0.8, { x: 100, y: 100, w: 40, h: 40 }), [0, 0, 255])).toBe(true);
   }, 60_000);
 
   it('fills the frame with landscape material (cover) or shows it whole over a blurred copy (blur)', async () => {
