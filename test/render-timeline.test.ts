@@ -143,6 +143,20 @@ describe('visuals on the timeline', () => {
     expect(near(colourAt(out, 2.9, centre), [0, 0, 255])).toBe(true);
   }, 60_000);
 
+  it("cuts on the draft's segment boundary to the frame", async () => {
+    const red = still('red-cut.png', 'color=c=red:s=90x160');
+    const blue = still('blue-cut.png', 'color=c=blue:s=90x160');
+    const draft = draftOf({ seconds: 2, materials: [image('red-cut'), image('blue-cut')], visual: [seg('r', 'red-cut', 0, 1.2), seg('b', 'blue-cut', 1.2, 0.8)] });
+
+    const out = await render('cut', draft, { 'red-cut': red, 'blue-cut': blue });
+
+    // stills only: 15 fps. Frame 17 (1.133 s) is the last red one, frame 18 (1.200 s) the first
+    // blue one (a seek shows the first frame at or after the time asked)
+    const area = { x: 100, y: 100, w: 40, h: 40 };
+    expect(near(colourAt(out, 1.13, area), [255, 0, 0])).toBe(true);
+    expect(near(colourAt(out, 1.19, area), [0, 0, 255])).toBe(true);
+  }, 60_000);
+
   it('cross-fades between visuals with the boundary at the fade midpoint', async () => {
     const red = still('red.png', 'color=c=red:s=180x320');
     const blue = still('blue.png', 'color=c=blue:s=180x320');

@@ -242,7 +242,10 @@ function spanPiece(a: {
     );
   } else if (span.motion) {
     const input = addInput(file);
-    const k = KEN_BURNS_UPSCALE;
+    // Every input's first frame is decoded when the graph starts and each piece keeps its
+    // upscaled copy until it ends; the short pieces inside a fade (a few frames, half hidden by
+    // the dissolve) move at 1× to keep 2 × 9 MB per still out of the peak.
+    const k = a.label.startsWith('pic') ? KEN_BURNS_UPSCALE : 1;
     const big = fit === 'cover' ? `scale=${k * W}:${k * H}:force_original_aspect_ratio=increase,crop=${k * W}:${k * H},setsar=1` : `${fitFilters(fit, W, H, `b${a.label}`)},scale=${k * W}:${k * H},setsar=1`;
     const { start, end } = span.motion;
     // eased (cosine) progress over the whole span, so the pieces of a fade continue one motion
