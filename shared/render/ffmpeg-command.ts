@@ -17,8 +17,9 @@ export const DEFAULT_X264_PRESET = 'veryfast';
 const STILLS_X264_PARAMS = 'subme=0:me=dia:ref=1:bframes=0';
 /**
  * A moving timeline (clips, Ken Burns, cross-fades) keeps the fast motion search but refines
- * sub-pixel once: `subme=0` smears slow pans. One reference and no B-frames keep it ≥ 2× real
- * time at 1080x1920 25 fps on 2 cores (`npm run bench -- --parts render`).
+ * sub-pixel once (`subme=0` smears slow pans); one reference, no B-frames, a short lookahead and
+ * two encoder threads hold the encoder's memory down (709 → 612 MB peak on the bench timeline
+ * together with one decoder thread per clip). Speed: `npm run bench -- --parts render`.
  */
 const MOTION_X264_PARAMS = 'subme=1:me=dia:ref=1:bframes=0:rc-lookahead=5:threads=2';
 /**
@@ -254,8 +255,7 @@ function spanPiece(a: {
     const zoom = escapeFilterValue(lerp(start.scale, end.scale));
     const x = escapeFilterValue(`(iw-iw/zoom)*(${lerp(start.x, end.x)}+1)/2`);
     const y = escapeFilterValue(`(ih-ih/zoom)*(${lerp(start.y, end.y)}+1)/2`);
-    // zoompan given one frame with d=N pushes all N at once; fed the repeated frame with d=1 it
-    // makes one output frame per input frame
+    // one output frame per input frame (d=1): frames are made as the graph asks for them
     chains.push(
       `[${input}:v]trim=end_frame=1,${big},format=yuv420p,tpad=stop=${count - 1}:stop_mode=clone,` +
         `zoompan=z=${zoom}:x=${x}:y=${y}:d=1:s=${W}x${H}:fps=${fps},setsar=1,settb=AVTB,setpts=N/${fps}/TB${out}`,
