@@ -204,7 +204,8 @@ describe('visuals on the timeline', () => {
     // recorded landscape 320x180 with the top-left quarter red, tagged as turned
     const raw = clip('raw.mp4', 'color=c=blue:s=320x180:r=25[b];color=c=red:s=160x90[r];[b][r]overlay=0:0:shortest=1', 1);
     ffmpeg(['-i', raw, '-c', 'copy', '-metadata:s:v:0', 'rotate=90', file('rotated.mp4')]);
-    const draft = draftOf({ seconds: 1, materials: [video('phone')], visual: [seg('v', 'phone', 0, 1)] });
+    // volume 1 on a clip without a sound stream: it is mixed as silence (no `[n:a]` of a missing stream)
+    const draft = draftOf({ seconds: 1, materials: [video('phone')], visual: [seg('v', 'phone', 0, 1, { volume: 1 })] });
 
     const out = await render('rotated', draft, { phone: file('rotated.mp4') });
 
