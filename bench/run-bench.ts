@@ -7,7 +7,8 @@
  *                     --out bench/results/latest.json --svg bench/results/timeline.svg]
  *
  * Parts: 1 export-bound run · 2 submission storm · 3 orchestration overhead · 4 naive design vs
- * ours. Writes the results (JSON) and the timeline picture (SVG) of the export-bound run, and
+ * ours · `render` the renderer alone on clips + stills + music + word-highlight captions (not in
+ * the default parts: `--parts render --render-seconds 60,180 --out bench/results/render.json`). Writes the results (JSON) and the timeline picture (SVG) of the export-bound run, and
  * prints a table with each target MET or MISSED. Every figure is measured in this run.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { runNaiveDesign, type NaiveResult } from './parts/naive-design.js';
 import { runOrchestrationOverhead, type OverheadResult } from './parts/orchestration-overhead.js';
 import { runOurDesign, runSolo, type OurDesignResult, type SoloResult } from './parts/our-design.js';
+import { runRenderBench, type RenderBenchResult } from './parts/render.js';
 import { runSubmissionStorm, type StormResult } from './parts/submission-storm.js';
 import { machineInfo, sampleLoad } from './support/machine.js';
 import { judgeTargets, type TargetVerdict } from './targets.js';
@@ -32,6 +34,7 @@ const { values: args } = parseArgs({
     'overhead-tasks': { type: 'string', default: '20' },
     'naive-tasks': { type: 'string', default: '10' },
     'solo-tasks': { type: 'string', default: '3' },
+    'render-seconds': { type: 'string', default: '60,180' },
     parts: { type: 'string', default: 'export,storm,overhead,naive,solo' },
     out: { type: 'string', default: 'bench/results/latest.json' },
     svg: { type: 'string' },
@@ -53,8 +56,10 @@ const options = {
   naive_tasks: int('naive-tasks', 1),
   solo_tasks: int('solo-tasks', 1),
   parts: String(args.parts).split(',').map((p) => p.trim()).filter(Boolean),
+  render_seconds: String(args['render-seconds']).split(',').map(Number),
 };
-const known = new Set(['export', 'naive', 'storm', 'overhead', 'solo']);
+const known = new Set(['export', 'naive', 'storm', 'overhead', 'solo', 'render']);
+if (options.render_seconds.some((s) => !Number.isInteger(s) || s < 6 || s > 600)) throw new Error('--render-seconds must be whole seconds between 6 and 600, e.g. 60,180');
 for (const p of options.parts) if (!known.has(p)) throw new Error(`unknown part "${p}" (parts: ${[...known].join(', ')})`);
 // A bounded run: refuse loads beyond what this benchmark is meant to send.
 if (options.burst > 1000 || options.rate > 500 || options.seconds > 120 || options.tasks > 100) {
@@ -75,6 +80,7 @@ let naive: { naive: NaiveResult; ours: OurDesignResult } | undefined;
 let storm: StormResult | undefined;
 let overhead: OverheadResult | undefined;
 let solo: SoloResult | undefined;
+let render: RenderBenchResult | undefined;
 
 if (options.parts.includes('export')) {
   log(`\n[1/4] export-bound run: ${options.tasks} tasks, ~${options.narration_seconds} s narrations (${elapsed()})`);
@@ -101,6 +107,11 @@ if (options.parts.includes('solo')) {
   solo = await runSolo({ tasks: options.solo_tasks, narrationSeconds: options.narration_seconds }, log);
 }
 
+if (options.parts.includes('render')) {
+  log(`\n[render] the renderer alone: ${options.render_seconds.join(' s, ')} s of narration over clips, stills, music and captions (${elapsed()})`);
+  render = await runRenderBench({ lengths: options.render_seconds }, log);
+}
+
 const finishedAt = new Date();
 const targets = judgeTargets({ exportBound, storm, overhead });
 const results = {
@@ -116,6 +127,7 @@ const results = {
   storm: storm ?? null,
   overhead: overhead ?? null,
   solo: solo ?? null,
+  render: render ?? null,
   targets,
 };
 mkdirSync(dirname(outPath), { recursive: true });
@@ -123,10 +135,19 @@ writeFileSync(outPath, `${JSON.stringify(results, null, 2)}\n`);
 if (exportBound) writeFileSync(svgPath, renderTimelineSvg(exportBound.timeline, captionFor(exportBound, results.finished_at)));
 
 printTable({ exportBound, naive, storm, overhead, targets });
+if (render) printRender(render);
 log(`\nload average during the run: 1-min mean ${results.load.load1_mean} (min ${results.load.load1_min}, max ${results.load.load1_max}) on ${machine.logical_cpus} CPUs`);
 log(`wrote ${outPath}${exportBound ? ` and ${svgPath}` : ''} in ${results.duration_s} s`);
 // Handles of the closed stacks (emulators, sockets) can keep the loop alive for a while.
 process.exit(0);
+
+function printRender(r: RenderBenchResult): void {
+  log(`\n— render: ${r.canvas} ${r.fps} fps, ${r.timeline} —`);
+  for (const run of r.runs) {
+    log(`${String(run.narration_s).padStart(4)} s: ${run.x_real_time}× real time (target ≥ 2), ${run.frames_per_s} frames/s, peak memory worker ${run.worker_peak_rss_mb} MB + ffmpeg ${run.ffmpeg_peak_rss_mb} MB (target ≤ 600), load ${run.load.load1_mean}`);
+  }
+  log(`Ken Burns still alone (zoompan, no encode): ${Object.entries(r.ken_burns_still_x_real_time).map(([k, v]) => `${k} ${v}×`).join(', ')} real time`);
+}
 
 function printTable(r: { exportBound?: OurDesignResult; naive?: { naive: NaiveResult; ours: OurDesignResult }; storm?: StormResult; overhead?: OverheadResult; targets: TargetVerdict[] }): void {
   const rows: Array<[string, string]> = [];

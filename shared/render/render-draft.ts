@@ -20,7 +20,7 @@ import { probeVideo } from './probe-video.js';
 import { prepareFonts } from './render-fonts.js';
 import { checkMediaFiles, prepareRenderMedia } from './render-media.js';
 import { planRender, type RenderPlan } from './render-plan.js';
-import { layoutSubtitles, subtitleForceStyle } from './subtitle-layout.js';
+import { buildAss, layoutSubtitles, parseSrt, subtitleForceStyle } from './subtitle-layout.js';
 
 export type { RenderLog } from './ffmpeg-process.js';
 
@@ -82,7 +82,8 @@ export async function renderDraft(opts: RenderDraftOptions): Promise<RenderResul
   const args = buildFfmpegArgs({
     plan,
     media,
-    subtitles: subtitlesFile ? { file: subtitlesFile, fontsDir: fonts.fontsDir, forceStyle: subtitleForceStyle(draft.canvas) } : null,
+    // an ASS file carries its own style; today's SRT gets it from force_style
+    subtitles: subtitlesFile ? { file: subtitlesFile, fontsDir: fonts.fontsDir, forceStyle: subtitlesFile.endsWith('.ass') ? '' : subtitleForceStyle(draft.canvas) } : null,
     preset: opts.preset,
     crf: opts.crf,
     outputPath: partPath,
@@ -101,10 +102,20 @@ export async function renderDraft(opts: RenderDraftOptions): Promise<RenderResul
   return result;
 }
 
-/** Writes the laid-out SRT of the plan's subtitles to `workDir`; null when there are none. */
+/**
+ * Writes the plan's subtitles to `workDir`: today's plain captions at the bottom as a laid-out
+ * SRT, any other preset or position as an ASS file. Null when there are none.
+ */
 async function writeSubtitles(plan: RenderPlan, draft: Draft, media: Record<string, string>, workDir: string): Promise<string | null> {
   const source = plan.subtitles;
   if (!source) return null;
+  const { style, position } = plan.captions;
+  if (style !== 'plain' || position !== 'bottom') {
+    const cues = source.kind === 'cues' ? source.cues : parseSrt(await readFile(media[source.materialId], 'utf8'));
+    const out = path.join(workDir, 'subtitles.ass');
+    await writeFile(out, buildAss({ canvas: draft.canvas, cues, style, position }));
+    return out;
+  }
   const srt =
     source.kind === 'material'
       ? layoutSubtitles({ canvas: draft.canvas, materialSrt: await readFile(media[source.materialId], 'utf8') })

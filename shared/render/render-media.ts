@@ -13,7 +13,7 @@ import type { RenderPlan } from './render-plan.js';
 
 /** The local files of a plan, in the plan's order. */
 export interface RenderMedia {
-  /** the picture file of each `plan.visuals` span */
+  /** the picture (or clip) file of each `plan.visuals` span */
   pictures: string[];
   /** per `plan.audioTracks` track and part: the file and its channel count (null: silence, or unreadable) */
   audio: Array<Array<{ file: string; channels: number | null } | null>>;
@@ -82,7 +82,7 @@ async function pictureFile(
   a: { plan: RenderPlan; media: Record<string, string>; workDir: string },
   generated: Map<string, string>,
 ): Promise<string> {
-  if (material?.type === 'image') return a.media[material.id];
+  if (material?.type === 'image' || material?.type === 'video') return a.media[material.id];
   const colors: [string, string] = material?.type === 'generated_background' ? material.colors : ['#000000', '#000000'];
   const key = colors.join('-');
   let file = generated.get(key);
