@@ -168,6 +168,7 @@ describe('duckingKeyframes and the volume expression', () => {
   it('evaluates to the keyframes, linear between them and held outside', () => {
     const expression = volumeExpression([{ offsetUs: S, volume: 1 }, { offsetUs: 2 * S, volume: 0.2 }, { offsetUs: 3 * S, volume: 0.2 }]);
     // the expression uses ffmpeg's clip(), gte() and t: evaluate it the same way here
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- evaluates our own generated expression, the way ffmpeg will
     const at = (t: number) => Function('t', 'clip', 'gte', `return ${expression};`)(t, (x: number, a: number, b: number) => Math.min(b, Math.max(a, x)), (a: number, b: number) => Number(a >= b)) as number;
 
     expect(at(0)).toBeCloseTo(1);

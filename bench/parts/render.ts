@@ -139,8 +139,8 @@ export function makeTimeline(dir: string, seconds: number, run: (args: string[])
     run(['-f', 'lavfi', '-i', `${source}=s=${size}:r=30`, '-f', 'lavfi', '-i', `sine=f=330:r=48000`, '-t', String(share + 1), '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', ...extra, f(name)]);
     return f(name);
   };
-  const landscape = clip('clip-1.mp4', '1280x720', 'testsrc2');
-  const portrait = clip('clip-2.mp4', '720x1280', 'testsrc');
+  clip('clip-1.mp4', '1280x720', 'testsrc2');
+  clip('clip-2.mp4', '720x1280', 'testsrc');
   const raw = clip('raw-3.mp4', '1280x720', 'mandelbrot');
   run(['-i', raw, '-c', 'copy', '-metadata:s:v:0', 'rotate=90', f('clip-3.mp4')]);
   run(['-f', 'lavfi', '-i', 'testsrc2=s=1920x1080', '-frames:v', '1', f('still-4.png')]);
