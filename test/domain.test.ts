@@ -82,11 +82,14 @@ describe('state machine definition', () => {
   const values = Object.fromEntries(DEFINITION_PLACEHOLDERS.map((p) => [p, `value-of-${p}`])) as Record<(typeof DEFINITION_PLACEHOLDERS)[number], string>;
   const def = substituteDefinition(pipelineDefinition(), values) as { States: Record<string, Record<string, unknown>>; TimeoutSeconds: number };
 
-  it('gives every Task its own timeout, and every stage a Catch', () => {
+  // Issue 12 changed this: no stage has a Catch, so a failed execution stays failed at the stage
+  // and RedriveExecution (which re-runs the last unsuccessful state) re-runs that stage.
+  it('gives every Task its own timeout, and no stage a Catch (a redrive re-runs the failed stage)', () => {
     for (const [name, state] of Object.entries(def.States)) {
+      if (state.Type === 'Fail') throw new Error(`${name}: a Fail state would be what a redrive re-runs`);
       if (state.Type !== 'Task') continue;
       expect(state.TimeoutSeconds, name).toBeGreaterThan(0);
-      if (name !== 'RecordFailure') expect(state.Catch, name).toBeDefined();
+      expect(state.Catch, name).toBeUndefined();
     }
     expect(def.TimeoutSeconds).toBeGreaterThan((def.States.Export.TimeoutSeconds as number));
   });
@@ -110,7 +113,7 @@ describe('state machine definition', () => {
   });
 
   it("retries every Lambda stage on the Lambda service exceptions AWS's best practice lists", () => {
-    for (const name of ['Start', 'Story', 'Tts', 'Draft', 'Finalize', 'RecordFailure']) {
+    for (const name of ['Start', 'Story', 'StoryLastAttempt', 'Tts', 'TtsLastAttempt', 'Draft', 'Finalize']) {
       const errors = (def.States[name].Retry as Array<{ ErrorEquals: string[] }>).flatMap((r) => r.ErrorEquals);
       expect(errors, name).toEqual(
         expect.arrayContaining(['Lambda.ClientExecutionTimeoutException', 'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException']),
