@@ -1,6 +1,6 @@
 import { STAGES, type FailureStage, type TaskError, type TaskRecord } from './task-record.js';
 
-/** What Catch hands the fail handler (`$.error`), the same shape in both worlds. */
+/** A state's error as Step Functions reports it (a Catch result, or a failed execution's error and cause), the same shape in both worlds. */
 export interface CaughtError {
   Error: string;
   Cause?: string;
@@ -18,7 +18,7 @@ export function errorCode(name: string): string {
 }
 
 /**
- * The human sentence inside a Catch `Cause`: Lambda errors arrive as the JSON envelope
+ * The human sentence inside a state error's `Cause`: Lambda errors arrive as the JSON envelope
  * `{errorType, errorMessage, trace}`; service errors (States.Timeout, SQS) as plain text.
  */
 export function causeMessage(cause: string | undefined): string {

@@ -72,7 +72,16 @@ describe('retrying a task', () => {
     expect(task.status).toBe('SUCCEEDED');
     expect(task.stages.story.attempts).toBe(cancelled.stages.story.attempts);
     expect(task.stages.tts.status).toBe('succeeded');
-    expect((await stack.itemKeys()).filter((k) => k.startsWith('LOCK#'))).toEqual([]);
+    const locks = (await stack.itemKeys()).filter((k) => k.startsWith('LOCK#'));
+    expect(locks).toEqual([]);
+    recordReliability({
+      fault: 'task cancelled at tts → POST …/retry (its ABORTED execution redriven); a late ABORTED event of the first run',
+      runs: 1,
+      outcome: `${task.status}, same id, story attempts ${cancelled.stages.story.attempts} → ${task.stages.story.attempts}; the late event changed nothing`,
+      data_lost: 0,
+      duplicates: task.stages.story.attempts - cancelled.stages.story.attempts,
+      locks_leaked: locks.length,
+    });
   });
 
   it('answers 409 naming the holder when another task of the creator and video runs, and changes nothing', async () => {
@@ -91,9 +100,18 @@ describe('retrying a task', () => {
     // assess
     expect(answer.status).toBe(409);
     expect(answer.body).toMatchObject({ error: 'duplicate_task', task_id: b });
-    expect(await stack.getTask(a)).toEqual(before);
+    const after = await stack.getTask(a);
+    expect(after).toEqual(before);
     stack.controls.openGate('Story');
     expect((await stack.finished(b)).status).toBe('SUCCEEDED');
+    recordReliability({
+      fault: 'retry of a task while another task of the same creator and video holds the lock',
+      runs: 1,
+      outcome: `409 ${String(answer.body.error)} naming the holder; the retried task unchanged (${after.status})`,
+      data_lost: 0,
+      duplicates: 0,
+      locks_leaked: (await stack.itemKeys()).filter((k) => k === 'LOCK#retry#busy').length,
+    });
   });
 
   it('answers 409 with the status for a RUNNING or a SUCCEEDED task', async () => {
