@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFailHandler } from '../lambdas/fail/handler.js';
+import { createLogger } from '../shared/logger.js';
+import { retryMatchingTasks } from '../shared/retry-matching.js';
 import { createRuntime } from '../shared/runtime.js';
 import { geminiPerDay, geminiText, startFakeGemini } from './support/fake-gemini.js';
 import { recordReliability } from './support/reliability.js';
@@ -205,6 +207,30 @@ describe('retrying a failed task', () => {
       duplicates: 0,
       locks_leaked: locks.length,
     });
+  });
+
+  it('stops a filter retry at its task cap or its time budget and continues from the cursor', async () => {
+    // prepare: three tasks FAILED at draft
+    stack.controls.armFault('Draft', { error: 'DraftFailedError', message: 'the draft writer crashed', times: 3 });
+    const ids = await Promise.all(
+      ['b1', 'b2', 'b3'].map(async (video) => (await stack.post({ creator_id: 'batch', video_id: video, source_text: 'A calm river.', export_video: false })).body.task_id as string),
+    );
+    for (const id of ids) expect((await stack.finished(id)).error).toMatchObject({ stage: 'draft', code: 'draft_failed' });
+    const filter = { status: 'FAILED' as const, creator_id: 'batch' };
+    const log = createLogger({});
+
+    // act: out of time after the first task; then a cap of one task; then the rest
+    const first = await retryMatchingTasks(stack.runtime, filter, log, { budgetMs: 0 });
+    const second = await retryMatchingTasks(stack.runtime, { ...filter, cursor: first.cursor }, log, { maxTasks: 1 });
+    const third = await retryMatchingTasks(stack.runtime, { ...filter, cursor: second.cursor }, log);
+
+    // assess
+    expect([first.count, second.count, third.count]).toEqual([1, 1, 1]);
+    expect(first.cursor).toBeDefined();
+    expect(second.cursor).toBeDefined();
+    expect(third.cursor).toBeUndefined();
+    expect([...first.retried, ...second.retried, ...third.retried].sort()).toEqual([...ids].sort());
+    for (const id of ids) await waitForStatus(id, 'SUCCEEDED');
   });
 
   it('answers 400 with a code and a sentence for a filter it cannot read', async () => {
