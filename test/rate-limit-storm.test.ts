@@ -37,7 +37,7 @@ import { busiestWindow } from './support/request-windows.js';
  * Nothing here depends on timing. The real story handler, the real limiter (dynalite) and S3
  * (s3rver) run on one VirtualClock: minutes pass only when every task sleeps, and the fake Gemini
  * stamps each request with that same clock. The state machine's part is played by this file
- * from the shared definition (Start → Story ⇄ rate-limit Wait, bounded → Finalize | RecordFailure);
+ * from the shared definition (Start → Story ⇄ rate-limit Wait, bounded → Finalize | failed at the stage → fail handler);
  * a real interpreter would sleep real seconds in its Wait states.
  */
 const TASKS = 20;
