@@ -116,7 +116,9 @@ const lambdaRows: LambdaRow[] = [
     measured: `job accepted → video stored, ${solo ? 'alone' : 'export-bound run'}`,
   },
   stateRow('finalize', 'Finalize'),
-  { fn: 'fail', what: 'RecordFailure', invocationsPerVideo: perTask(e.task_state_ms.RecordFailure?.count ?? 0), meanMs: e.task_state_ms.RecordFailure?.mean ?? 0, measured: 'only on failures' },
+  // No state invokes it since the redrive change: EventBridge does, once per failed execution, so a
+  // successful video costs none.
+  { fn: 'fail', what: 'failed-execution event (EventBridge)', invocationsPerVideo: 0, meanMs: 0, measured: 'only on failures, not in a successful run' },
 ];
 
 // ---------------------------------------------------------------------------------------------

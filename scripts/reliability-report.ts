@@ -19,6 +19,7 @@ const FILES = [
   'test/rate-limit-storm.test.ts',
   'test/cancel-and-idempotency.test.ts',
   'test/hostile-input.test.ts',
+  'test/retry-task.test.ts',
 ].filter((f) => existsSync(f));
 
 const report = join(mkdtempSync(join(tmpdir(), 'reel-reliability-')), 'rows.jsonl');

@@ -45,11 +45,43 @@ export interface ValidationDetail {
 }
 
 /**
+ * The body of `POST /api/pipeline/tasks/retry`: which ended tasks to redrive. `since` is an ISO
+ * time (tasks created at or after it); `cursor` continues where the previous answer stopped.
+ */
+export const retryFilterSchema = z.strictObject(
+  {
+    status: z.enum(['FAILED', 'CANCELLED'], { error: 'status must be FAILED or CANCELLED' }).default('FAILED'),
+    error_code: z
+      .string({ error: 'error_code must be a string' })
+      .regex(/^[a-z0-9_]{1,64}$/, 'error_code must be 1-64 characters of a-z, 0-9 or "_" (e.g. gemini_quota_exhausted)')
+      .optional(),
+    creator_id: id('creator_id').optional(),
+    since: z.iso
+      .datetime({ offset: true, error: 'since must be an ISO 8601 time such as 2026-12-01T00:00:00Z' })
+      .transform((value) => new Date(value).toISOString())
+      .optional(),
+    cursor: z.string({ error: 'cursor must be a string' }).max(2048, 'cursor must be at most 2048 characters').optional(),
+  },
+  { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown field(s): ${iss.keys.join(', ')}` : 'the body must be a JSON object') },
+);
+
+export type RetryFilter = z.infer<typeof retryFilterSchema>;
+
+/** Validates the body of the filter retry; throws {@link InvalidRequestError} like {@link parseRunRequest}. */
+export function parseRetryFilter(body: unknown): RetryFilter {
+  return parseWith(retryFilterSchema, body);
+}
+
+/**
  * Validates a parsed JSON body. Throws {@link InvalidRequestError} with one sentence and a
  * per-field list.
  */
 export function parseRunRequest(body: unknown): RunRequest {
-  const result = runRequestSchema.safeParse(body);
+  return parseWith(runRequestSchema, body);
+}
+
+function parseWith<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
+  const result = schema.safeParse(body);
   if (result.success) return result.data;
   const details: ValidationDetail[] = result.error.issues.map((issue) => ({
     field: issue.path.length ? issue.path.map(String).join('.') : '(body)',

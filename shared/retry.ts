@@ -21,11 +21,9 @@ import { getTask, markTaskFailed, type TaskRecord, type TaskStatus } from './tas
  *     → RedriveExecution (Start is not re-run, so the lock lease set here covers the execution)
  *     → refused? the record goes back to FAILED with the reason, the lock is released.
  *
- * Which tasks: CANCELLED ones (the execution is ABORTED) and FAILED ones whose execution itself
- * ended there — stopped, timed out, or failed at the stage. A stage error caught by the
- * definition's Catch path ends the execution in its `Failed` state, and a redrive would run only
- * that state again; those are refused with 409 `task_not_redrivable` until the definition fails
- * at the stage (issue 12, not done yet).
+ * Which tasks: FAILED ones (a stage error, a stage or execution timeout, a stop) and CANCELLED
+ * ones (the execution is ABORTED). The definition has no Catch, so a failed execution ends at the
+ * stage that failed, and the redrive runs that stage again with the input it had.
  */
 
 /** Only an ended task can be retried: RUNNING and SUCCEEDED answer 409 with the status. */
@@ -40,8 +38,6 @@ export class TaskNotRetryableError extends PipelineError {
 
 /** How long a retry waits for an execution whose record already says FAILED to end. */
 const EXECUTION_END_WAIT_MS = 5_000;
-/** Error names with which a failed task's execution ended at the stage (not through the Catch path). */
-const ENDED_AT_STAGE_CODES: ReadonlySet<string> = new Set(['execution_timed_out', 'execution_aborted', 'execution_record_unreadable']);
 
 /**
  * Retries an ended task by redriving its execution; returns the task as it is then (RUNNING).
@@ -54,13 +50,6 @@ export async function retryTask(rt: Runtime, taskId: string, log: Logger): Promi
   if (!task) throw new TaskNotFoundError(taskId);
   if (task.status === 'RUNNING' || task.status === 'SUCCEEDED') {
     throw new TaskNotRetryableError(taskId, task.status, `it is ${task.status}.`);
-  }
-  if (task.status === 'FAILED' && !ENDED_AT_STAGE_CODES.has(task.error?.code ?? '')) {
-    throw new TaskNotRetryableError(
-      taskId,
-      task.status,
-      `its failure (${task.error?.code ?? 'unknown'}) went through the state machine's failure path, which a redrive would only repeat; submit it again.`,
-    );
   }
   const executionArn = task.execution_arn ?? executionArnOf(rt.settings.stateMachineArn, taskId);
   await waitForExecutionEnd(rt, executionArn);

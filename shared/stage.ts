@@ -7,6 +7,11 @@ export interface StageEvent {
   task_id: string;
   creator_id: string;
   video_id: string;
+  /**
+   * Set only by a rate-limited stage's last attempt (`<State>LastAttempt` in the definition): the
+   * sentence to fail with if the stage is still rate limited instead of asking for another wait.
+   */
+  rate_limit_give_up?: string;
 }
 
 export type StageWork<T> = (log: Logger) => Promise<{ output: T; details?: Record<string, unknown> }>;

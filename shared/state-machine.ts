@@ -8,12 +8,20 @@ import type { DefinitionPlaceholder } from './resources/functions.js';
  *
  *   Start → Story → Tts → Draft → ExportChoice ─(export_video)→ Export → Finalize
  *                                              └──────────────────────→ Finalize
- *   any Catch → <Stage>Failed (names the stage) → RecordFailure → Failed
+ *   a stage error (after its Retry) ends the execution FAILED *at that stage*: no Catch, so that
+ *   RedriveExecution, which re-runs the last unsuccessful state, re-runs the stage. The failure is
+ *   recorded (and the lock released) from the execution-ended path, the same in both worlds:
+ *   EventBridge "Execution Status Change" → fail handler on AWS, the local API's onExecutionEnded
+ *   → the same handler on the embedded stack; it reads the stage from the task record.
  *
  *   Story and Tts may return `{rate_limited: true, retry_after_seconds}` instead of their output:
- *   Story → StoryRateLimited? ─(rate_limited)→ StoryRateLimitCount → …Wait (SecondsPath) → Story
- *                             └ bound hit (`rateLimitMaxWaits`) → StoryRateLimitExhausted → StoryFailed
- *   (the same for Tts; the count lives in the state data as `$.story_rate_limit.waits`).
+ *   Story → StoryRateLimited? ─(rate_limited)→ StoryRateLimitCount → …Wait (SecondsPath) → StoryRateLimitRetry?
+ *     StoryRateLimitRetry? ─(waits < `rateLimitMaxWaits`)→ Story
+ *                          └ bound hit → StoryLastAttempt (the Story function with `rate_limit_give_up`:
+ *                            still limited → it throws RateLimitWaitsExhaustedError, the execution fails there)
+ *   (the same for Tts; the count lives in the state data as `$.story_rate_limit.waits`). The last
+ *   attempt is a Task, not a Fail state, so a redrive (e.g. after the quota reset) calls the
+ *   provider again instead of failing again.
  *
  * Inputs and outputs carry ids and object keys only, never content (256 KiB payload cap).
  */
@@ -74,8 +82,6 @@ const transientRetry = (maxAttempts: number) => ({
 
 const ids = { 'task_id.$': '$.task_id', 'creator_id.$': '$.creator_id', 'video_id.$': '$.video_id' };
 
-const failTo = (state: string) => [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: `${state}Failed` }];
-
 /** The error a task fails with when a stage stayed rate limited through every allowed wait. */
 export const RATE_LIMIT_WAITS_EXHAUSTED_ERROR = 'RateLimitWaitsExhaustedError';
 
@@ -83,11 +89,25 @@ export const RATE_LIMIT_WAITS_EXHAUSTED_ERROR = 'RateLimitWaitsExhaustedError';
  * The rate-limit loop after a stage (`Story` or `Tts`) whose output sits at `$.<result>`: a
  * `{rate_limited: true, retry_after_seconds}` output goes to a Wait state (SecondsPath) and back
  * to the stage, at most `maxWaits` times, counted in `$.<result>_rate_limit.waits` (JSONPath and
- * States.MathAdd: the interpreter ignores JSONata and Assign). The stage's data decides, never a
- * Catch `Cause`, whose form differs between AWS and the embedded interpreter.
+ * States.MathAdd: the interpreter ignores JSONata and Assign). After the last wait the stage runs
+ * once more as `<State>LastAttempt`, told by `rate_limit_give_up` to throw
+ * RateLimitWaitsExhaustedError with that sentence rather than ask for another wait. The stage's
+ * data decides, never a Catch `Cause`, whose form differs between AWS and the embedded interpreter.
  */
-const rateLimitLoop = (a: { state: 'Story' | 'Tts'; result: 'story' | 'tts'; what: string; settings: string; next: string; maxWaits: number }) => {
+const rateLimitLoop = (a: {
+  state: 'Story' | 'Tts';
+  result: 'story' | 'tts';
+  what: string;
+  settings: string;
+  next: string;
+  maxWaits: number;
+  /** the stage's Task state, which the last attempt repeats with `rate_limit_give_up` */
+  task: Record<string, unknown>;
+}) => {
   const counter = `$.${a.result}_rate_limit`;
+  const giveUp =
+    `The ${a.result} stage was still rate limited by ${a.what} after ${a.maxWaits} waits; the task gives up. ` +
+    `Submit fewer tasks at once, or raise the provider's quota and ${a.settings}.`;
   return {
     [`${a.state}RateLimited`]: {
       Type: 'Choice',
@@ -102,10 +122,7 @@ const rateLimitLoop = (a: { state: 'Story' | 'Tts'; result: 'story' | 'tts'; wha
     },
     [`${a.state}RateLimitCount`]: {
       Type: 'Choice',
-      Choices: [
-        { Not: { Variable: counter, IsPresent: true }, Next: `${a.state}RateLimitFirstWait` },
-        { Variable: `${counter}.waits`, NumericGreaterThanEquals: a.maxWaits, Next: `${a.state}RateLimitExhausted` },
-      ],
+      Choices: [{ Not: { Variable: counter, IsPresent: true }, Next: `${a.state}RateLimitFirstWait` }],
       Default: `${a.state}RateLimitNextWait`,
     },
     [`${a.state}RateLimitFirstWait`]: { Type: 'Pass', Result: { waits: 1 }, ResultPath: counter, Next: `${a.state}RateLimitWait` },
@@ -115,33 +132,44 @@ const rateLimitLoop = (a: { state: 'Story' | 'Tts'; result: 'story' | 'tts'; wha
       ResultPath: counter,
       Next: `${a.state}RateLimitWait`,
     },
-    [`${a.state}RateLimitWait`]: { Type: 'Wait', SecondsPath: `$.${a.result}.retry_after_seconds`, Next: a.state },
-    // Shaped like a Catch result, so the fail path records it as any other stage error.
-    [`${a.state}RateLimitExhausted`]: {
-      Type: 'Pass',
-      Result: {
-        Error: RATE_LIMIT_WAITS_EXHAUSTED_ERROR,
-        Cause:
-          `The ${a.result} stage was still rate limited by ${a.what} after ${a.maxWaits} waits; the task gives up. ` +
-          `Submit fewer tasks at once, or raise the provider's quota and ${a.settings}.`,
-      },
-      ResultPath: '$.error',
-      Next: `${a.state}Failed`,
+    [`${a.state}RateLimitWait`]: { Type: 'Wait', SecondsPath: `$.${a.result}.retry_after_seconds`, Next: `${a.state}RateLimitRetry` },
+    [`${a.state}RateLimitRetry`]: {
+      Type: 'Choice',
+      Choices: [{ Variable: `${counter}.waits`, NumericGreaterThanEquals: a.maxWaits, Next: `${a.state}LastAttempt` }],
+      Default: a.state,
+    },
+    // A Task, not a Fail state: the execution fails here (RateLimitWaitsExhaustedError), and a
+    // redrive re-runs this state, i.e. asks the provider again.
+    [`${a.state}LastAttempt`]: {
+      ...a.task,
+      Parameters: { ...(a.task.Parameters as Record<string, unknown>), rate_limit_give_up: giveUp },
+      Next: a.next,
     },
   };
 };
-
-const stageFailed = (stage: string) => ({
-  Type: 'Pass',
-  Result: stage,
-  ResultPath: '$.failed_stage',
-  Next: 'RecordFailure',
-});
 
 /** The definition with `${Placeholders}` for function ARNs and the queue URL. */
 export function pipelineDefinition(options: DefinitionOptions = DEFAULT_DEFINITION_OPTIONS): Record<string, unknown> {
   const maxWaits = options.rateLimitMaxWaits ?? DEFAULT_DEFINITION_OPTIONS.rateLimitMaxWaits;
   if (!(Number.isInteger(maxWaits) && maxWaits >= 1)) throw new RangeError('rateLimitMaxWaits must be a whole number of at least 1');
+  const storyTask = {
+    Type: 'Task',
+    Resource: '${StoryFunctionArn}',
+    Parameters: { ...ids },
+    ResultPath: '$.story',
+    TimeoutSeconds: 300,
+    Retry: [transientRetry(3)],
+    Next: 'StoryRateLimited',
+  };
+  const ttsTask = {
+    Type: 'Task',
+    Resource: '${TtsFunctionArn}',
+    Parameters: { ...ids, 'gender.$': '$.gender', 'story_key.$': '$.story.story_key' },
+    ResultPath: '$.tts',
+    TimeoutSeconds: 900,
+    Retry: [transientRetry(3)],
+    Next: 'TtsRateLimited',
+  };
   return {
     Comment: 'reel-pipeline: story → TTS → draft → export (serialized) → finalize',
     StartAt: 'Start',
@@ -154,31 +182,12 @@ export function pipelineDefinition(options: DefinitionOptions = DEFAULT_DEFINITI
         ResultPath: null,
         TimeoutSeconds: 30,
         Retry: [transientRetry(3)],
-        Catch: failTo('Start'),
         Next: 'Story',
       },
-      Story: {
-        Type: 'Task',
-        Resource: '${StoryFunctionArn}',
-        Parameters: { ...ids },
-        ResultPath: '$.story',
-        TimeoutSeconds: 300,
-        Retry: [transientRetry(3)],
-        Catch: failTo('Story'),
-        Next: 'StoryRateLimited',
-      },
-      ...rateLimitLoop({ state: 'Story', result: 'story', what: 'the story provider', settings: 'STORY_RPM', next: 'Tts', maxWaits }),
-      Tts: {
-        Type: 'Task',
-        Resource: '${TtsFunctionArn}',
-        Parameters: { ...ids, 'gender.$': '$.gender', 'story_key.$': '$.story.story_key' },
-        ResultPath: '$.tts',
-        TimeoutSeconds: 900,
-        Retry: [transientRetry(3)],
-        Catch: failTo('Tts'),
-        Next: 'TtsRateLimited',
-      },
-      ...rateLimitLoop({ state: 'Tts', result: 'tts', what: 'the TTS provider', settings: 'TTS_RPM / TTS_MAX_CONCURRENCY', next: 'Draft', maxWaits }),
+      Story: storyTask,
+      ...rateLimitLoop({ state: 'Story', result: 'story', what: 'the story provider', settings: 'STORY_RPM', next: 'Tts', maxWaits, task: storyTask }),
+      Tts: ttsTask,
+      ...rateLimitLoop({ state: 'Tts', result: 'tts', what: 'the TTS provider', settings: 'TTS_RPM / TTS_MAX_CONCURRENCY', next: 'Draft', maxWaits, task: ttsTask }),
       Draft: {
         Type: 'Task',
         Resource: '${DraftFunctionArn}',
@@ -191,7 +200,6 @@ export function pipelineDefinition(options: DefinitionOptions = DEFAULT_DEFINITI
         ResultPath: '$.draft',
         TimeoutSeconds: 120,
         Retry: [transientRetry(3)],
-        Catch: failTo('Draft'),
         Next: 'ExportChoice',
       },
       ExportChoice: {
@@ -234,7 +242,6 @@ export function pipelineDefinition(options: DefinitionOptions = DEFAULT_DEFINITI
             JitterStrategy: 'FULL',
           },
         ],
-        Catch: failTo('Export'),
         Next: 'Finalize',
       },
       Finalize: {
@@ -244,26 +251,8 @@ export function pipelineDefinition(options: DefinitionOptions = DEFAULT_DEFINITI
         ResultPath: '$.finalize',
         TimeoutSeconds: 300,
         Retry: [transientRetry(3)],
-        Catch: failTo('Finalize'),
         End: true,
       },
-      StartFailed: stageFailed('start'),
-      StoryFailed: stageFailed('story'),
-      TtsFailed: stageFailed('tts'),
-      DraftFailed: stageFailed('draft'),
-      ExportFailed: stageFailed('export'),
-      FinalizeFailed: stageFailed('finalize'),
-      RecordFailure: {
-        Type: 'Task',
-        Resource: '${FailFunctionArn}',
-        Parameters: { ...ids, 'failed_stage.$': '$.failed_stage', 'error.$': '$.error' },
-        ResultPath: null,
-        TimeoutSeconds: 60,
-        // If even this fails, the execution fails and the execution-status path reports it.
-        Retry: [transientRetry(5)],
-        Next: 'Failed',
-      },
-      Failed: { Type: 'Fail', Error: 'TaskFailed', Cause: 'The task failed; its record names the stage and the reason.' },
     },
   };
 }

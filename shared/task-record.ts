@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isoNow } from './clock.js';
-import { LockLostError, TaskNotRunningError } from './errors.js';
+import { InvalidRequestError, LockLostError, TaskNotRunningError } from './errors.js';
 import { ALL_TASKS_INDEX_KEY, creatorIndexKey, taskKey } from './keys.js';
 import { ALL_TASKS_INDEX, CREATOR_INDEX } from './resources/table.js';
 import type { Runtime } from './runtime.js';
@@ -342,11 +342,29 @@ export interface TaskQuery {
   creatorId?: string;
   videoId?: string;
   status?: TaskStatus;
+  /** only tasks whose `error.code` is this */
+  errorCode?: string;
+  /** only tasks created at or after this ISO time (the index sort key starts with it) */
+  since?: string;
   limit: number;
+}
+
+/** One page of {@link listTaskPage}: `cursor` is there while more tasks may match. */
+export interface TaskPage {
+  tasks: TaskRecord[];
+  cursor?: string;
 }
 
 /** Tasks newest first, from the creator index when a creator is given, else from the all-tasks index. */
 export async function listTasks(rt: Runtime, q: TaskQuery): Promise<TaskRecord[]> {
+  return (await listTaskPage(rt, q)).tasks;
+}
+
+/**
+ * Like {@link listTasks}, one page of at most `limit` tasks, continued from `cursor` (an opaque
+ * string from the previous page: the index position after its last task).
+ */
+export async function listTaskPage(rt: Runtime, q: TaskQuery & { cursor?: string }): Promise<TaskPage> {
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = {};
   const filters: string[] = [];
@@ -359,23 +377,68 @@ export async function listTasks(rt: Runtime, q: TaskQuery): Promise<TaskRecord[]
     names['#status'] = 'status';
     values[':s'] = q.status;
   }
-  const base: QueryCommandInput = q.creatorId
-    ? { TableName: rt.settings.tableName, IndexName: CREATOR_INDEX.indexName, KeyConditionExpression: `${CREATOR_INDEX.partitionKey} = :pk`, ExpressionAttributeValues: { ':pk': creatorIndexKey(q.creatorId), ...values } }
-    : { TableName: rt.settings.tableName, IndexName: ALL_TASKS_INDEX.indexName, KeyConditionExpression: `${ALL_TASKS_INDEX.partitionKey} = :pk`, ExpressionAttributeValues: { ':pk': ALL_TASKS_INDEX_KEY, ...values } };
+  if (q.errorCode) {
+    filters.push('#error.code = :code');
+    names['#error'] = 'error';
+    values[':code'] = q.errorCode;
+  }
+  const index = q.creatorId ? CREATOR_INDEX : ALL_TASKS_INDEX;
+  values[':pk'] = q.creatorId ? creatorIndexKey(q.creatorId) : ALL_TASKS_INDEX_KEY;
+  let keyCondition = `${index.partitionKey} = :pk`;
+  if (q.since) {
+    keyCondition += ` AND ${index.sortKey} >= :since`;
+    values[':since'] = q.since;
+  }
   const out: TaskRecord[] = [];
-  let startKey: Record<string, unknown> | undefined;
+  let startKey = q.cursor ? decodeCursor(q.cursor) : undefined;
+  let lastKey: Record<string, unknown> | undefined;
   do {
     const page = await rt.ddb.send(
       new QueryCommand({
-        ...base,
+        TableName: rt.settings.tableName,
+        IndexName: index.indexName,
+        KeyConditionExpression: keyCondition,
+        ExpressionAttributeValues: values,
         ScanIndexForward: false,
         ...(filters.length ? { FilterExpression: filters.join(' AND ') } : {}),
         ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
         ExclusiveStartKey: startKey,
       }),
     );
-    out.push(...((page.Items ?? []) as TaskRecord[]));
+    for (const item of (page.Items ?? []) as TaskRecord[]) {
+      if (out.length === q.limit) break;
+      out.push(item);
+      lastKey = indexPosition(item, q);
+    }
     startKey = page.LastEvaluatedKey;
   } while (startKey && out.length < q.limit);
-  return out.slice(0, q.limit);
+  // Full page: continue after its last task (a page cut short inside a query page must not skip the rest).
+  const more = out.length === q.limit ? lastKey : startKey;
+  return { tasks: out, ...(more ? { cursor: encodeCursor(more) } : {}) };
+}
+
+/**
+ * The cursor that continues a {@link listTaskPage} of query `q` right after `task` (one of its
+ * tasks), e.g. when the caller stops part-way through a page.
+ */
+export function taskCursorAfter(task: TaskRecord, q: Pick<TaskQuery, 'creatorId'>): string {
+  return encodeCursor(indexPosition(task, q));
+}
+
+/** A task's position in the index the query reads: the key DynamoDB's ExclusiveStartKey takes. */
+function indexPosition(task: TaskRecord, q: Pick<TaskQuery, 'creatorId'>): Record<string, unknown> {
+  const index = q.creatorId ? CREATOR_INDEX : ALL_TASKS_INDEX;
+  return { pk: task.pk, [index.partitionKey]: task[index.partitionKey], [index.sortKey]: task[index.sortKey] };
+}
+
+const encodeCursor = (key: Record<string, unknown>) => Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
+
+function decodeCursor(cursor: string): Record<string, unknown> {
+  try {
+    const key: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (key && typeof key === 'object' && !Array.isArray(key)) return key as Record<string, unknown>;
+  } catch {
+    // falls through to the error below
+  }
+  throw new InvalidRequestError('cursor is not one this API handed out.', [{ field: 'cursor', problem: 'unreadable' }], 'invalid_cursor');
 }

@@ -5,7 +5,8 @@ import { cuesFromSentences, toSrt } from '../shared/draft/subtitles.js';
 import { newTaskId, isTaskId } from '../shared/ids.js';
 import { lockKey, taskArtifactKey, taskKey } from '../shared/keys.js';
 import { pipelineDefinition, substituteDefinition, DEFINITION_PLACEHOLDERS } from '../shared/state-machine.js';
-import { causeMessage, errorCode, taskErrorFromCatch } from '../shared/failure.js';
+import { causeMessage, errorCode, failingStage, taskErrorFromCatch, taskErrorFromExecutionEnd } from '../shared/failure.js';
+import { newTaskRecord, type StageName, type StageStatus, type TaskRecord } from '../shared/task-record.js';
 
 describe('request validation', () => {
   it('fills defaults for gender and export_video', () => {
@@ -82,11 +83,14 @@ describe('state machine definition', () => {
   const values = Object.fromEntries(DEFINITION_PLACEHOLDERS.map((p) => [p, `value-of-${p}`])) as Record<(typeof DEFINITION_PLACEHOLDERS)[number], string>;
   const def = substituteDefinition(pipelineDefinition(), values) as { States: Record<string, Record<string, unknown>>; TimeoutSeconds: number };
 
-  it('gives every Task its own timeout, and every stage a Catch', () => {
+  // Issue 12 changed this: no stage has a Catch, so a failed execution stays failed at the stage
+  // and RedriveExecution (which re-runs the last unsuccessful state) re-runs that stage.
+  it('gives every Task its own timeout, and no stage a Catch (a redrive re-runs the failed stage)', () => {
     for (const [name, state] of Object.entries(def.States)) {
+      if (state.Type === 'Fail') throw new Error(`${name}: a Fail state would be what a redrive re-runs`);
       if (state.Type !== 'Task') continue;
       expect(state.TimeoutSeconds, name).toBeGreaterThan(0);
-      if (name !== 'RecordFailure') expect(state.Catch, name).toBeDefined();
+      expect(state.Catch, name).toBeUndefined();
     }
     expect(def.TimeoutSeconds).toBeGreaterThan((def.States.Export.TimeoutSeconds as number));
   });
@@ -110,7 +114,7 @@ describe('state machine definition', () => {
   });
 
   it("retries every Lambda stage on the Lambda service exceptions AWS's best practice lists", () => {
-    for (const name of ['Start', 'Story', 'Tts', 'Draft', 'Finalize', 'RecordFailure']) {
+    for (const name of ['Start', 'Story', 'StoryLastAttempt', 'Tts', 'TtsLastAttempt', 'Draft', 'Finalize']) {
       const errors = (def.States[name].Retry as Array<{ ErrorEquals: string[] }>).flatMap((r) => r.ErrorEquals);
       expect(errors, name).toEqual(
         expect.arrayContaining(['Lambda.ClientExecutionTimeoutException', 'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException']),
@@ -129,5 +133,33 @@ describe('failure reasons', () => {
     expect(causeMessage(cause)).toBe('voice not found');
     expect(taskErrorFromCatch('tts', { Error: 'TtsFailedError', Cause: cause })).toEqual({ stage: 'tts', code: 'tts_failed', message: 'voice not found' });
     expect(errorCode('States.Timeout')).toBe('states_timeout');
+  });
+
+  // The execution-status event does not name the failed state: the stage comes from the record.
+  const recordWith = (stage: TaskRecord['stage'], statuses: Partial<Record<StageName, [StageStatus, number]>>, exportVideo = true): TaskRecord => {
+    const record = newTaskRecord({ taskId: '01900000-0000-7000-8000-0000000000aa', creatorId: 'c', videoId: 'v', gender: 0, exportVideo, now: '2026-12-01T00:00:00.000Z' });
+    for (const [name, [status, attempts]] of Object.entries(statuses)) record.stages[name as StageName] = { status, attempts };
+    return { ...record, stage };
+  };
+
+  it('names the stage of a failed execution from the task record', () => {
+    expect(failingStage(recordWith('tts', { story: ['succeeded', 1], tts: ['running', 2] }))).toBe('tts');
+    expect(failingStage(recordWith('export', { story: ['succeeded', 1], tts: ['succeeded', 1], draft: ['succeeded', 1], export: ['queued', 1] }))).toBe('export');
+    // the stage never marked itself running (its Lambda did not start): the first one not finished
+    expect(failingStage(recordWith('story', { story: ['succeeded', 1] }))).toBe('tts');
+    // Start's own errors before Story ran; any other error there is Story's
+    expect(failingStage(recordWith('submitted', {}), 'LockLostError')).toBe('start');
+    expect(failingStage(recordWith('submitted', {}), 'TtsFailedError')).toBe('story');
+    // every stage finished: Finalize failed
+    expect(failingStage(recordWith('draft', { story: ['succeeded', 1], tts: ['succeeded', 1], draft: ['succeeded', 1] }, false))).toBe('finalize');
+  });
+
+  it('records a failed execution with the stage error and its sentence, a stage timeout as stage_timed_out', () => {
+    const record = recordWith('tts', { story: ['succeeded', 1], tts: ['running', 1] });
+    const cause = JSON.stringify({ errorType: 'RateLimitWaitsExhaustedError', errorMessage: 'still limited; raise TTS_RPM', trace: [] });
+    expect(taskErrorFromExecutionEnd(record, 'FAILED', 'RateLimitWaitsExhaustedError', cause)).toEqual({ stage: 'tts', code: 'rate_limit_waits_exhausted', message: 'still limited; raise TTS_RPM' });
+    expect(taskErrorFromExecutionEnd(record, 'FAILED', 'States.Timeout')).toMatchObject({ stage: 'tts', code: 'stage_timed_out' });
+    // a stop names the stage that ran last, as before
+    expect(taskErrorFromExecutionEnd(recordWith('tts', { story: ['succeeded', 1], tts: ['succeeded', 1] }), 'ABORTED')).toMatchObject({ stage: 'tts', code: 'execution_aborted' });
   });
 });

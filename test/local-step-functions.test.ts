@@ -861,6 +861,40 @@ describe('embedded Step Functions: executions survive a restart', () => {
     expect(readdirSync(dir).sort()).toEqual(['task-corrupt.json', 'task-corrupt.json.unreadable', 'task-old.json', 'task-old.json.unreadable']);
   });
 
+  it('refuses to redrive a stored execution that ended in a state this definition no longer has', async () => {
+    // prepare: FAILED in `Failed`, a state of an earlier definition
+    const dir = persistDir();
+    const executionArn = `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:task-earlier`;
+    writeFileSync(
+      join(dir, 'task-earlier.json'),
+      JSON.stringify({
+        version: 1,
+        executionArn,
+        stateMachineArn: STATE_MACHINE_ARN,
+        name: 'task-earlier',
+        status: 'FAILED',
+        input: '{}',
+        startDate: new Date(Date.now() - 120_000).toISOString(),
+        stopDate: new Date(Date.now() - 60_000).toISOString(),
+        notified: true,
+        current: { state: 'Failed', input: {} },
+      }),
+    );
+    const { sfn, instance } = await start({
+      definition: { StartAt: 'WriteStory', States: { WriteStory: { Type: 'Task', Resource: STORY_ARN, End: true } } },
+      persistDir: dir,
+      lambdas: { [STORY_ARN]: async () => ({}) },
+    });
+
+    // act
+    const error = await sfn.send(new RedriveExecutionCommand({ executionArn })).catch((e: unknown) => e);
+
+    // assess
+    expect(error).toMatchObject({ name: 'ExecutionNotRedrivable' });
+    expect(String((error as Error).message)).toContain('is not in this definition');
+    expect(instance.executions().find((execution) => execution.name === 'task-earlier')?.status).toBe('FAILED');
+  });
+
   it('prunes ended executions 14 days after they stopped, and keeps younger ones', async () => {
     // prepare
     const dir = persistDir();

@@ -18,7 +18,7 @@ import { createLogger, setStdoutLogging } from '../shared/logger.js';
 import { isRateLimitedStageOutput, type RateLimitedStageOutput } from '../shared/rate-limit/index.js';
 import type { Runtime } from '../shared/runtime.js';
 import type { StageEvent } from '../shared/stage.js';
-import { DEFAULT_DEFINITION_OPTIONS, RATE_LIMIT_WAITS_EXHAUSTED_ERROR, pipelineDefinition } from '../shared/state-machine.js';
+import { DEFAULT_DEFINITION_OPTIONS, pipelineDefinition } from '../shared/state-machine.js';
 import { GeminiStoryProvider } from '../shared/story/gemini-story-provider.js';
 import { submitTask } from '../shared/submit.js';
 import { getTask, type TaskRecord } from '../shared/task-record.js';
@@ -37,7 +37,7 @@ import { busiestWindow } from './support/request-windows.js';
  * Nothing here depends on timing. The real story handler, the real limiter (dynalite) and S3
  * (s3rver) run on one VirtualClock: minutes pass only when every task sleeps, and the fake Gemini
  * stamps each request with that same clock. The state machine's part is played by this file
- * from the shared definition (Start → Story ⇄ rate-limit Wait, bounded → Finalize | RecordFailure);
+ * from the shared definition (Start → Story ⇄ rate-limit Wait, bounded → Finalize | failed at the stage → fail handler);
  * a real interpreter would sleep real seconds in its Wait states.
  */
 const TASKS = 20;
@@ -98,13 +98,15 @@ interface StateView {
   Choices?: Array<{ NumericGreaterThanEquals?: number; Next?: string }>;
   SecondsPath?: string;
   Next?: string;
+  Default?: string;
+  Resource?: string;
   Result?: unknown;
 }
 
 /** What the emulation below takes from the definition, so it cannot drift from it unnoticed. */
 function storyLoopOf(definition: Record<string, unknown>) {
   const states = definition.States as Record<string, StateView>;
-  const bound = states.StoryRateLimitCount.Choices?.find((c) => c.Next === 'StoryRateLimitExhausted')?.NumericGreaterThanEquals;
+  const bound = states.StoryRateLimitRetry.Choices?.find((c) => c.Next === 'StoryLastAttempt')?.NumericGreaterThanEquals;
   return {
     startLeaseSeconds: states.Start.Parameters?.lease_seconds as number,
     storyResultPath: states.Story.ResultPath,
@@ -112,7 +114,10 @@ function storyLoopOf(definition: Record<string, unknown>) {
     maxWaits: bound as number,
     waitSecondsPath: states.StoryRateLimitWait.SecondsPath,
     waitNext: states.StoryRateLimitWait.Next,
-    exhausted: states.StoryRateLimitExhausted.Result as CaughtError,
+    retryNext: states.StoryRateLimitRetry.Default,
+    /** the sentence the last attempt fails with (issue 12: a Task, so a redrive re-runs it) */
+    giveUp: states.StoryLastAttempt.Parameters?.rate_limit_give_up as string,
+    lastAttemptResource: states.StoryLastAttempt.Resource,
   };
 }
 
@@ -164,9 +169,10 @@ describe('a 429 storm on the story stage', () => {
     const fail = createFailHandler(rt);
     const loop = storyLoopOf(pipelineDefinition(DEFAULT_DEFINITION_OPTIONS));
     // the emulation below follows these; if the definition changes shape, this says so first
-    expect(loop).toMatchObject({ storyResultPath: '$.story', waitSecondsPath: '$.story.retry_after_seconds', waitNext: 'Story' });
+    expect(loop).toMatchObject({ storyResultPath: '$.story', waitSecondsPath: '$.story.retry_after_seconds', waitNext: 'StoryRateLimitRetry', retryNext: 'Story' });
+    expect(loop.lastAttemptResource).toBe('${StoryFunctionArn}');
     expect(loop.maxWaits).toBe(DEFAULT_DEFINITION_OPTIONS.rateLimitMaxWaits);
-    expect(loop.exhausted.Error).toBe(RATE_LIMIT_WAITS_EXHAUSTED_ERROR);
+    expect(loop.giveUp).toContain('STORY_RPM');
 
     const t0 = clock.now();
     const recoveredAt = t0 + STORM_MS;
@@ -205,7 +211,7 @@ describe('a 429 storm on the story stage', () => {
     expect(executions).toHaveLength(TASKS);
     expect(await lockKeys()).toHaveLength(TASKS); // so "no lock left" below means released, not never taken
 
-    /** The Story Task state: its Retry (full backoff, no jitter) and Catch, as the definition says. */
+    /** The Story Task state: its Retry (full backoff, no jitter), then the error it fails the execution with. */
     const storyState = async (event: StageEvent): Promise<{ output: StoryOutput | RateLimitedStageOutput } | { caught: CaughtError }> => {
       const retry = loop.storyRetry;
       for (let retried = 0; ; retried++) {
@@ -223,21 +229,24 @@ describe('a 429 storm on the story stage', () => {
       }
     };
 
-    /** One execution: Start → Story ⇄ StoryRateLimitWait (bounded) → Finalize, or → RecordFailure. */
+    /**
+     * One execution: Start → Story ⇄ StoryRateLimitWait (bounded; after the last wait
+     * StoryLastAttempt) → Finalize, or failed at the stage → the execution-ended event → fail.
+     */
     const execute = async (event: StageEvent) => {
       await start({ ...event, lease_seconds: loop.startLeaseSeconds });
       let waits = 0; // $.story_rate_limit.waits
       for (;;) {
-        const answer = await storyState(event);
+        const answer = await storyState(waits >= loop.maxWaits ? { ...event, rate_limit_give_up: loop.giveUp } : event);
         if ('caught' in answer) {
-          await fail({ ...event, failed_stage: 'story', error: answer.caught });
+          await fail({
+            source: 'aws.states',
+            'detail-type': 'Step Functions Execution Status Change',
+            detail: { executionArn: `arn:aws:states:us-east-1:000000000000:execution:reel-storm:${event.task_id}`, name: event.task_id, status: 'FAILED', error: answer.caught.Error, cause: answer.caught.Cause, redriveCount: 0 },
+          });
           return { waits };
         }
         if (!isRateLimitedStageOutput(answer.output)) break;
-        if (waits >= loop.maxWaits) {
-          await fail({ ...event, failed_stage: 'story', error: loop.exhausted });
-          return { waits };
-        }
         waits += 1;
         await clock.sleep(answer.output.retry_after_seconds * 1000); // Wait, SecondsPath $.story.retry_after_seconds
       }

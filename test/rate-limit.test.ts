@@ -240,6 +240,24 @@ describe('a rate-limited stage', () => {
     expect(second).toEqual({ story_key: 'k' });
     expect((await getTask(rt, taskId))?.stages.story).toMatchObject({ status: 'succeeded', attempts: 2, details: { provider: 'gemini' } });
   });
+
+  it('fails with RateLimitWaitsExhaustedError and the given sentence when still limited on its last attempt', async () => {
+    // prepare
+    const clock = new VirtualClock();
+    const rt = table.runtimeWith(clock);
+    const taskId = '01900000-0000-7000-8000-000000000002';
+    await putNewTask(rt, newTaskRecord({ taskId, creatorId: 'c', videoId: 'v2', gender: 0, exportVideo: false, now: new Date(clock.now()).toISOString() }));
+    const event = { task_id: taskId, creator_id: 'c', video_id: 'v2', rate_limit_give_up: 'Still limited; raise STORY_RPM.' };
+
+    // act
+    const error = await runRateLimitedStage(rt, event, 'story', async () => {
+      throw new RateLimitHandBackError({ provider: 'gemini', reason: 'provider_throttled', retryAfterSeconds: 7 });
+    }).catch((e: unknown) => e);
+
+    // assess
+    expect(error).toMatchObject({ name: RATE_LIMIT_WAITS_EXHAUSTED_ERROR, message: 'Still limited; raise STORY_RPM.' });
+    expect((await getTask(rt, taskId))?.stages.story).toMatchObject({ status: 'running', attempts: 1 });
+  });
 });
 
 describe('the state machine rate-limit loop', () => {
@@ -250,18 +268,25 @@ describe('the state machine rate-limit loop', () => {
 
   function run(maxWaits: number, storyAnswers: unknown[], ttsAnswers: unknown[]) {
     const definition = substituteDefinition(pipelineDefinition({ executionTimeoutSeconds: 600, exportTimeoutSeconds: 300, lockLeaseMarginSeconds: 60, rateLimitMaxWaits: maxWaits }), placeholders);
-    const calls: Record<string, unknown[]> = { Story: [], Tts: [], RecordFailure: [] };
+    const calls: Record<string, unknown[]> = { Story: [], Tts: [] };
     const answer = (list: unknown[], fallback: unknown) => (list.length ? list.shift() : fallback);
+    // What runRateLimitedStage does with `rate_limit_give_up` (tested above): a hand-back becomes the error.
+    const lastAttempt = (list: unknown[], fallback: unknown) => async (event: { rate_limit_give_up?: string }) => {
+      const value = answer(list, fallback) as { rate_limited?: boolean };
+      if (value.rate_limited && event.rate_limit_give_up) throw Object.assign(new Error(event.rate_limit_give_up), { name: RATE_LIMIT_WAITS_EXHAUSTED_ERROR });
+      return value;
+    };
     const machine = new StateMachine(definition as never);
     const execution = machine.run(input, {
       overrides: {
         taskResourceLocalHandlers: {
           Start: async () => ({}),
           Story: async (event) => (calls.Story.push(event), answer(storyAnswers, { story_key: 'tasks/t1/story.txt', sentences: 2 })) as never,
+          StoryLastAttempt: async (event) => (calls.Story.push(event), lastAttempt(storyAnswers, { story_key: 'tasks/t1/story.txt', sentences: 2 })(event as never)),
           Tts: async (event) => (calls.Tts.push(event), answer(ttsAnswers, { audio_key: 'a', timings_key: 't', duration_ms: 1 })) as never,
+          TtsLastAttempt: async (event) => (calls.Tts.push(event), lastAttempt(ttsAnswers, { audio_key: 'a', timings_key: 't', duration_ms: 1 })(event as never)),
           Draft: async () => ({ draft_key: 'd' }),
           Finalize: async () => ({}),
-          RecordFailure: async (event) => (calls.RecordFailure.push(event), {}),
         },
         // the Wait states' SecondsPath is read and honoured; only the real sleeping is skipped
         waitTimeOverrides: { StoryRateLimitWait: 0, TtsRateLimitWait: 0 },
@@ -279,22 +304,18 @@ describe('the state machine rate-limit loop', () => {
     expect(calls.Tts).toHaveLength(2);
     expect(calls.Tts[0]).toMatchObject({ story_key: 'tasks/t1/story.txt' }); // only ids and keys move on
     expect(output).toMatchObject({ story_rate_limit: { waits: 2 }, tts_rate_limit: { waits: 1 }, story: { story_key: 'tasks/t1/story.txt' } });
-    expect(calls.RecordFailure).toHaveLength(0);
   });
 
-  it('fails the task through the fail path with a named error when the bound is hit', async () => {
+  // Issue 12 changed this: the bound no longer goes through a Catch to RecordFailure; the execution
+  // fails at the stage's last attempt (a Task, so a redrive asks the provider again), and the
+  // execution-ended path records it (test/pipeline-embedded.test.ts, test/story-rate-limit-e2e.test.ts).
+  it('fails the execution at the stage with a named error when the bound is hit', async () => {
     const { result, calls } = run(3, [limited, limited, limited, limited, limited], []);
-    await expect(result).rejects.toMatchObject({ name: 'ExecutionError' });
+    const error = await result.catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'ExecutionError' });
+    expect((error as { cause?: unknown }).cause).toMatchObject({ name: RATE_LIMIT_WAITS_EXHAUSTED_ERROR, message: expect.stringContaining('STORY_RPM') });
     expect(calls.Story).toHaveLength(4); // 1 + 3 waits
+    expect(calls.Story.map((event) => (event as { rate_limit_give_up?: string }).rate_limit_give_up !== undefined)).toEqual([false, false, false, true]);
     expect(calls.Tts).toHaveLength(0);
-    expect(calls.RecordFailure).toEqual([
-      {
-        task_id: 't1',
-        creator_id: 'c',
-        video_id: 'v',
-        failed_stage: 'story',
-        error: { Error: RATE_LIMIT_WAITS_EXHAUSTED_ERROR, Cause: expect.stringContaining('STORY_RPM') },
-      },
-    ]);
   });
 });

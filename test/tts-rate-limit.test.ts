@@ -88,6 +88,7 @@ interface StateView {
   ResultPath?: string;
   SecondsPath?: string;
   Next?: string;
+  Default?: string;
   Choices?: Array<{ NumericGreaterThanEquals?: number; Next?: string }>;
 }
 
@@ -99,7 +100,9 @@ function ttsLoopOf() {
     ttsResultPath: states.Tts.ResultPath,
     waitSecondsPath: states.TtsRateLimitWait.SecondsPath,
     waitNext: states.TtsRateLimitWait.Next,
-    maxWaits: states.TtsRateLimitCount.Choices?.find((c) => c.Next === 'TtsRateLimitExhausted')?.NumericGreaterThanEquals as number,
+    // after a wait: Tts again, or its last attempt once the bound is reached (issue 12: a Task, so a redrive re-runs it)
+    retryNext: states.TtsRateLimitRetry.Default,
+    maxWaits: states.TtsRateLimitRetry.Choices?.find((c) => c.Next === 'TtsLastAttempt')?.NumericGreaterThanEquals as number,
   };
 }
 
@@ -126,7 +129,7 @@ describe('TTS_RPM across concurrent tasks (virtual clock)', () => {
     const rt = runtimeFor({ TTS_URL: http.url, TTS_RPM: String(RPM), TTS_MAX_CONCURRENCY: '0', TTS_MAX_CHARS_PER_REQUEST: '40', RATE_LIMIT_MAX_WAIT_SECONDS: '20' });
     const handler = createTtsHandler(rt, ttsProviderFor(rt), { sleep: clock.sleep });
     const loop = ttsLoopOf();
-    expect(loop).toMatchObject({ ttsNext: 'TtsRateLimited', ttsResultPath: '$.tts', waitSecondsPath: '$.tts.retry_after_seconds', waitNext: 'Tts' });
+    expect(loop).toMatchObject({ ttsNext: 'TtsRateLimited', ttsResultPath: '$.tts', waitSecondsPath: '$.tts.retry_after_seconds', waitNext: 'TtsRateLimitRetry', retryNext: 'Tts' });
     const events = await Promise.all(Array.from({ length: TASKS }, (_, t) => taskWithStory(rt, [sentence(t, 1), sentence(t, 2), sentence(t, 3)])));
     const servedBefore = http.served.length;
     onHttpRequest = () => undefined;

@@ -304,7 +304,8 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       host,
       beforeTask: options.testControls ? ({ stateName, executionName }) => controls.beforeTask(stateName, executionName) : undefined,
       onExecutionEnded: async (ended) => {
-        // What the EventBridge rule does on AWS: endings Catch cannot see reach the fail handler.
+        // What the EventBridge rule does on AWS: every failed ending (a stage error included: the
+        // definition has no Catch) reaches the fail handler, with the same detail fields.
         if (ended.status !== 'SUCCEEDED') {
           await as('fail', () => (handlers.fail as (e: unknown) => Promise<unknown>)({
             source: 'aws.states',

@@ -13,11 +13,11 @@ import { ttsProviderFor } from '../../shared/tts/tts-provider-for.js';
 export type AnyHandler = (event: never) => Promise<unknown>;
 
 /**
- * Every state-machine handler, wired exactly as each function's `lambdas/<fn>/index.ts` wires
+ * Every state-machine handler, and the fail handler that the execution-ended path calls, wired exactly as each function's `lambdas/<fn>/index.ts` wires
  * it. The map lives here, in the embedded stack, because on AWS each function is its own bundle
  * and builds only its own dependencies; only a process that runs them all needs them all.
  */
-export function createStateMachineHandlers(rt: Runtime): Record<StateMachineFunction, AnyHandler> {
+export function createStateMachineHandlers(rt: Runtime): Record<StateMachineFunction | 'fail', AnyHandler> {
   return {
     start: createStartHandler(rt),
     story: createStoryHandler(rt, storyProviderFor(rt)),

@@ -12,11 +12,12 @@ import {
 import { isTaskId } from '../../shared/ids.js';
 import { sourceKey } from '../../shared/keys.js';
 import { createLogger } from '../../shared/logger.js';
-import { MAX_BODY_BYTES, MAX_SOURCE_TEXT_CHARS, assertId, parseRunRequest } from '../../shared/request.js';
+import { MAX_BODY_BYTES, MAX_SOURCE_TEXT_CHARS, assertId, parseRetryFilter, parseRunRequest } from '../../shared/request.js';
 import type { Runtime } from '../../shared/runtime.js';
 import { submitTask } from '../../shared/submit.js';
 import { TaskNotCancellableError, cancelTask } from '../../shared/cancel.js';
 import { TaskNotRetryableError, retryTask } from '../../shared/retry.js';
+import { retryMatchingTasks } from '../../shared/retry-matching.js';
 import { ExportBacklogFullError, ExportBacklogGauge, loadExportBacklog } from '../../shared/export/export-backlog.js';
 import { IdempotencyKeyReusedError, IdempotentRequestInProgressError, assertIdempotencyKey } from '../../shared/idempotency.js';
 import { getTask, listTasks, type TaskRecord, type TaskStatus } from '../../shared/task-record.js';
@@ -162,6 +163,19 @@ export function createApiApp(rt: Runtime) {
     const task = await loadTask(c.req.param('task_id'));
     const cancelled = await cancelTask(rt, task.task_id, log);
     return c.json({ task_id: cancelled.task_id, status: cancelled.status, links: { self: `${base}/tasks/${cancelled.task_id}` } }, 200);
+  });
+
+  // The operators' form: redrive every ended task matching the filter, bounded per call, with a cursor.
+  app.post(`${base}/tasks/retry`, limit, async (c) => {
+    const text = await c.req.text();
+    let body: unknown = {};
+    try {
+      if (text.trim()) body = JSON.parse(text);
+    } catch {
+      throw new InvalidRequestError('The request body is not valid JSON.', undefined, 'invalid_json');
+    }
+    const result = await retryMatchingTasks(rt, parseRetryFilter(body), log);
+    return c.json(result, 200);
   });
 
   app.post(`${base}/tasks/:task_id/retry`, async (c) => {

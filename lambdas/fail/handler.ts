@@ -5,7 +5,11 @@ import type { Runtime } from '../../shared/runtime.js';
 import { taskErrorFromCatch, taskErrorFromExecutionEnd, type CaughtError } from '../../shared/failure.js';
 import { getTask, markTaskFailed, type FailureStage, type TaskError } from '../../shared/task-record.js';
 
-/** From the state machine's Catch path. */
+/**
+ * From a Catch path: the definition no longer has one (a failed execution stays failed at its
+ * stage, so a redrive re-runs it), but executions started under the earlier definition still
+ * send this until they end.
+ */
 export interface CatchFailureEvent {
   task_id: string;
   creator_id: string;
@@ -14,7 +18,11 @@ export interface CatchFailureEvent {
   error: CaughtError;
 }
 
-/** From an execution-status change (EventBridge on AWS, the interpreter's rejection locally). */
+/**
+ * From an execution-status change (EventBridge on AWS, the interpreter's rejection locally): the
+ * path of every failure. For FAILED, `error` and `cause` are the failing state's Error and Cause
+ * (for a stage Lambda: the error's name and the `{errorType, errorMessage, trace}` envelope).
+ */
 export interface ExecutionStatusEvent {
   source: 'aws.states';
   'detail-type': string;
@@ -27,9 +35,10 @@ export type FailEvent = CatchFailureEvent | ExecutionStatusEvent;
 const isStatusEvent = (e: FailEvent): e is ExecutionStatusEvent => 'detail' in e;
 
 /**
- * Records a failure and releases the lock. Idempotent: Catch and the execution-status path may
- * both report one failure; the record is written only while RUNNING, and the lock released only
- * by its owner — so a report about an old task can never free a newer task's lock.
+ * Records a failure at its stage (read from the task record: see `failingStage`) and releases the
+ * lock. Idempotent: an event may be delivered twice; the record is written only while RUNNING,
+ * and the lock released only by its owner — so a report about an old task can never free a newer
+ * task's lock, and an event from before the latest redrive is ignored.
  */
 export function createFailHandler(rt: Runtime) {
   return async (event: FailEvent): Promise<{ recorded: boolean; lock_released: boolean }> => {

@@ -24,7 +24,7 @@ export type RateLimitReason = 'requests_per_minute' | 'concurrency' | 'provider_
  * {@link withRateLimit}; {@link runRateLimitedStage} turns it into the stage output
  * `{rate_limited: true, retry_after_seconds}`, which the state machine waits out in a Wait state.
  * It is not a failure: if it ever escapes a stage (a handler that uses plain `runStage`), the
- * state machine's Catch records it as one, by this name.
+ * execution fails at that stage and the fail handler records it as one, by this name.
  */
 export class RateLimitHandBackError extends PipelineError {
   /** whole seconds, at least 1 */
@@ -40,5 +40,17 @@ export class RateLimitHandBackError extends PipelineError {
     this.provider = a.provider;
     this.reason = a.reason;
     this.retryAfterSeconds = a.retryAfterSeconds;
+  }
+}
+
+/**
+ * The stage was still rate limited on its last allowed attempt (the definition's
+ * `<State>LastAttempt`, which passes the sentence as `rate_limit_give_up`): the execution fails at
+ * the stage with this name and sentence, and a redrive asks the provider again.
+ */
+export class RateLimitWaitsExhaustedError extends PipelineError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('rate_limit_waits_exhausted', message, options);
+    this.name = 'RateLimitWaitsExhaustedError';
   }
 }

@@ -2,7 +2,7 @@ import { emitMetric } from '../metrics.js';
 import type { Runtime } from '../runtime.js';
 import { runStage, type StageEvent, type StageWork } from '../stage.js';
 import type { StageName } from '../task-record.js';
-import { RateLimitHandBackError } from './errors.js';
+import { RateLimitHandBackError, RateLimitWaitsExhaustedError } from './errors.js';
 
 /**
  * What a stage returns instead of its output when the rate limiter asks for a wait longer than a
@@ -25,7 +25,9 @@ export function isRateLimitedStageOutput(value: unknown): value is RateLimitedSt
  * still RUNNING) before the work; the work either returns its output (the stage is marked
  * `succeeded` with its details), throws (the state machine's Retry/Catch decide), or throws
  * {@link RateLimitHandBackError} (from `withRateLimit`, possibly deep inside a provider): then the
- * stage stays `running`, nothing is written, and the state machine is told when to come back.
+ * stage stays `running`, nothing is written, and the state machine is told when to come back —
+ * unless this is the last allowed attempt (`event.rate_limit_give_up`): then it throws
+ * {@link RateLimitWaitsExhaustedError} with that sentence, and the execution fails at the stage.
  */
 export async function runRateLimitedStage<T>(
   rt: Runtime,
@@ -35,6 +37,10 @@ export async function runRateLimitedStage<T>(
 ): Promise<T | RateLimitedStageOutput> {
   return runStage(rt, event, stage, work, (error, log, durationMs): RateLimitedStageOutput | undefined => {
     if (!(error instanceof RateLimitHandBackError)) return undefined;
+    if (event.rate_limit_give_up !== undefined) {
+      log.error('stage still rate limited on its last attempt: the task gives up', { provider: error.provider, reason: error.reason, duration_ms: durationMs });
+      throw new RateLimitWaitsExhaustedError(event.rate_limit_give_up, { cause: error });
+    }
     log.info('stage rate limited: the state machine waits before the next attempt', {
       provider: error.provider,
       reason: error.reason,

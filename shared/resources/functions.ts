@@ -11,7 +11,6 @@ const STATE_MACHINE_FUNCTION_TABLE = {
   tts: { placeholder: 'TtsFunctionArn', state: 'Tts' },
   draft: { placeholder: 'DraftFunctionArn', state: 'Draft' },
   finalize: { placeholder: 'FinalizeFunctionArn', state: 'Finalize' },
-  fail: { placeholder: 'FailFunctionArn', state: 'RecordFailure' },
 } as const;
 
 type Table = typeof STATE_MACHINE_FUNCTION_TABLE;
@@ -31,12 +30,14 @@ export const STATE_OF_FUNCTION = Object.fromEntries(
 ) as { [F in StateMachineFunction]: Table[F]['state'] };
 
 /**
- * Every function of the stack, by the name the tests, the IAM checks and the docs use: the
- * state machine's, then the API, the S3 inbox trigger, the export worker and the export
- * dead-letter consumer (each is a `lambdas/<folder>/`; `exportDlq` is `lambdas/export-dlq/`).
+ * Every function of the stack, by the name the tests, the IAM checks and the docs use: the API,
+ * the S3 inbox trigger, the state machine's, the fail handler (no state invokes it: it receives
+ * the execution-ended events, so that a failed execution stays failed at its stage and a redrive
+ * re-runs that stage), the export worker and the export dead-letter consumer (each is a
+ * `lambdas/<folder>/`; `exportDlq` is `lambdas/export-dlq/`).
  */
-export const PIPELINE_FUNCTION_NAMES = ['api', 'inbox', ...STATE_MACHINE_FUNCTION_NAMES, 'export', 'exportDlq'] as const;
-export type PipelineFunctionName = 'api' | 'inbox' | StateMachineFunction | 'export' | 'exportDlq';
+export const PIPELINE_FUNCTION_NAMES = ['api', 'inbox', ...STATE_MACHINE_FUNCTION_NAMES, 'fail', 'export', 'exportDlq'] as const;
+export type PipelineFunctionName = 'api' | 'inbox' | StateMachineFunction | 'fail' | 'export' | 'exportDlq';
 
 /** The placeholder of the export queue's URL (the Export state sends to it, it is no function). */
 export const EXPORT_QUEUE_PLACEHOLDER = 'ExportQueueUrl';

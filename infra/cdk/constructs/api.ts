@@ -90,6 +90,8 @@ export class PipelineApi extends StackRoom {
     });
     const tasks = pipeline.addResource('tasks');
     tasks.addMethod('GET', integration);
+    // The filter retry (operators): the body is validated by the handler's zod schema.
+    tasks.addResource('retry').addMethod('POST', integration);
     const task = tasks.addResource('{task_id}');
     task.addMethod('GET', integration, { requestValidator: paramsValidator, requestParameters: path(['task_id']) });
     task.addResource('cancel').addMethod('POST', integration, { requestValidator: paramsValidator, requestParameters: path(['task_id']) });

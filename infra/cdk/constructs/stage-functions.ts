@@ -1,6 +1,6 @@
 /**
- * The functions the state machine runs — Start, Story, Tts, Draft, Finalize, RecordFailure
- * (fail) — and the consumer of the export dead-letter queue, each with exactly the grants it
+ * The functions the state machine runs — Start, Story, Tts, Draft, Finalize — the fail handler
+ * (the target of the execution-ended rule) and the consumer of the export dead-letter queue, each with exactly the grants it
  * uses (asserted statement by statement in test/cdk-pipeline-stack.test.ts).
  */
 import { Duration } from 'aws-cdk-lib';
@@ -119,7 +119,7 @@ export class StageFunctions extends StackRoom {
     });
     this.fail = new PipelineFunction(this, 'FailFunction', {
       entry: 'lambdas/fail/index.ts',
-      description: 'RecordFailure state and execution-status events: marks the task FAILED, releases the lock',
+      description: 'Execution-status events (failed, timed out, stopped): marks the task FAILED at its stage, releases the lock',
       memorySize: 256,
       timeout: Duration.seconds(50),
       architecture: arm,

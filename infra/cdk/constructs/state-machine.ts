@@ -1,8 +1,9 @@
 /**
  * The state machine: the one definition both worlds run (shared/state-machine.ts) with the real
- * ARNs substituted, its log group, its role, and the EventBridge rule that brings the endings
- * Catch cannot see (execution timeout, StopExecution, runtime errors) to the fail handler — as
- * the embedded stack's interpreter hook does locally.
+ * ARNs substituted, its log group, its role, and the EventBridge rule that brings every failed
+ * ending (a stage error — the definition has no Catch, so a redrive re-runs the stage — an
+ * execution timeout, StopExecution) to the fail handler, as the embedded stack's interpreter hook
+ * does locally.
  */
 import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -48,7 +49,6 @@ export class PipelineStateMachine extends StackRoom {
       TtsFunctionArn: f.tts.fn.functionArn,
       DraftFunctionArn: f.draft.fn.functionArn,
       FinalizeFunctionArn: f.finalize.fn.functionArn,
-      FailFunctionArn: f.fail.fn.functionArn,
       ExportQueueUrl: queues.exportQueue.queueUrl,
     };
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
@@ -65,7 +65,7 @@ export class PipelineStateMachine extends StackRoom {
     this.stateMachine.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['lambda:InvokeFunction'],
-        resources: [f.start, f.story, f.tts, f.draft, f.finalize, f.fail].map((fn) => fn.fn.functionArn),
+        resources: [f.start, f.story, f.tts, f.draft, f.finalize].map((fn) => fn.fn.functionArn),
       }),
     );
     this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queues.exportQueue.queueArn] }));
@@ -82,7 +82,7 @@ export class PipelineStateMachine extends StackRoom {
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
 
-    // Endings Catch cannot see reach the fail handler: an EventBridge rule on FAILED, TIMED_OUT
+    // Every failed ending reaches the fail handler: an EventBridge rule on FAILED, TIMED_OUT
     // and ABORTED executions of this machine, retried for a day, then to the undelivered queue.
     this.executionEndedRule = new events.Rule(this, 'ExecutionEndedRule', {
       description: 'reel-pipeline: an execution ended FAILED, TIMED_OUT or ABORTED → the fail handler records it and frees the lock',

@@ -232,6 +232,14 @@ export class Executions {
     if (reason !== undefined || !record.current) {
       throw new ApiError('ExecutionNotRedrivable', `Execution cannot be redriven: ${reason ?? 'it has no state to run again'} ('${record.executionArn}')`);
     }
+    // Stored by an earlier definition (e.g. one that ended in a state since removed): AWS would
+    // redrive it on its own definition version; this server keeps only the current one.
+    if (!isTopLevelState(this.definition, record.current.state)) {
+      throw new ApiError(
+        'ExecutionNotRedrivable',
+        `Execution cannot be redriven: the state it ended in (${JSON.stringify(record.current.state)}) is not in this definition ('${record.executionArn}')`,
+      );
+    }
     record.status = 'RUNNING';
     for (const field of ['output', 'error', 'cause', 'stopDate', 'notified'] as const) delete record[field];
     record.redriveCount += 1;
