@@ -103,7 +103,13 @@ const stateRow = (fn: FunctionName, state: string): LambdaRow => {
 const exportAttempts = e.task_state_ms.Export?.count ?? tasks;
 const submitMs = results.overhead?.submit_latency.p50_ms ?? e.submit_latency.p50_ms ?? 0;
 const lambdaRows: LambdaRow[] = [
-  { fn: 'api', what: 'submission (POST /run)', invocationsPerVideo: 1, meanMs: submitMs, measured: results.overhead ? 'answer time, p50 of part 3' : 'answer time, p50 of part 1' },
+  {
+    fn: 'api',
+    what: 'submission (POST /run)',
+    invocationsPerVideo: 1,
+    meanMs: submitMs,
+    measured: results.overhead ? 'answer time, p50 of part 3' : 'answer time, p50 of part 1',
+  },
   stateRow('start', 'Start'),
   stateRow('story', 'Story'),
   stateRow('tts', 'Tts'),
@@ -150,11 +156,24 @@ for (const row of lambdaRows) {
   invocations += row.invocationsPerVideo;
 }
 items.push({ service: 'Lambda requests', quantityPerVideo: invocations, unit: 'invocations', price: 'lambdaRequest', how: 'see the per-function table' });
-items.push({ service: 'Lambda duration arm64', quantityPerVideo: gbSecondsArm, unit: 'GB-s', price: 'lambdaGbSecondArm64', how: 'Σ invocations × mean duration × MemorySize' });
-items.push({ service: 'Lambda duration x86_64', quantityPerVideo: gbSecondsX86, unit: 'GB-s', price: 'lambdaGbSecondX86', how: 'Σ invocations × mean duration × MemorySize' });
+items.push({
+  service: 'Lambda duration arm64',
+  quantityPerVideo: gbSecondsArm,
+  unit: 'GB-s',
+  price: 'lambdaGbSecondArm64',
+  how: 'Σ invocations × mean duration × MemorySize',
+});
+items.push({
+  service: 'Lambda duration x86_64',
+  quantityPerVideo: gbSecondsX86,
+  unit: 'GB-s',
+  price: 'lambdaGbSecondX86',
+  how: 'Σ invocations × mean duration × MemorySize',
+});
 
 const receive = cmd('sqs', 'ReceiveMessage');
-const sqsPerTask = cmd('sqs', 'SendMessage').chunks64k + (receive.calls - receive.empty) + cmd('sqs', 'DeleteMessage').calls + cmd('sqs', 'ChangeMessageVisibility').calls;
+const sqsPerTask =
+  cmd('sqs', 'SendMessage').chunks64k + (receive.calls - receive.empty) + cmd('sqs', 'DeleteMessage').calls + cmd('sqs', 'ChangeMessageVisibility').calls;
 items.push({
   service: 'SQS FIFO',
   quantityPerVideo: perTask(sqsPerTask),
@@ -174,7 +193,13 @@ items.push({
   price: 'dynamoDbWriteRequestUnit',
   how: `table ${fmt(perTask(tableWriteUnits))} WRU (units reported per call; failed conditional writes at 1 WRU) + 2 GSI copies of each task-item write ${fmt(perTask(2 * taskItemWriteUnits))} WRU (both indexes project ALL)`,
 });
-items.push({ service: 'DynamoDB reads', quantityPerVideo: perTask(readUnits), unit: 'RRU', price: 'dynamoDbReadRequestUnit', how: 'units reported per GetItem/Query (strongly consistent)' });
+items.push({
+  service: 'DynamoDB reads',
+  quantityPerVideo: perTask(readUnits),
+  unit: 'RRU',
+  price: 'dynamoDbReadRequestUnit',
+  how: 'units reported per GetItem/Query (strongly consistent)',
+});
 
 const s3Put = cmd('s3', 'PutObject').calls + cmd('s3', 'CopyObject').calls + cmd('s3', 'ListObjectsV2').calls;
 const s3Get = cmd('s3', 'GetObject').calls + cmd('s3', 'HeadObject').calls + e.exporter_media_downloads;
@@ -202,13 +227,21 @@ items.push({
     `task log lines ${Math.round(appLogBytes)} B (measured) + Lambda START/END/REPORT ≈ ${Math.round(platformLogBytes)} B (estimate: ${LAMBDA_PLATFORM_LOG_BYTES} B × invocations) + ` +
     `state machine log (level ALL, with data) ≈ ${Math.round(sfnLogBytes)} B (estimate: ${Math.round(sfnEvents)} events × ${SFN_LOG_EVENT_ENVELOPE_BYTES} B + 2 × ${e.state_payload_bytes_per_task} B of state data measured)`,
 });
-items.push({ service: 'API Gateway REST', quantityPerVideo: 1, unit: 'requests', price: 'apiGatewayRestRequest', how: 'the submission; status polls add $3.50 per million each' });
+items.push({
+  service: 'API Gateway REST',
+  quantityPerVideo: 1,
+  unit: 'requests',
+  price: 'apiGatewayRestRequest',
+  how: 'the submission; status polls add $3.50 per million each',
+});
 
 // ---------------------------------------------------------------------------------------------
 // Print
 
 log(`Orchestration cost of ${videos} videos on AWS (${PRICES_REGION}, list prices taken ${PRICES_TAKEN_ON}, free tiers not applied)`);
-log(`measured by the benchmark of ${results.finished_at} on ${results.machine.cpu_model} (${results.machine.logical_cpus} CPUs): ${e.tasks} tasks, narrations ≈ ${e.narration_s.mean} s`);
+log(
+  `measured by the benchmark of ${results.finished_at} on ${results.machine.cpu_model} (${results.machine.logical_cpus} CPUs): ${e.tasks} tasks, narrations ≈ ${e.narration_s.mean} s`,
+);
 log(`Lambda memory: ${memory.source} — ${memory.detail}`);
 log();
 log('Lambda, per function');
@@ -216,7 +249,16 @@ const lrows = lambdaRows.map((r) => {
   const cfg = memory.functions[r.fn];
   const gbs = r.invocationsPerVideo * (r.meanMs / 1000) * (cfg.memoryMb / 1024);
   const price = cfg.architecture === 'arm64' ? AWS_PRICES.lambdaGbSecondArm64.usd : AWS_PRICES.lambdaGbSecondX86.usd;
-  return [r.fn, r.what, `${cfg.memoryMb} MB ${cfg.architecture}`, fmt(r.invocationsPerVideo), `${fmt(r.meanMs, 0)} ms`, r.measured, fmt(gbs, 4), usd(gbs * videos * price + r.invocationsPerVideo * videos * AWS_PRICES.lambdaRequest.usd)];
+  return [
+    r.fn,
+    r.what,
+    `${cfg.memoryMb} MB ${cfg.architecture}`,
+    fmt(r.invocationsPerVideo),
+    `${fmt(r.meanMs, 0)} ms`,
+    r.measured,
+    fmt(gbs, 4),
+    usd(gbs * videos * price + r.invocationsPerVideo * videos * AWS_PRICES.lambdaRequest.usd),
+  ];
 });
 table(['function', 'runs', 'memory', 'calls/video', 'mean duration', 'duration measured as', 'GB-s/video', `cost × ${videos}`], lrows);
 
@@ -234,7 +276,13 @@ const rows = items.map((it) => {
   const p = AWS_PRICES[it.price];
   const cost = it.quantityPerVideo * videos * p.usd;
   total += cost;
-  return [it.service, `${fmt(it.quantityPerVideo, it.unit === 'GB' ? 6 : 2)} ${it.unit}`, `${fmt(it.quantityPerVideo * videos, it.unit === 'GB' ? 4 : 0)} ${it.unit}`, `${priceText(p.usd, it.unit)}${p.source === 'aws' ? '' : ' *'}`, usd(cost)];
+  return [
+    it.service,
+    `${fmt(it.quantityPerVideo, it.unit === 'GB' ? 6 : 2)} ${it.unit}`,
+    `${fmt(it.quantityPerVideo * videos, it.unit === 'GB' ? 4 : 0)} ${it.unit}`,
+    `${priceText(p.usd, it.unit)}${p.source === 'aws' ? '' : ' *'}`,
+    usd(cost),
+  ];
 });
 table(['item', 'per video', `× ${videos}`, 'price', 'cost'], rows);
 log(`${'TOTAL'.padEnd(26)} ${usd(total)} for ${videos} videos (${usd(total / videos)} per video)`);
@@ -259,12 +307,27 @@ log(`Provider usage these ${videos} videos imply (not priced here)`);
 table(
   ['provider', 'per video', `× ${videos}`, 'basis'],
   [
-    ['Gemini requests (story)', '1', String(videos), 'one generateContent per task when STORY provider is gemini; + retries (none seen: the bench ran the offline story)'],
-    ['Gemini input characters', fmt(templateChars + sourceChars, 0), fmt((templateChars + sourceChars) * videos, 0), `prompt template ${templateChars} + source ${fmt(sourceChars, 0)} (bench sources)`],
+    [
+      'Gemini requests (story)',
+      '1',
+      String(videos),
+      'one generateContent per task when STORY provider is gemini; + retries (none seen: the bench ran the offline story)',
+    ],
+    [
+      'Gemini input characters',
+      fmt(templateChars + sourceChars, 0),
+      fmt((templateChars + sourceChars) * videos, 0),
+      `prompt template ${templateChars} + source ${fmt(sourceChars, 0)} (bench sources)`,
+    ],
     ['Gemini output characters', `≈${STORY_TARGET_CHARS} (≤${STORY_TARGET_CHARS * 1.5})`, `≈${STORY_TARGET_CHARS * videos}`, 'STORY_TARGET_CHARS default'],
     ['TTS characters (Gemini narration)', `≈${STORY_TARGET_CHARS}`, `≈${STORY_TARGET_CHARS * videos}`, 'the narration Gemini is asked for'],
     ['TTS characters (offline story)', fmt(benchNarration, 0), fmt(benchNarration * videos, 0), 'as measured: the cleaned source'],
-    ['Polly requests', String(pollyRequests(STORY_TARGET_CHARS * 1.5)), String(pollyRequests(STORY_TARGET_CHARS * 1.5) * videos), `audio + speech marks per chunk of ≤ ${POLLY_MAX_CHARS} characters (each sends the chunk's characters)`],
+    [
+      'Polly requests',
+      String(pollyRequests(STORY_TARGET_CHARS * 1.5)),
+      String(pollyRequests(STORY_TARGET_CHARS * 1.5) * videos),
+      `audio + speech marks per chunk of ≤ ${POLLY_MAX_CHARS} characters (each sends the chunk's characters)`,
+    ],
   ],
 );
 

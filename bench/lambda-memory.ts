@@ -78,7 +78,9 @@ export function configsFromTemplate(template: Template): Record<FunctionName, La
 
 function templatesIn(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith('.template.json')).map((f) => join(dir, f));
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.template.json'))
+    .map((f) => join(dir, f));
 }
 
 function fromTemplates(files: string[]): Record<FunctionName, LambdaConfig> {
@@ -110,7 +112,13 @@ export function lambdaConfigs(options: { synth: boolean; projectRoot: string; lo
         stdio: ['ignore', 'ignore', 'pipe'],
         timeout: 600_000,
       });
-      return { source: 'synthesized now', detail: `${command} ${args.filter((a) => a !== '--' && a !== '-o' && a !== outDir).join(' ')} → ${templatesIn(outDir).map((f) => f.split('/').pop()).join(', ')}`, functions: fromTemplates(templatesIn(outDir)) };
+      return {
+        source: 'synthesized now',
+        detail: `${command} ${args.filter((a) => a !== '--' && a !== '-o' && a !== outDir).join(' ')} → ${templatesIn(outDir)
+          .map((f) => f.split('/').pop())
+          .join(', ')}`,
+        functions: fromTemplates(templatesIn(outDir)),
+      };
     } catch (error: unknown) {
       const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim().split('\n').slice(-3).join(' | ');
       problems.push(`synth failed: ${stderr || (error instanceof Error ? error.message : String(error))}`);

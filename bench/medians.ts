@@ -91,7 +91,12 @@ function at(obj: unknown, path: string): number | null {
 }
 
 const dir = 'bench/results';
-const files = process.argv.slice(2).length ? process.argv.slice(2) : readdirSync(dir).filter((f) => /^run-\d+\.json$/.test(f)).sort().map((f) => join(dir, f));
+const files = process.argv.slice(2).length
+  ? process.argv.slice(2)
+  : readdirSync(dir)
+      .filter((f) => /^run-\d+\.json$/.test(f))
+      .sort()
+      .map((f) => join(dir, f));
 if (files.length === 0) throw new Error('no bench/results/run-<n>.json files (run: npm run bench -- --out bench/results/run-1.json)');
 const runs = files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>);
 const figures: Record<string, { median: number | null; runs: Array<number | null> }> = {};

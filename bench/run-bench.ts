@@ -55,11 +55,15 @@ const options = {
   overhead_tasks: int('overhead-tasks', 1),
   naive_tasks: int('naive-tasks', 1),
   solo_tasks: int('solo-tasks', 1),
-  parts: String(args.parts).split(',').map((p) => p.trim()).filter(Boolean),
+  parts: String(args.parts)
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean),
   render_seconds: String(args['render-seconds']).split(',').map(Number),
 };
 const known = new Set(['export', 'naive', 'storm', 'overhead', 'solo', 'render']);
-if (options.render_seconds.some((s) => !Number.isInteger(s) || s < 6 || s > 600)) throw new Error('--render-seconds must be whole seconds between 6 and 600, e.g. 60,180');
+if (options.render_seconds.some((s) => !Number.isInteger(s) || s < 6 || s > 600))
+  throw new Error('--render-seconds must be whole seconds between 6 and 600, e.g. 60,180');
 for (const p of options.parts) if (!known.has(p)) throw new Error(`unknown part "${p}" (parts: ${[...known].join(', ')})`);
 // A bounded run: refuse loads beyond what this benchmark is meant to send.
 if (options.burst > 1000 || options.rate > 500 || options.seconds > 120 || options.tasks > 100) {
@@ -72,7 +76,12 @@ const startedAt = new Date();
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const elapsed = () => `${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s`;
 const machine = machineInfo();
-log(`reel-pipeline benchmark — ${machine.cpu_model}, ${machine.logical_cpus} CPUs, Node ${machine.node}, load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+log(
+  `reel-pipeline benchmark — ${machine.cpu_model}, ${machine.logical_cpus} CPUs, Node ${machine.node}, load average ${os
+    .loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' ')}`,
+);
 const wholeRun = sampleLoad();
 
 let exportBound: OurDesignResult | undefined;
@@ -136,7 +145,9 @@ if (exportBound) writeFileSync(svgPath, renderTimelineSvg(exportBound.timeline, 
 
 printTable({ exportBound, naive, storm, overhead, targets });
 if (render) printRender(render);
-log(`\nload average during the run: 1-min mean ${results.load.load1_mean} (min ${results.load.load1_min}, max ${results.load.load1_max}) on ${machine.logical_cpus} CPUs`);
+log(
+  `\nload average during the run: 1-min mean ${results.load.load1_mean} (min ${results.load.load1_min}, max ${results.load.load1_max}) on ${machine.logical_cpus} CPUs`,
+);
 log(`wrote ${outPath}${exportBound ? ` and ${svgPath}` : ''} in ${results.duration_s} s`);
 // Handles of the closed stacks (emulators, sockets) can keep the loop alive for a while.
 process.exit(0);
@@ -144,21 +155,39 @@ process.exit(0);
 function printRender(r: RenderBenchResult): void {
   log(`\n— render: ${r.canvas} ${r.fps} fps, ${r.timeline} —`);
   for (const run of r.runs) {
-    log(`${String(run.narration_s).padStart(4)} s: ${run.x_real_time}× real time (target ≥ 2), ${run.frames_per_s} frames/s, peak memory worker ${run.worker_peak_rss_mb} MB + ffmpeg ${run.ffmpeg_peak_rss_mb} MB (target ≤ 600), load ${run.load.load1_mean}`);
+    log(
+      `${String(run.narration_s).padStart(4)} s: ${run.x_real_time}× real time (target ≥ 2), ${run.frames_per_s} frames/s, peak memory worker ${run.worker_peak_rss_mb} MB + ffmpeg ${run.ffmpeg_peak_rss_mb} MB (target ≤ 600), load ${run.load.load1_mean}`,
+    );
   }
-  log(`Ken Burns still alone (zoompan, no encode): ${Object.entries(r.ken_burns_still_x_real_time).map(([k, v]) => `${k} ${v}×`).join(', ')} real time`);
+  log(
+    `Ken Burns still alone (zoompan, no encode): ${Object.entries(r.ken_burns_still_x_real_time)
+      .map(([k, v]) => `${k} ${v}×`)
+      .join(', ')} real time`,
+  );
 }
 
-function printTable(r: { exportBound?: OurDesignResult; naive?: { naive: NaiveResult; ours: OurDesignResult }; storm?: StormResult; overhead?: OverheadResult; targets: TargetVerdict[] }): void {
+function printTable(r: {
+  exportBound?: OurDesignResult;
+  naive?: { naive: NaiveResult; ours: OurDesignResult };
+  storm?: StormResult;
+  overhead?: OverheadResult;
+  targets: TargetVerdict[];
+}): void {
   const rows: Array<[string, string]> = [];
   const s = (v: number | null | undefined, unit = '') => (v === null || v === undefined ? 'n/a' : `${v}${unit}`);
   const sec = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : `${(v / 1000).toFixed(2)} s`);
   const e = r.exportBound;
   if (e) {
-    rows.push(['— 1. export-bound run —', `${e.succeeded}/${e.tasks} tasks succeeded, narrations ${s(e.narration_s.mean)} s (${s(e.narration_s.min)}–${s(e.narration_s.max)})`]);
+    rows.push([
+      '— 1. export-bound run —',
+      `${e.succeeded}/${e.tasks} tasks succeeded, narrations ${s(e.narration_s.mean)} s (${s(e.narration_s.min)}–${s(e.narration_s.max)})`,
+    ]);
     rows.push(['makespan', sec(e.makespan_ms)]);
     rows.push(['exporter busy (its own runs)', `${sec(e.exporter_busy_ms)} (render only ${sec(e.exporter_render_busy_ms)})`]);
-    rows.push(['time until the first export starts', `${sec(e.first_export_start_ms)} (drafts ready from ${sec(e.drafts_ready_ms.first)} to ${sec(e.drafts_ready_ms.last)})`]);
+    rows.push([
+      'time until the first export starts',
+      `${sec(e.first_export_start_ms)} (drafts ready from ${sec(e.drafts_ready_ms.first)} to ${sec(e.drafts_ready_ms.last)})`,
+    ]);
     rows.push(['after the last export (store video, finalize)', sec(e.tail_after_last_export_ms)]);
     rows.push(['ratio makespan / (first start + busy)', s(e.ratio)]);
     rows.push(['exporter utilization (first start → last end)', e.utilization === null ? 'n/a' : `${(e.utilization * 100).toFixed(1)} %`]);
@@ -171,22 +200,37 @@ function printTable(r: { exportBound?: OurDesignResult; naive?: { naive: NaiveRe
     rows.push([`— 4. naive vs ours, ${n.naive.tasks} tasks —`, 'naive  |  ours']);
     rows.push(['makespan', `${sec(n.naive.makespan_ms)}  |  ${sec(n.ours.makespan_ms)}`]);
     rows.push(['503 retries', `${n.naive.retries}  |  ${n.ours.exporter_busy_answers}`]);
-    rows.push(['exporter idle between jobs (total / max)', `${sec(n.naive.gaps_ms.total)} / ${s(n.naive.gaps_ms.max, ' ms')}  |  ${sec(n.ours.gaps_ms.total)} / ${s(n.ours.gaps_ms.max, ' ms')}`]);
+    rows.push([
+      'exporter idle between jobs (total / max)',
+      `${sec(n.naive.gaps_ms.total)} / ${s(n.naive.gaps_ms.max, ' ms')}  |  ${sec(n.ours.gaps_ms.total)} / ${s(n.ours.gaps_ms.max, ' ms')}`,
+    ]);
     rows.push(['  of which a draft was waiting', `${sec(n.naive.idle_while_waiting_ms)}  |  ${sec(n.ours.idle_while_waiting_ms)}`]);
-    rows.push(['out-of-order completions (largest head start)', `${n.naive.out_of_order_completions} (${n.naive.out_of_order_max_lead_ms} ms)  |  ${n.ours.out_of_order_completions} (${n.ours.out_of_order_max_lead_ms} ms)`]);
+    rows.push([
+      'out-of-order completions (largest head start)',
+      `${n.naive.out_of_order_completions} (${n.naive.out_of_order_max_lead_ms} ms)  |  ${n.ours.out_of_order_completions} (${n.ours.out_of_order_max_lead_ms} ms)`,
+    ]);
     rows.push(['overlapping exports', `${n.naive.overlapping_exports}  |  ${n.ours.overlapping_exports}`]);
   }
   const st = r.storm;
   if (st) {
     const b = st.burst;
     rows.push(['— 2. submission storm —', `accepted tasks held at the ${st.gate} gate`]);
-    rows.push([`burst of ${b.submissions} (${b.distinct_videos} creator+video pairs)`, `${b.accepted} accepted, ${b.rejected_duplicate} × 409 duplicate${Object.keys(b.other_answers).length ? `, other: ${JSON.stringify(b.other_answers)}` : ''}`]);
+    rows.push([
+      `burst of ${b.submissions} (${b.distinct_videos} creator+video pairs)`,
+      `${b.accepted} accepted, ${b.rejected_duplicate} × 409 duplicate${Object.keys(b.other_answers).length ? `, other: ${JSON.stringify(b.other_answers)}` : ''}`,
+    ]);
     rows.push(['  time until the last answer', s(b.time_to_last_answer_ms, ' ms')]);
     rows.push(['  latency p50 / p95 / p99', `${s(b.latency.p50_ms, ' ms')} / ${s(b.latency.p95_ms, ' ms')} / ${s(b.latency.p99_ms, ' ms')}`]);
     rows.push(['  server CPU per submission', s(b.server_cpu_ms_per_submission, ' ms')]);
-    rows.push(['  one execution per creator+video', `${b.exactly_one_execution_per_video ? 'yes' : 'NO'} (${b.executions_started} executions; 409s name the holder: ${b.rejections_name_the_holder ? 'yes' : 'NO'})`]);
+    rows.push([
+      '  one execution per creator+video',
+      `${b.exactly_one_execution_per_video ? 'yes' : 'NO'} (${b.executions_started} executions; 409s name the holder: ${b.rejections_name_the_holder ? 'yes' : 'NO'})`,
+    ]);
     const su = st.sustained;
-    rows.push([`sustained ${su.rate_per_s}/s for ${su.seconds} s (open loop)`, `${su.answered}/${su.planned} answered, ${su.accepted} accepted, achieved ${s(su.achieved_rate_per_s)}/s`]);
+    rows.push([
+      `sustained ${su.rate_per_s}/s for ${su.seconds} s (open loop)`,
+      `${su.answered}/${su.planned} answered, ${su.accepted} accepted, achieved ${s(su.achieved_rate_per_s)}/s`,
+    ]);
     rows.push(['  latency p50 / p95 / p99', `${s(su.latency.p50_ms, ' ms')} / ${s(su.latency.p95_ms, ' ms')} / ${s(su.latency.p99_ms, ' ms')}`]);
     rows.push(['  server CPU per submission', s(su.server_cpu_ms_per_submission, ' ms')]);
   }
@@ -198,7 +242,10 @@ function printTable(r: { exportBound?: OurDesignResult; naive?: { naive: NaiveRe
     rows.push(['transitions per task', s(o.transitions_per_task)]);
     rows.push(['overhead per transition p50 / p95', `${s(o.overhead_per_transition_ms.p50, ' ms')} / ${s(o.overhead_per_transition_ms.p95, ' ms')}`]);
     const bd = o.breakdown_median_ms;
-    rows.push(['  of which Start / Finalize / stage bookkeeping / interpreter', `${s(bd.start_state)} / ${s(bd.finalize_state)} / ${s(bd.stage_bookkeeping)} / ${s(bd.interpreter_and_choices)} ms`]);
+    rows.push([
+      '  of which Start / Finalize / stage bookkeeping / interpreter',
+      `${s(bd.start_state)} / ${s(bd.finalize_state)} / ${s(bd.stage_bookkeeping)} / ${s(bd.interpreter_and_choices)} ms`,
+    ]);
   }
   rows.push(['— targets —', '']);
   for (const t of r.targets) rows.push([t.target, `${t.met === null ? 'NOT RUN' : t.met ? 'MET   ' : 'MISSED'}  ${t.measured}`]);

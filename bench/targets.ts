@@ -47,7 +47,10 @@ export function judgeTargets(r: { exportBound?: OurDesignResult; storm?: StormRe
   const o = r.overhead;
   out.push({
     target: 'orchestration overhead < 50 ms per state transition',
-    measured: o?.overhead_per_transition_ms.p50 != null ? `median ${o.overhead_per_transition_ms.p50.toFixed(1)} ms (p95 ${o.overhead_per_transition_ms.p95?.toFixed(1)} ms)` : 'not run',
+    measured:
+      o?.overhead_per_transition_ms.p50 != null
+        ? `median ${o.overhead_per_transition_ms.p50.toFixed(1)} ms (p95 ${o.overhead_per_transition_ms.p95?.toFixed(1)} ms)`
+        : 'not run',
     met: o?.overhead_per_transition_ms.p50 != null ? o.overhead_per_transition_ms.p50 < 50 : null,
   });
   return out;

@@ -41,10 +41,7 @@ export function renderTimelineSvg(data: TimelineData, caption: TimelineCaption):
   const laneHeight = 26;
   const rowHeight = 18;
   const rows = [...data.tasks].sort((a, b) => a.index - b.index);
-  const ends = [
-    ...rows.map((t) => t.ended ?? t.export.end ?? t.stages.draft.end ?? t.submitted),
-    ...data.exporter_jobs.map((j) => j.end ?? j.start),
-  ];
+  const ends = [...rows.map((t) => t.ended ?? t.export.end ?? t.stages.draft.end ?? t.submitted), ...data.exporter_jobs.map((j) => j.end ?? j.start)];
   const span = Math.max(1000, Math.max(...ends) - data.t0);
   const x = (t: number) => left + ((t - data.t0) / span) * plotWidth;
   const plotTop = headerHeight + 22;
@@ -70,7 +67,10 @@ export function renderTimelineSvg(data: TimelineData, caption: TimelineCaption):
   ];
   let lx = left;
   for (const [label, color] of legend) {
-    out.push(`<rect x="${lx}" y="60" width="12" height="12" fill="${color}"/>`, `<text x="${lx + 16}" y="70.5" font-size="11.5" fill="${COLORS.text}">${esc(label)}</text>`);
+    out.push(
+      `<rect x="${lx}" y="60" width="12" height="12" fill="${color}"/>`,
+      `<text x="${lx + 16}" y="70.5" font-size="11.5" fill="${COLORS.text}">${esc(label)}</text>`,
+    );
     lx += 16 + label.length * 6.6 + 18;
   }
 
@@ -86,7 +86,9 @@ export function renderTimelineSvg(data: TimelineData, caption: TimelineCaption):
   out.push(`<text x="${left + plotWidth}" y="${height - 4}" font-size="11" text-anchor="end" fill="${COLORS.muted}">seconds since the submissions</text>`);
 
   // Exporter lane: its own runs; gaps between consecutive runs marked.
-  out.push(`<text x="${left - 8}" y="${plotTop + laneHeight / 2 + 4}" font-size="12" font-weight="bold" text-anchor="end" fill="${COLORS.text}">exporter</text>`);
+  out.push(
+    `<text x="${left - 8}" y="${plotTop + laneHeight / 2 + 4}" font-size="12" font-weight="bold" text-anchor="end" fill="${COLORS.text}">exporter</text>`,
+  );
   out.push(`<rect x="${left}" y="${plotTop}" width="${plotWidth}" height="${laneHeight}" fill="none" stroke="${COLORS.grid}"/>`);
   const jobs = [...data.exporter_jobs].sort((a, b) => a.start - b.start);
   const indexOf = new Map(rows.map((t) => [t.task_id, t.index] as const));
@@ -97,7 +99,9 @@ export function renderTimelineSvg(data: TimelineData, caption: TimelineCaption):
       `<rect x="${x(j.start).toFixed(2)}" y="${plotTop + 2}" width="${w.toFixed(2)}" height="${laneHeight - 4}" fill="${COLORS.job[i % 2]}"><title>task ${(indexOf.get(j.task_id) ?? -1) + 1}: ${((end - j.start) / 1000).toFixed(2)} s</title></rect>`,
     );
     if (w > 16) {
-      out.push(`<text x="${(x(j.start) + w / 2).toFixed(1)}" y="${plotTop + laneHeight / 2 + 4}" font-size="10" text-anchor="middle" fill="#ffffff">${(indexOf.get(j.task_id) ?? -1) + 1}</text>`);
+      out.push(
+        `<text x="${(x(j.start) + w / 2).toFixed(1)}" y="${plotTop + laneHeight / 2 + 4}" font-size="10" text-anchor="middle" fill="#ffffff">${(indexOf.get(j.task_id) ?? -1) + 1}</text>`,
+      );
     }
     const next = jobs[i + 1];
     if (next && next.start - end > 0) {
@@ -118,7 +122,9 @@ export function renderTimelineSvg(data: TimelineData, caption: TimelineCaption):
         `<rect x="${x(from).toFixed(2)}" y="${y + inset}" width="${Math.max(0.8, x(to) - x(from)).toFixed(2)}" height="${rowHeight - 2 * inset}" fill="${color}"><title>${esc(label)} ${((to - from) / 1000).toFixed(2)} s</title></rect>`,
       );
     };
-    out.push(`<text x="${left - 8}" y="${y + rowHeight / 2 + 4}" font-size="11" text-anchor="end" fill="${t.status === 'SUCCEEDED' ? COLORS.text : COLORS.gap}">task ${String(t.index + 1).padStart(2, '0')}</text>`);
+    out.push(
+      `<text x="${left - 8}" y="${y + rowHeight / 2 + 4}" font-size="11" text-anchor="end" fill="${t.status === 'SUCCEEDED' ? COLORS.text : COLORS.gap}">task ${String(t.index + 1).padStart(2, '0')}</text>`,
+    );
     if (r % 2 === 1) out.push(`<rect x="${left}" y="${y}" width="${plotWidth}" height="${rowHeight}" fill="#f7f8f9"/>`);
     bar(t.submitted, t.stages.story.start, COLORS.submit, 'submitted → story', 6);
     bar(t.stages.story.start, t.stages.story.end, COLORS.story, 'story');
@@ -139,7 +145,18 @@ function niceStep(seconds: number): number {
 }
 
 /** The caption the bench uses, from the export-bound summary in a results file. */
-export function captionFor(exportBound: { tasks: number; makespan_ms: number; ratio: number | null; utilization: number | null; gaps_ms: { max: number | null }; overlapping_exports: number; narration_s: { mean: number | null } }, when: string): TimelineCaption {
+export function captionFor(
+  exportBound: {
+    tasks: number;
+    makespan_ms: number;
+    ratio: number | null;
+    utilization: number | null;
+    gaps_ms: { max: number | null };
+    overlapping_exports: number;
+    narration_s: { mean: number | null };
+  },
+  when: string,
+): TimelineCaption {
   const pct = exportBound.utilization === null ? 'n/a' : `${(exportBound.utilization * 100).toFixed(1)} %`;
   return {
     title: `Export-bound run: ${exportBound.tasks} tasks (≈${exportBound.narration_s.mean ?? '?'} s narrations), makespan ${(exportBound.makespan_ms / 1000).toFixed(1)} s`,
@@ -152,7 +169,10 @@ export function captionFor(exportBound: { tasks: number; makespan_ms: number; ra
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const input = process.argv[2] ?? 'bench/results/latest.json';
   const output = process.argv[3] ?? 'bench/results/timeline.svg';
-  const results = JSON.parse(readFileSync(input, 'utf8')) as { finished_at: string; export_bound: Parameters<typeof captionFor>[0] & { timeline: TimelineData } };
+  const results = JSON.parse(readFileSync(input, 'utf8')) as {
+    finished_at: string;
+    export_bound: Parameters<typeof captionFor>[0] & { timeline: TimelineData };
+  };
   writeFileSync(output, renderTimelineSvg(results.export_bound.timeline, captionFor(results.export_bound, results.finished_at)));
   console.log(`wrote ${output}`);
 }

@@ -10,23 +10,27 @@ import type { ReliabilityRow } from '../test/support/reliability.js';
  * a test failed or any row lost data, duplicated work or leaked a lock.
  */
 const FILES = [
-  'test/submission-storm.test.ts',
-  'test/export-faults.test.ts',
-  'test/export-lease.test.ts',
-  'test/export-lambda-worker.test.ts',
-  'test/export-deadline.test.ts',
-  'test/restart-after-kill.test.ts',
-  'test/rate-limit-storm.test.ts',
-  'test/cancel-and-idempotency.test.ts',
-  'test/hostile-input.test.ts',
-  'test/retry-task.test.ts',
+  'test/e2e/submission-storm.test.ts',
+  'test/e2e/export-faults.test.ts',
+  'test/e2e/export-lease.test.ts',
+  'test/e2e/export-lambda-worker.test.ts',
+  'test/e2e/export-deadline.test.ts',
+  'test/e2e/restart-after-kill.test.ts',
+  'test/e2e/rate-limit-storm.test.ts',
+  'test/e2e/cancel-and-idempotency.test.ts',
+  'test/e2e/hostile-input.test.ts',
+  'test/e2e/retry-task.test.ts',
 ].filter((f) => existsSync(f));
 
 const report = join(mkdtempSync(join(tmpdir(), 'reel-reliability-')), 'rows.jsonl');
 const started = Date.now();
 const run = spawnSync('npx', ['vitest', 'run', ...FILES], { stdio: 'inherit', env: { ...process.env, RELIABILITY_REPORT: report } });
 const rows: ReliabilityRow[] = existsSync(report)
-  ? readFileSync(report, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as ReliabilityRow)
+  ? readFileSync(report, 'utf8')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as ReliabilityRow)
   : [];
 
 const cell = (v: string | number) => String(v).replace(/\|/g, '\\|');

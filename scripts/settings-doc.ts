@@ -6,7 +6,7 @@ import { settingMetaOf, settingsSchema, type Settings } from '../shared/settings
 /**
  * `npm run docs:settings`: writes docs/settings.md from the settings schema in
  * shared/settings.ts — every variable, its type, its default, what it does and who reads it.
- * test/settings-doc.test.ts fails when the committed document and the schema disagree.
+ * test/unit/settings-doc.test.ts fails when the committed document and the schema disagree.
  */
 
 const DOCUMENT = fileURLToPath(new URL('../docs/settings.md', import.meta.url));
@@ -48,7 +48,7 @@ export function renderSettingsDoc(): string {
     '- A bad value (a number that is not one, a name outside the list) stops the function at',
     '  start-up with `ConfigError` naming the variable; so does a required setting left empty,',
     '  where the function needs it.',
-    "- Endpoints the SDKs resolve themselves (`GEMINI_BASE_URL`, `AWS_ENDPOINT_URL_*`) have no",
+    '- Endpoints the SDKs resolve themselves (`GEMINI_BASE_URL`, `AWS_ENDPOINT_URL_*`) have no',
     "  default of ours: empty is the SDK's own.",
     '- "Read by" names the functions (folders under `lambdas/`) and `export-agent`',
     '  (`npm run export-agent`).',
@@ -57,7 +57,7 @@ export function renderSettingsDoc(): string {
     '| --- | --- | --- | --- | --- |',
     ...rows,
     '',
-    'The SDK\'s own endpoint variables `AWS_ENDPOINT_URL_{DYNAMODB,S3,SQS,SFN}` are read by the AWS',
+    "The SDK's own endpoint variables `AWS_ENDPOINT_URL_{DYNAMODB,S3,SQS,SFN}` are read by the AWS",
     'SDK, not by this schema: they are how the embedded stack points the same code at its emulators.',
     '',
   ].join('\n');

@@ -65,7 +65,10 @@ export async function putObjectStream(
     uploadId ??= (await rt.s3.send(new CreateMultipartUploadCommand({ ...target, ContentType: a.contentType }), options)).UploadId;
     const partNumber = parts.length + 1;
     const body = part.subarray(0, filled);
-    const out = await rt.s3.send(new UploadPartCommand({ ...target, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length }), options);
+    const out = await rt.s3.send(
+      new UploadPartCommand({ ...target, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length }),
+      options,
+    );
     parts.push({ PartNumber: partNumber, ETag: out.ETag });
     filled = 0;
   };
@@ -75,7 +78,7 @@ export async function putObjectStream(
       const bytes = chunk as Uint8Array;
       total += bytes.length;
       if (a.contentLength !== undefined && total > a.contentLength) throw mismatch('more bytes than');
-      for (let offset = 0; offset < bytes.length; ) {
+      for (let offset = 0; offset < bytes.length;) {
         const take = Math.min(bytes.length - offset, UPLOAD_PART_BYTES - filled);
         part.set(bytes.subarray(offset, offset + take), filled);
         filled += take;
@@ -139,9 +142,7 @@ export async function listKeys(rt: Runtime, prefix: string): Promise<Array<{ key
   const out: Array<{ key: string; size: number }> = [];
   let token: string | undefined;
   do {
-    const page = await rt.s3.send(
-      new ListObjectsV2Command({ Bucket: rt.settings.bucketName, Prefix: prefix, ContinuationToken: token }),
-    );
+    const page = await rt.s3.send(new ListObjectsV2Command({ Bucket: rt.settings.bucketName, Prefix: prefix, ContinuationToken: token }));
     for (const o of page.Contents ?? []) if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0 });
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);

@@ -26,7 +26,7 @@ export function causeMessage(cause: string | undefined): string {
   try {
     const parsed: unknown = JSON.parse(cause);
     if (parsed && typeof parsed === 'object' && 'errorMessage' in parsed) {
-      const message = (parsed).errorMessage;
+      const message = parsed.errorMessage;
       if (typeof message === 'string') return message;
     }
   } catch {
@@ -71,19 +71,14 @@ export function failingStage(record: TaskRecord | undefined, error?: string): Fa
  * with the stage's error name and the Lambda error envelope as cause), a stage timeout, the
  * execution's own timeout, a stop.
  */
-export function taskErrorFromExecutionEnd(
-  record: TaskRecord | undefined,
-  status: string,
-  error?: string,
-  cause?: string,
-): TaskError {
+export function taskErrorFromExecutionEnd(record: TaskRecord | undefined, status: string, error?: string, cause?: string): TaskError {
   // A stop or the execution's timeout names the stage that ran last, as it always has; a failure
   // names the stage that failed, which may not have marked itself running yet.
   const current = record?.stage;
   const lastRan: FailureStage = current && current !== 'submitted' && current !== 'done' ? current : 'execution';
   const stage = status === 'FAILED' ? failingStage(record, error) : lastRan;
   if (status === 'TIMED_OUT') {
-    return { stage, code: 'execution_timed_out', message: 'The task exceeded the pipeline\'s time limit and was stopped.' };
+    return { stage, code: 'execution_timed_out', message: "The task exceeded the pipeline's time limit and was stopped." };
   }
   if (status === 'ABORTED') {
     return { stage, code: 'execution_aborted', message: `The task's execution was stopped from outside${cause ? `: ${causeMessage(cause)}` : '.'}` };

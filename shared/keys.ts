@@ -42,8 +42,7 @@ export const taskArtifactKey = (taskId: string, name: string) => `${taskPrefix(t
  * task record names the committed key (`final_video_key`), and no reader lists attempts/ itself.
  */
 export const ATTEMPTS_DIR = 'attempts/';
-export const attemptArtifactKey = (taskId: string, fence: number | undefined, name: string) =>
-  `${taskPrefix(taskId)}${ATTEMPTS_DIR}${fence ?? 0}/${name}`;
+export const attemptArtifactKey = (taskId: string, fence: number | undefined, name: string) => `${taskPrefix(taskId)}${ATTEMPTS_DIR}${fence ?? 0}/${name}`;
 
 /** Where a creator's source material waits before a submission snapshots it. */
 export const sourceKey = (creatorId: string, videoId: string) => `${PREFIX.sources}${creatorId}/${videoId}/source.txt`;

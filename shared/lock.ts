@@ -73,10 +73,7 @@ const isConditionFailure = (error: unknown) => error instanceof ConditionalCheck
  * {@link DuplicateTaskError} naming the holder. An expired lock is taken over as the header
  * describes: its holder's token is revoked first.
  */
-export async function acquireVideoLock(
-  rt: Runtime,
-  a: { creatorId: string; videoId: string; taskId: string; leaseSeconds: number },
-): Promise<number> {
+export async function acquireVideoLock(rt: Runtime, a: { creatorId: string; videoId: string; taskId: string; leaseSeconds: number }): Promise<number> {
   const pk = lockKey(a.creatorId, a.videoId);
   // The lock we replace: none on the first try; the expired holder we revoked on a later one.
   let expired: VideoLock | undefined;
@@ -102,7 +99,11 @@ export async function acquireVideoLock(
           ...(expired
             ? {
                 ConditionExpression: `owner_task_id = :old AND ${LEASE_RUN_OUT} AND ${expired.fence === undefined ? 'attribute_not_exists(fence)' : 'fence = :oldFence'}`,
-                ExpressionAttributeValues: { ':old': expired.owner_task_id, ':now': now, ...(expired.fence === undefined ? {} : { ':oldFence': expired.fence }) },
+                ExpressionAttributeValues: {
+                  ':old': expired.owner_task_id,
+                  ':now': now,
+                  ...(expired.fence === undefined ? {} : { ':oldFence': expired.fence }),
+                },
               }
             : { ConditionExpression: 'attribute_not_exists(pk)' }),
         }),
@@ -122,9 +123,7 @@ export async function acquireVideoLock(
 }
 
 export async function readVideoLock(rt: Runtime, creatorId: string, videoId: string): Promise<VideoLock | undefined> {
-  const out = await rt.ddb.send(
-    new GetCommand({ TableName: rt.settings.tableName, Key: { pk: lockKey(creatorId, videoId) }, ConsistentRead: true }),
-  );
+  const out = await rt.ddb.send(new GetCommand({ TableName: rt.settings.tableName, Key: { pk: lockKey(creatorId, videoId) }, ConsistentRead: true }));
   return out.Item as VideoLock | undefined;
 }
 
@@ -165,10 +164,7 @@ export async function extendVideoLock(
  * Releases the lock if `taskId` owns it. A stale task (its lease expired and another task took
  * the lock) releases nothing: the condition is on the owner, not on the key.
  */
-export async function releaseVideoLock(
-  rt: Runtime,
-  a: { creatorId: string; videoId: string; taskId: string },
-): Promise<boolean> {
+export async function releaseVideoLock(rt: Runtime, a: { creatorId: string; videoId: string; taskId: string }): Promise<boolean> {
   try {
     await rt.ddb.send(
       new DeleteCommand({

@@ -60,10 +60,7 @@ export interface Logger {
  * Applied while the line is serialized, so it reaches every string, error stacks and causes too.
  */
 const SECRET_FIELD = /^(task_?token|authorization|export_?auth_?token)$/i;
-const SECRET_IN_TEXT = [
-  /(task_?token\\?["']?\s*[:=]\s*\\?["']?)[A-Za-z0-9+/=_-]{16,}/gi,
-  /(Bearer\s+)[A-Za-z0-9+/=._~-]{8,}/g,
-];
+const SECRET_IN_TEXT = [/(task_?token\\?["']?\s*[:=]\s*\\?["']?)[A-Za-z0-9+/=_-]{16,}/gi, /(Bearer\s+)[A-Za-z0-9+/=._~-]{8,}/g];
 export const REDACTED = '[redacted]';
 
 function redactText(text: string): string {

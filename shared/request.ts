@@ -94,8 +94,6 @@ function parseWith<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
 /** Validates a single id from a URL path the same way as in a body. */
 export function assertId(field: string, value: string): void {
   if (!ID_PATTERN.test(value)) {
-    throw new InvalidRequestError(`${field} must be 1-64 characters of A-Z, a-z, 0-9, "_" or "-".`, [
-      { field, problem: 'invalid id' },
-    ]);
+    throw new InvalidRequestError(`${field} must be 1-64 characters of A-Z, a-z, 0-9, "_" or "-".`, [{ field, problem: 'invalid id' }]);
   }
 }

@@ -98,7 +98,8 @@ async function markTaskRedriven(rt: Runtime, task: TaskRecord, a: { fence: numbe
       new UpdateCommand({
         TableName: rt.settings.tableName,
         Key: { pk: taskKey(task.task_id) },
-        UpdateExpression: 'SET #status = :running, lock_fence = :fence, redrives = :redrives, updated_at = :now REMOVE #error, ended_at, cancelled_at, lock_lost',
+        UpdateExpression:
+          'SET #status = :running, lock_fence = :fence, redrives = :redrives, updated_at = :now REMOVE #error, ended_at, cancelled_at, lock_lost',
         ConditionExpression: '#status = :was',
         ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
         ExpressionAttributeValues: { ':running': 'RUNNING', ':fence': a.fence, ':redrives': a.redrives, ':now': isoNow(rt.clock), ':was': task.status },

@@ -7,7 +7,7 @@ import { DEFAULT_DEFINITION_OPTIONS } from './state-machine.js';
  * its parser (type, default, the ConfigError a bad value gives) and, in {@link settingMeta}, its
  * environment variable, a one-line description and the functions that read it. The reader
  * ({@link readSettings}), the variable names ({@link SETTING_ENV}), the defaults and
- * docs/settings.md (`npm run docs:settings`, checked by test/settings-doc.test.ts) all come
+ * docs/settings.md (`npm run docs:settings`, checked by test/unit/settings-doc.test.ts) all come
  * from it — add a setting here and nowhere else.
  *
  * Rules every entry follows: an empty variable is the same as an unset one (the default), and a
@@ -116,66 +116,287 @@ const EXPORT_WORKERS: SettingReader[] = ['export', 'export-agent'];
 /** The schema: `Settings` field → parser of its environment variable. Order = the document's order. */
 const shape = {
   // Where things are
-  tableName: text({ env: 'TABLE_NAME', readBy: ['api', 'inbox', 'start', 'story', 'tts', 'draft', 'finalize', 'fail', 'export', 'export-agent'], description: 'the DynamoDB table (locks, tasks, idempotency keys, rate limits); required where read' }),
-  bucketName: text({ env: 'BUCKET_NAME', readBy: ['api', 'inbox', 'story', 'tts', 'draft', 'finalize', 'export', 'export-agent'], description: 'the artifact bucket; required where read' }),
-  stateMachineArn: text({ env: 'STATE_MACHINE_ARN', readBy: SUBMIT, description: "the pipeline's state machine, which submissions start and cancel stops; required where read" }),
+  tableName: text({
+    env: 'TABLE_NAME',
+    readBy: ['api', 'inbox', 'start', 'story', 'tts', 'draft', 'finalize', 'fail', 'export', 'export-agent'],
+    description: 'the DynamoDB table (locks, tasks, idempotency keys, rate limits); required where read',
+  }),
+  bucketName: text({
+    env: 'BUCKET_NAME',
+    readBy: ['api', 'inbox', 'story', 'tts', 'draft', 'finalize', 'export', 'export-agent'],
+    description: 'the artifact bucket; required where read',
+  }),
+  stateMachineArn: text({
+    env: 'STATE_MACHINE_ARN',
+    readBy: SUBMIT,
+    description: "the pipeline's state machine, which submissions start and cancel stops; required where read",
+  }),
   s3ForcePathStyle: flag({ env: 'S3_FORCE_PATH_STYLE', readBy: 'all', description: 'path-style S3 URLs (emulators, MinIO)' }),
   logLevel: logLevel({ env: 'LOG_LEVEL', readBy: 'all', description: 'the lowest level of log line written' }),
 
   // Submission and the HTTP API
-  submitLockLeaseSeconds: count({ env: 'SUBMIT_LOCK_LEASE_SECONDS', readBy: SUBMIT, description: "lease of the creator+video lock between submission and the first state (Start extends it)" }, 300),
-  artifactDelivery: oneOf({ env: 'ARTIFACT_DELIVERY', readBy: ['api'], description: '`inline` answers artifact bytes; `redirect` answers 302 to a presigned URL (API Gateway cannot carry a video)' }, ['inline', 'redirect'], 'redirect'),
-  presignSeconds: count({ env: 'PRESIGN_SECONDS', readBy: ['api', ...EXPORT_WORKERS], description: "lifetime of presigned URLs: artifact redirects and the exporter's media" }, 900),
-  exportTimeoutSeconds: count({ env: 'EXPORT_TIMEOUT_SECONDS', readBy: ['api'], description: "the Export state's timeout (7 h), not a knob of its own: the embedded stack sets it from its definition, on AWS the default is the deployed definition's; no export is accepted that could not finish within it; `0`: no admission control" }, DEFAULT_DEFINITION_OPTIONS.exportTimeoutSeconds),
-  exportAssumedSeconds: positive({ env: 'EXPORT_ASSUMED_SECONDS', readBy: ['api'], description: 'export time per video assumed until exports have been measured (then: the mean of the last 20 export stages, accepted → stored)' }, 120),
-  exportBacklogRefreshSeconds: count({ env: 'EXPORT_BACKLOG_REFRESH_SECONDS', readBy: ['api'], description: 'how long one export backlog estimate (one index query of the tasks of the last 8 h) is used before the table is read again; `0`: every submission reads' }, 5),
+  submitLockLeaseSeconds: count(
+    {
+      env: 'SUBMIT_LOCK_LEASE_SECONDS',
+      readBy: SUBMIT,
+      description: 'lease of the creator+video lock between submission and the first state (Start extends it)',
+    },
+    300,
+  ),
+  artifactDelivery: oneOf(
+    {
+      env: 'ARTIFACT_DELIVERY',
+      readBy: ['api'],
+      description: '`inline` answers artifact bytes; `redirect` answers 302 to a presigned URL (API Gateway cannot carry a video)',
+    },
+    ['inline', 'redirect'],
+    'redirect',
+  ),
+  presignSeconds: count(
+    { env: 'PRESIGN_SECONDS', readBy: ['api', ...EXPORT_WORKERS], description: "lifetime of presigned URLs: artifact redirects and the exporter's media" },
+    900,
+  ),
+  exportTimeoutSeconds: count(
+    {
+      env: 'EXPORT_TIMEOUT_SECONDS',
+      readBy: ['api'],
+      description:
+        "the Export state's timeout (7 h), not a knob of its own: the embedded stack sets it from its definition, on AWS the default is the deployed definition's; no export is accepted that could not finish within it; `0`: no admission control",
+    },
+    DEFAULT_DEFINITION_OPTIONS.exportTimeoutSeconds,
+  ),
+  exportAssumedSeconds: positive(
+    {
+      env: 'EXPORT_ASSUMED_SECONDS',
+      readBy: ['api'],
+      description: 'export time per video assumed until exports have been measured (then: the mean of the last 20 export stages, accepted → stored)',
+    },
+    120,
+  ),
+  exportBacklogRefreshSeconds: count(
+    {
+      env: 'EXPORT_BACKLOG_REFRESH_SECONDS',
+      readBy: ['api'],
+      description:
+        'how long one export backlog estimate (one index query of the tasks of the last 8 h) is used before the table is read again; `0`: every submission reads',
+    },
+    5,
+  ),
 
   // The creator's media (docs/media.md)
-  mediaUpload: oneOf({ env: 'MEDIA_UPLOAD', readBy: ['api'], description: "`stream`: `PUT …/media/{file}` and `…/music/{file}` carry the bytes, checked before anything is stored; `presigned`: they answer a presigned S3 POST (size-bounded by `content-length-range`) and Draft checks what arrived (API Gateway → Lambda carries at most ~4.5 MB of binary)" }, ['stream', 'presigned'], 'stream'),
-  mediaMaxBytes: positive({ env: 'MEDIA_MAX_BYTES', readBy: ['api'], description: 'largest still or clip under `media/`, in bytes; a larger upload is refused with 413' }, 512 * 1024 * 1024),
-  musicMaxBytes: positive({ env: 'MUSIC_MAX_BYTES', readBy: ['api'], description: 'largest music file under `music/`, in bytes; a larger upload is refused with 413' }, 64 * 1024 * 1024),
-  mediaMaxPixels: positive({ env: 'MEDIA_MAX_PIXELS', readBy: ['api'], description: "most pixels (width × height, read from the file's header before any decoder sees it) of a still or a clip's frame: a decompression bomb is refused" }, 50_000_000),
+  mediaUpload: oneOf(
+    {
+      env: 'MEDIA_UPLOAD',
+      readBy: ['api'],
+      description:
+        '`stream`: `PUT …/media/{file}` and `…/music/{file}` carry the bytes, checked before anything is stored; `presigned`: they answer a presigned S3 POST (size-bounded by `content-length-range`) and Draft checks what arrived (API Gateway → Lambda carries at most ~4.5 MB of binary)',
+    },
+    ['stream', 'presigned'],
+    'stream',
+  ),
+  mediaMaxBytes: positive(
+    { env: 'MEDIA_MAX_BYTES', readBy: ['api'], description: 'largest still or clip under `media/`, in bytes; a larger upload is refused with 413' },
+    512 * 1024 * 1024,
+  ),
+  musicMaxBytes: positive(
+    { env: 'MUSIC_MAX_BYTES', readBy: ['api'], description: 'largest music file under `music/`, in bytes; a larger upload is refused with 413' },
+    64 * 1024 * 1024,
+  ),
+  mediaMaxPixels: positive(
+    {
+      env: 'MEDIA_MAX_PIXELS',
+      readBy: ['api'],
+      description:
+        "most pixels (width × height, read from the file's header before any decoder sees it) of a still or a clip's frame: a decompression bomb is refused",
+    },
+    50_000_000,
+  ),
 
   // The export worker (a Lambda or the export agent) and its exporter
-  exporter: oneOf({ env: 'EXPORTER', readBy: ['export'], description: 'the export Lambda: `builtin` renders in-process with the bundled ffmpeg, `http` drives `EXPORT_VIDEO_URL`' }, ['builtin', 'http'], 'builtin'),
+  exporter: oneOf(
+    {
+      env: 'EXPORTER',
+      readBy: ['export'],
+      description: 'the export Lambda: `builtin` renders in-process with the bundled ffmpeg, `http` drives `EXPORT_VIDEO_URL`',
+    },
+    ['builtin', 'http'],
+    'builtin',
+  ),
   exportQueueUrl: text({ env: 'EXPORT_QUEUE_URL', readBy: EXPORT_WORKERS, description: 'the FIFO export queue; required where read' }),
-  exportVideoUrl: text({ env: 'EXPORT_VIDEO_URL', readBy: EXPORT_WORKERS, description: 'the export service (the job contract in docs/architecture.md); required with `EXPORTER=http` and for the agent' }),
-  exportAuthToken: text({ env: 'EXPORT_AUTH_TOKEN', readBy: EXPORT_WORKERS, description: "the export service's shared secret, sent as `Authorization: Bearer …`; this or `EXPORT_AUTH_SECRET_ARN` is required to talk to it" }),
-  exportAuthSecretArn: text({ env: 'EXPORT_AUTH_SECRET_ARN', readBy: EXPORT_WORKERS, description: 'Secrets Manager secret holding that token (plain, or JSON with `EXPORT_AUTH_TOKEN`), read once per cold start and again after a 401; used when `EXPORT_AUTH_TOKEN` is empty' }),
-  exportVisibilitySeconds: count({ env: 'EXPORT_VISIBILITY_SECONDS', readBy: EXPORT_WORKERS, description: "the worker's lease on a message: visibility cut to this on receipt, renewed every third while a job runs; the job is cancelled when a third is left without a renewal" }, 60),
+  exportVideoUrl: text({
+    env: 'EXPORT_VIDEO_URL',
+    readBy: EXPORT_WORKERS,
+    description: 'the export service (the job contract in docs/architecture.md); required with `EXPORTER=http` and for the agent',
+  }),
+  exportAuthToken: text({
+    env: 'EXPORT_AUTH_TOKEN',
+    readBy: EXPORT_WORKERS,
+    description: "the export service's shared secret, sent as `Authorization: Bearer …`; this or `EXPORT_AUTH_SECRET_ARN` is required to talk to it",
+  }),
+  exportAuthSecretArn: text({
+    env: 'EXPORT_AUTH_SECRET_ARN',
+    readBy: EXPORT_WORKERS,
+    description:
+      'Secrets Manager secret holding that token (plain, or JSON with `EXPORT_AUTH_TOKEN`), read once per cold start and again after a 401; used when `EXPORT_AUTH_TOKEN` is empty',
+  }),
+  exportVisibilitySeconds: count(
+    {
+      env: 'EXPORT_VISIBILITY_SECONDS',
+      readBy: EXPORT_WORKERS,
+      description:
+        "the worker's lease on a message: visibility cut to this on receipt, renewed every third while a job runs; the job is cancelled when a third is left without a renewal",
+    },
+    60,
+  ),
   exportPollSeconds: count({ env: 'EXPORT_POLL_SECONDS', readBy: EXPORT_WORKERS, description: 'long-poll wait of each job status call' }, 20),
-  exportMaxJobSeconds: count({ env: 'EXPORT_MAX_JOB_SECONDS', readBy: EXPORT_WORKERS, description: "a job still running this long in one attempt (from the first accepted PUT, or the exporter's `started_at` if earlier — keep its clock synced; a resubmission after a 404 does not restart it) is cancelled there and retried as a new attempt (`ExportRetryableError`); 4 × 30 min fit the 7 h Export timeout; `0`: no limit" }, 1800),
+  exportMaxJobSeconds: count(
+    {
+      env: 'EXPORT_MAX_JOB_SECONDS',
+      readBy: EXPORT_WORKERS,
+      description:
+        "a job still running this long in one attempt (from the first accepted PUT, or the exporter's `started_at` if earlier — keep its clock synced; a resubmission after a 404 does not restart it) is cancelled there and retried as a new attempt (`ExportRetryableError`); 4 × 30 min fit the 7 h Export timeout; `0`: no limit",
+    },
+    1800,
+  ),
 
   // Story (Gemini)
-  geminiApiKey: text({ env: 'GEMINI_API_KEY', readBy: ['story'], description: 'Gemini API key; with it (or the secret below) the story stage rewrites the source with Gemini, else the source is the narration' }),
-  geminiApiKeySecretArn: text({ env: 'GEMINI_API_KEY_SECRET_ARN', readBy: ['story'], description: 'Secrets Manager secret holding the key (plain, or JSON with `GEMINI_API_KEY`), read once per cold start in its own region (needs `secretsmanager:GetSecretValue` on it); used when `GEMINI_API_KEY` is empty' }),
-  geminiModel: text({ env: 'GEMINI_MODEL', readBy: ['story'], description: 'model id, recorded in the task record (`stages.story.details.model`)' }, 'gemini-2.5-flash'),
-  geminiBaseUrl: text({ env: 'GEMINI_BASE_URL', readBy: ['story'], description: "another Gemini endpoint (a proxy, a local fake in tests); empty: the SDK's own" }),
-  geminiTimeoutSeconds: count({ env: 'GEMINI_TIMEOUT_SECONDS', readBy: ['story'], description: "one request's time limit; a timeout is transient (retried by the state machine)" }, 90),
-  storyLanguage: text({ env: 'STORY_LANGUAGE', readBy: ['story'], description: "the narration's language as a BCP 47 tag (`zh-CN`, `en`, `ja`…); `auto`: the source's language" }, 'auto'),
-  storyTargetChars: count({ env: 'STORY_TARGET_CHARS', readBy: ['story'], description: 'narration length aimed at, in characters without spaces (≥ 20); an answer over 1.5 times this is refused' }, 500),
-  storyRpm: count({ env: 'STORY_RPM', readBy: ['story'], description: "Gemini requests per minute across all tasks (item `RATE#gemini`); set it to your project's quota for the model (free tier of 2.5 Flash: 10); `0`: no limit" }, 10),
+  geminiApiKey: text({
+    env: 'GEMINI_API_KEY',
+    readBy: ['story'],
+    description: 'Gemini API key; with it (or the secret below) the story stage rewrites the source with Gemini, else the source is the narration',
+  }),
+  geminiApiKeySecretArn: text({
+    env: 'GEMINI_API_KEY_SECRET_ARN',
+    readBy: ['story'],
+    description:
+      'Secrets Manager secret holding the key (plain, or JSON with `GEMINI_API_KEY`), read once per cold start in its own region (needs `secretsmanager:GetSecretValue` on it); used when `GEMINI_API_KEY` is empty',
+  }),
+  geminiModel: text(
+    { env: 'GEMINI_MODEL', readBy: ['story'], description: 'model id, recorded in the task record (`stages.story.details.model`)' },
+    'gemini-2.5-flash',
+  ),
+  geminiBaseUrl: text({
+    env: 'GEMINI_BASE_URL',
+    readBy: ['story'],
+    description: "another Gemini endpoint (a proxy, a local fake in tests); empty: the SDK's own",
+  }),
+  geminiTimeoutSeconds: count(
+    { env: 'GEMINI_TIMEOUT_SECONDS', readBy: ['story'], description: "one request's time limit; a timeout is transient (retried by the state machine)" },
+    90,
+  ),
+  storyLanguage: text(
+    { env: 'STORY_LANGUAGE', readBy: ['story'], description: "the narration's language as a BCP 47 tag (`zh-CN`, `en`, `ja`…); `auto`: the source's language" },
+    'auto',
+  ),
+  storyTargetChars: count(
+    {
+      env: 'STORY_TARGET_CHARS',
+      readBy: ['story'],
+      description: 'narration length aimed at, in characters without spaces (≥ 20); an answer over 1.5 times this is refused',
+    },
+    500,
+  ),
+  storyRpm: count(
+    {
+      env: 'STORY_RPM',
+      readBy: ['story'],
+      description:
+        "Gemini requests per minute across all tasks (item `RATE#gemini`); set it to your project's quota for the model (free tier of 2.5 Flash: 10); `0`: no limit",
+    },
+    10,
+  ),
 
   // TTS
-  ttsProvider: oneOf({ env: 'TTS_PROVIDER', readBy: ['tts'], description: '`espeak` (offline), `polly` (Amazon Polly) or `http` (the team\'s TTS service at `TTS_URL`)', defaultText: '`http` when `TTS_URL` is set, else `espeak`' }, TTS_PROVIDERS, 'espeak'),
+  ttsProvider: oneOf(
+    {
+      env: 'TTS_PROVIDER',
+      readBy: ['tts'],
+      description: "`espeak` (offline), `polly` (Amazon Polly) or `http` (the team's TTS service at `TTS_URL`)",
+      defaultText: '`http` when `TTS_URL` is set, else `espeak`',
+    },
+    TTS_PROVIDERS,
+    'espeak',
+  ),
   ttsUrl: text({ env: 'TTS_URL', readBy: ['tts'], description: "the team's TTS service (contract in docs/providers.md); required for `http`" }),
   ttsHttpTimeoutSeconds: count({ env: 'TTS_HTTP_TIMEOUT_SECONDS', readBy: ['tts'], description: '`http`: time one request may take, answer read' }, 120),
-  ttsMaxCharsPerRequest: count({ env: 'TTS_MAX_CHARS_PER_REQUEST', readBy: ['tts'], description: "characters (code points) per provider request; `0`: the provider's own limit (Polly 3000, never exceeded; `http` 1000)" }, 0),
-  ttsRpm: count({ env: 'TTS_RPM', readBy: ['tts'], description: 'Polly / `http` requests per minute across all tasks (item `RATE#<provider>`); eSpeak is never limited; `0`: no limit' }, 300),
-  ttsMaxConcurrency: count({ env: 'TTS_MAX_CONCURRENCY', readBy: ['tts'], description: 'Polly / `http` requests in flight at once across all tasks (leased slots `RATE#<provider>#SLOT#<n>`); `0`: no limit' }, 4),
+  ttsMaxCharsPerRequest: count(
+    {
+      env: 'TTS_MAX_CHARS_PER_REQUEST',
+      readBy: ['tts'],
+      description: "characters (code points) per provider request; `0`: the provider's own limit (Polly 3000, never exceeded; `http` 1000)",
+    },
+    0,
+  ),
+  ttsRpm: count(
+    {
+      env: 'TTS_RPM',
+      readBy: ['tts'],
+      description: 'Polly / `http` requests per minute across all tasks (item `RATE#<provider>`); eSpeak is never limited; `0`: no limit',
+    },
+    300,
+  ),
+  ttsMaxConcurrency: count(
+    {
+      env: 'TTS_MAX_CONCURRENCY',
+      readBy: ['tts'],
+      description: 'Polly / `http` requests in flight at once across all tasks (leased slots `RATE#<provider>#SLOT#<n>`); `0`: no limit',
+    },
+    4,
+  ),
   pollyEngine: text({ env: 'POLLY_ENGINE', readBy: ['tts'], description: 'Polly engine' }, 'neural'),
-  pollyVoiceEnMale: text({ env: 'POLLY_VOICE_EN_MALE', readBy: ['tts'], description: 'Polly voice override, English male; empty: the built-in table (Matthew)' }),
-  pollyVoiceEnFemale: text({ env: 'POLLY_VOICE_EN_FEMALE', readBy: ['tts'], description: 'Polly voice override, English female and gender 0; empty: the built-in table (Joanna)' }),
-  pollyVoiceCmnMale: text({ env: 'POLLY_VOICE_CMN_MALE', readBy: ['tts'], description: 'Polly voice override, Mandarin male; empty: Zhiyu stands in (Polly has no male Mandarin voice), recorded' }),
-  pollyVoiceCmnFemale: text({ env: 'POLLY_VOICE_CMN_FEMALE', readBy: ['tts'], description: 'Polly voice override, Mandarin female and gender 0; empty: the built-in table (Zhiyu)' }),
-  pollyEndpoint: text({ env: 'AWS_ENDPOINT_URL_POLLY', readBy: ['tts'], description: "the SDK's own endpoint variable; set (a local fake), Polly uses the runtime's credentials like the emulated services; empty: the SDK's own endpoint and credential chain" }),
+  pollyVoiceEnMale: text({
+    env: 'POLLY_VOICE_EN_MALE',
+    readBy: ['tts'],
+    description: 'Polly voice override, English male; empty: the built-in table (Matthew)',
+  }),
+  pollyVoiceEnFemale: text({
+    env: 'POLLY_VOICE_EN_FEMALE',
+    readBy: ['tts'],
+    description: 'Polly voice override, English female and gender 0; empty: the built-in table (Joanna)',
+  }),
+  pollyVoiceCmnMale: text({
+    env: 'POLLY_VOICE_CMN_MALE',
+    readBy: ['tts'],
+    description: 'Polly voice override, Mandarin male; empty: Zhiyu stands in (Polly has no male Mandarin voice), recorded',
+  }),
+  pollyVoiceCmnFemale: text({
+    env: 'POLLY_VOICE_CMN_FEMALE',
+    readBy: ['tts'],
+    description: 'Polly voice override, Mandarin female and gender 0; empty: the built-in table (Zhiyu)',
+  }),
+  pollyEndpoint: text({
+    env: 'AWS_ENDPOINT_URL_POLLY',
+    readBy: ['tts'],
+    description:
+      "the SDK's own endpoint variable; set (a local fake), Polly uses the runtime's credentials like the emulated services; empty: the SDK's own endpoint and credential chain",
+  }),
 
   // Shared rate limiter (story and TTS)
-  rateLimitMaxWaitSeconds: count({ env: 'RATE_LIMIT_MAX_WAIT_SECONDS', readBy: ['story', 'tts'], description: "the longest one request waits inside an invocation for the limiter (rate, a free slot) or a provider's `retryDelay` / `Retry-After`; longer waits go to the state machine (a Wait state); keep it well under the stage's `TimeoutSeconds` (story 300 s, tts 900 s) minus the request's own limit" }, 20),
-  rateLimitLeaseSeconds: count({ env: 'RATE_LIMIT_LEASE_SECONDS', readBy: ['tts'], description: "lease of a concurrency slot, renewed every third while held; a crashed holder's slot comes back within it" }, 60),
+  rateLimitMaxWaitSeconds: count(
+    {
+      env: 'RATE_LIMIT_MAX_WAIT_SECONDS',
+      readBy: ['story', 'tts'],
+      description:
+        "the longest one request waits inside an invocation for the limiter (rate, a free slot) or a provider's `retryDelay` / `Retry-After`; longer waits go to the state machine (a Wait state); keep it well under the stage's `TimeoutSeconds` (story 300 s, tts 900 s) minus the request's own limit",
+    },
+    20,
+  ),
+  rateLimitLeaseSeconds: count(
+    {
+      env: 'RATE_LIMIT_LEASE_SECONDS',
+      readBy: ['tts'],
+      description: "lease of a concurrency slot, renewed every third while held; a crashed holder's slot comes back within it",
+    },
+    60,
+  ),
 
   // Draft
-  draftLocalDir: text({ env: 'DRAFT_LOCAL_DIR', readBy: ['draft'], description: "also copy each task's CapCut/JianYing draft folder into this directory (e.g. JianYing's drafts folder, `…/JianyingPro Drafts`), atomically; empty: don't" }),
+  draftLocalDir: text({
+    env: 'DRAFT_LOCAL_DIR',
+    readBy: ['draft'],
+    description:
+      "also copy each task's CapCut/JianYing draft folder into this directory (e.g. JianYing's drafts folder, `…/JianyingPro Drafts`), atomically; empty: don't",
+  }),
 };
 
 /**

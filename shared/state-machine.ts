@@ -187,7 +187,15 @@ export function pipelineDefinition(options: DefinitionOptions = DEFAULT_DEFINITI
       Story: storyTask,
       ...rateLimitLoop({ state: 'Story', result: 'story', what: 'the story provider', settings: 'STORY_RPM', next: 'Tts', maxWaits, task: storyTask }),
       Tts: ttsTask,
-      ...rateLimitLoop({ state: 'Tts', result: 'tts', what: 'the TTS provider', settings: 'TTS_RPM / TTS_MAX_CONCURRENCY', next: 'Draft', maxWaits, task: ttsTask }),
+      ...rateLimitLoop({
+        state: 'Tts',
+        result: 'tts',
+        what: 'the TTS provider',
+        settings: 'TTS_RPM / TTS_MAX_CONCURRENCY',
+        next: 'Draft',
+        maxWaits,
+        task: ttsTask,
+      }),
       Draft: {
         Type: 'Task',
         Resource: '${DraftFunctionArn}',
@@ -258,10 +266,7 @@ export function pipelineDefinition(options: DefinitionOptions = DEFAULT_DEFINITI
 }
 
 /** Replaces `${Name}` placeholders in every string of the definition (what CDK's substitution does). */
-export function substituteDefinition(
-  definition: Record<string, unknown>,
-  values: Record<DefinitionPlaceholder, string>,
-): Record<string, unknown> {
+export function substituteDefinition(definition: Record<string, unknown>, values: Record<DefinitionPlaceholder, string>): Record<string, unknown> {
   const text = JSON.stringify(definition).replace(/\$\{(\w+)\}/g, (whole, name: string) => {
     const value = (values as Record<string, string>)[name];
     if (value === undefined) throw new Error(`No value for definition placeholder ${whole}`);

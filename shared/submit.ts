@@ -126,9 +126,7 @@ async function startAdmittedTask(rt: Runtime, request: RunRequest, log: Logger, 
   };
   let executionArn: string;
   try {
-    const out = await rt.sfn.send(
-      new StartExecutionCommand({ stateMachineArn: rt.settings.stateMachineArn, name: taskId, input: JSON.stringify(input) }),
-    );
+    const out = await rt.sfn.send(new StartExecutionCommand({ stateMachineArn: rt.settings.stateMachineArn, name: taskId, input: JSON.stringify(input) }));
     executionArn = out.executionArn ?? '';
   } catch (error: unknown) {
     taskLog.error('start execution failed; releasing the lock', { error });

@@ -116,15 +116,11 @@ export function newTaskRecord(a: {
 const isConditionFailure = (error: unknown) => error instanceof ConditionalCheckFailedException;
 
 export async function putNewTask(rt: Runtime, record: TaskRecord): Promise<void> {
-  await rt.ddb.send(
-    new PutCommand({ TableName: rt.settings.tableName, Item: record, ConditionExpression: 'attribute_not_exists(pk)' }),
-  );
+  await rt.ddb.send(new PutCommand({ TableName: rt.settings.tableName, Item: record, ConditionExpression: 'attribute_not_exists(pk)' }));
 }
 
 export async function getTask(rt: Runtime, taskId: string): Promise<TaskRecord | undefined> {
-  const out = await rt.ddb.send(
-    new GetCommand({ TableName: rt.settings.tableName, Key: { pk: taskKey(taskId) }, ConsistentRead: true }),
-  );
+  const out = await rt.ddb.send(new GetCommand({ TableName: rt.settings.tableName, Key: { pk: taskKey(taskId) }, ConsistentRead: true }));
   return out.Item as TaskRecord | undefined;
 }
 
@@ -217,30 +213,30 @@ export async function markExecutionStarted(rt: Runtime, taskId: string, executio
 
 export async function markStageRunning(rt: Runtime, taskId: string, stage: StageName): Promise<void> {
   const now = isoNow(rt.clock);
-  await updateWhileRunning(rt, taskId, {
-    set: [
-      '#stage = :stage',
-      'stages.#st.#status = :s',
-      'stages.#st.started_at = :t',
-      'stages.#st.attempts = stages.#st.attempts + :one',
-    ],
-    remove: ['stages.#st.ended_at', 'stages.#st.#error'],
-    names: { '#stage': 'stage', '#st': stage, '#error': 'error' },
-    values: { ':stage': stage, ':s': 'running', ':t': now, ':one': 1 },
-  }, 'not_revoked');
+  await updateWhileRunning(
+    rt,
+    taskId,
+    {
+      set: ['#stage = :stage', 'stages.#st.#status = :s', 'stages.#st.started_at = :t', 'stages.#st.attempts = stages.#st.attempts + :one'],
+      remove: ['stages.#st.ended_at', 'stages.#st.#error'],
+      names: { '#stage': 'stage', '#st': stage, '#error': 'error' },
+      values: { ':stage': stage, ':s': 'running', ':t': now, ':one': 1 },
+    },
+    'not_revoked',
+  );
 }
 
-export async function markStageSucceeded(
-  rt: Runtime,
-  taskId: string,
-  stage: StageName,
-  details?: Record<string, unknown>,
-): Promise<void> {
-  await updateWhileRunning(rt, taskId, {
-    set: ['stages.#st.#status = :s', 'stages.#st.ended_at = :t', ...(details ? ['stages.#st.details = :d'] : [])],
-    names: { '#st': stage },
-    values: { ':s': 'succeeded', ':t': isoNow(rt.clock), ...(details ? { ':d': details } : {}) },
-  }, 'not_revoked');
+export async function markStageSucceeded(rt: Runtime, taskId: string, stage: StageName, details?: Record<string, unknown>): Promise<void> {
+  await updateWhileRunning(
+    rt,
+    taskId,
+    {
+      set: ['stages.#st.#status = :s', 'stages.#st.ended_at = :t', ...(details ? ['stages.#st.details = :d'] : [])],
+      names: { '#st': stage },
+      values: { ':s': 'succeeded', ':t': isoNow(rt.clock), ...(details ? { ':d': details } : {}) },
+    },
+    'not_revoked',
+  );
 }
 
 /**
@@ -269,11 +265,16 @@ export async function commitExportedVideo(
 
 /** Export waits for the exporter: `queued` with the time it joined the queue. */
 export async function markExportQueued(rt: Runtime, taskId: string, note?: TaskError): Promise<void> {
-  await updateWhileRunning(rt, taskId, {
-    set: ['#stage = :stage', 'stages.#st.#status = :s', 'stages.#st.queued_at = :t', ...(note ? ['stages.#st.#error = :e'] : [])],
-    names: { '#stage': 'stage', '#st': 'export', ...(note ? { '#error': 'error' } : {}) },
-    values: { ':stage': 'export', ':s': 'queued', ':t': isoNow(rt.clock), ...(note ? { ':e': note } : {}) },
-  }, 'not_revoked');
+  await updateWhileRunning(
+    rt,
+    taskId,
+    {
+      set: ['#stage = :stage', 'stages.#st.#status = :s', 'stages.#st.queued_at = :t', ...(note ? ['stages.#st.#error = :e'] : [])],
+      names: { '#stage': 'stage', '#st': 'export', ...(note ? { '#error': 'error' } : {}) },
+      values: { ':stage': 'export', ':s': 'queued', ':t': isoNow(rt.clock), ...(note ? { ':e': note } : {}) },
+    },
+    'not_revoked',
+  );
 }
 
 /**

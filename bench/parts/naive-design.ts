@@ -58,9 +58,7 @@ export async function runNaiveDesign(opts: { tasks: number; narrationSeconds: nu
     const sources = Array.from({ length: opts.tasks }, (_, i) => narrationSource(i, opts.narrationSeconds));
     const t0 = Date.now();
     const answers = await Promise.all(
-      sources.map((text, i) =>
-        stack.submit({ creator_id: 'bench', video_id: `${opts.label}-${i}`, source_text: text, gender: (i % 3), export_video: false }),
-      ),
+      sources.map((text, i) => stack.submit({ creator_id: 'bench', video_id: `${opts.label}-${i}`, source_text: text, gender: i % 3, export_video: false })),
     );
     if (answers.some((a) => a.status !== 202)) throw new Error('a naive-design submission was refused');
     for (const a of answers) {
@@ -85,7 +83,7 @@ export async function runNaiveDesign(opts: { tasks: number; narrationSeconds: nu
       deadline,
       'the naive-design exports did not finish in time',
     );
-    const stats = await (await fetch(`${stack.exportServiceUrl}/stats`)).json() as import('../../infra/embedded/export-service.js').ExportServiceStats;
+    const stats = (await (await fetch(`${stack.exportServiceUrl}/stats`)).json()) as import('../../infra/embedded/export-service.js').ExportServiceStats;
     const loadSummary = load.stop();
 
     const jobs = stats.jobs

@@ -44,7 +44,18 @@ export async function runOrchestrationOverhead(opts: { tasks: number }, progress
   const sourceText = 'Hi there.';
   const warmup = 1;
   try {
-    const rows: Array<{ wall: number; work: number; transitions: number; start: number; finalize: number; bookkeeping: number; interpreter: number; submitMs: number; states: string[]; ok: boolean }> = [];
+    const rows: Array<{
+      wall: number;
+      work: number;
+      transitions: number;
+      start: number;
+      finalize: number;
+      bookkeeping: number;
+      interpreter: number;
+      submitMs: number;
+      states: string[];
+      ok: boolean;
+    }> = [];
     for (let i = 0; i < warmup + opts.tasks; i++) {
       const answer = await stack.submit({ creator_id: 'overhead', video_id: `o-${i}`, source_text: sourceText, export_video: false });
       if (answer.status !== 202) throw new Error(`submission answered ${answer.status}: ${JSON.stringify(answer.body)}`);

@@ -127,9 +127,7 @@ export async function runOurDesign(opts: OurDesignOptions, progress: (line: stri
     const sources = Array.from({ length: opts.tasks }, (_, i) => narrationSource(i, opts.narrationSeconds));
     const t0 = Date.now();
     const answers = await Promise.all(
-      sources.map((text, i) =>
-        stack.submit({ creator_id: 'bench', video_id: `${opts.label}-${i}`, source_text: text, gender: (i % 3), export_video: true }),
-      ),
+      sources.map((text, i) => stack.submit({ creator_id: 'bench', video_id: `${opts.label}-${i}`, source_text: text, gender: i % 3, export_video: true })),
     );
     const refused = answers.filter((a) => a.status !== 202);
     if (refused.length) throw new Error(`${refused.length} submission(s) refused: ${JSON.stringify(refused[0].body)}`);
@@ -204,7 +202,13 @@ function summarize(a: {
   for (const t of attempts) (byState[t.state] ??= []).push(t.ended - t.started);
   const taskStateMs: OurDesignResult['task_state_ms'] = {};
   for (const [state, values] of Object.entries(byState)) {
-    taskStateMs[state] = { count: values.length, mean: round1(mean(values)), p50: round1(percentile(values, 50)), p95: round1(percentile(values, 95)), max: round1(max(values)) };
+    taskStateMs[state] = {
+      count: values.length,
+      mean: round1(mean(values)),
+      p50: round1(percentile(values, 50)),
+      p95: round1(percentile(values, 95)),
+      max: round1(max(values)),
+    };
   }
   const exportStage = records
     .map((r) => (r.stages.export.started_at && r.stages.export.ended_at ? Date.parse(r.stages.export.ended_at) - Date.parse(r.stages.export.started_at) : null))
@@ -220,8 +224,13 @@ function summarize(a: {
   for (const [name, sizes] of Object.entries(artifacts)) artifactsPerTask[name] = { count: sizes.length / a.ids.length, mean_bytes: round1(mean(sizes)) };
 
   const num = (v: unknown) => (typeof v === 'number' ? v : null);
-  const narration = records.map((r) => num(r.stages.tts.details?.duration_ms)).filter((v): v is number => v !== null).map((v) => v / 1000);
-  const payload = a.ids.map((id) => sum((a.events.get(id) ?? []).filter((e) => e.type === 'StateEntered' || e.type === 'StateExited').map((e) => e.payloadBytes)));
+  const narration = records
+    .map((r) => num(r.stages.tts.details?.duration_ms))
+    .filter((v): v is number => v !== null)
+    .map((v) => v / 1000);
+  const payload = a.ids.map((id) =>
+    sum((a.events.get(id) ?? []).filter((e) => e.type === 'StateEntered' || e.type === 'StateExited').map((e) => e.payloadBytes)),
+  );
 
   const timelineTasks: TimelineTask[] = records.map((r, index) => ({
     task_id: r.task_id,
@@ -341,7 +350,7 @@ export async function runSolo(opts: { tasks: number; narrationSeconds: number },
     for (let i = 0; i < opts.tasks; i++) {
       // Different texts from the export-bound run's first tasks, same length.
       const text = narrationSource(100 + i, opts.narrationSeconds);
-      const answer = await stack.submit({ creator_id: 'bench', video_id: `solo-${i}`, source_text: text, gender: (i % 3), export_video: true });
+      const answer = await stack.submit({ creator_id: 'bench', video_id: `solo-${i}`, source_text: text, gender: i % 3, export_video: true });
       if (answer.status !== 202) throw new Error(`solo submission answered ${answer.status}`);
       const id = String(answer.body.task_id);
       await withDeadline(stack.settled(id), 300_000, 'a solo task did not finish within 300 s');
@@ -353,12 +362,23 @@ export async function runSolo(opts: { tasks: number; narrationSeconds: number },
     for (const t of ids.flatMap((id) => taskAttempts(stateEventsOf(id)))) (byState[t.state] ??= []).push(t.ended - t.started);
     const taskStateMs: OurDesignResult['task_state_ms'] = {};
     for (const [state, values] of Object.entries(byState)) {
-      taskStateMs[state] = { count: values.length, mean: round1(mean(values)), p50: round1(percentile(values, 50)), p95: round1(percentile(values, 95)), max: round1(max(values)) };
+      taskStateMs[state] = {
+        count: values.length,
+        mean: round1(mean(values)),
+        p50: round1(percentile(values, 50)),
+        p95: round1(percentile(values, 95)),
+        max: round1(max(values)),
+      };
     }
     const exportStage = records
-      .map((r) => (r.stages.export.started_at && r.stages.export.ended_at ? Date.parse(r.stages.export.ended_at) - Date.parse(r.stages.export.started_at) : null))
+      .map((r) =>
+        r.stages.export.started_at && r.stages.export.ended_at ? Date.parse(r.stages.export.ended_at) - Date.parse(r.stages.export.started_at) : null,
+      )
       .filter((v): v is number => v !== null);
-    const narration = records.map((r) => r.stages.tts.details?.duration_ms).filter((v): v is number => typeof v === 'number').map((v) => v / 1000);
+    const narration = records
+      .map((r) => r.stages.tts.details?.duration_ms)
+      .filter((v): v is number => typeof v === 'number')
+      .map((v) => v / 1000);
     return {
       tasks: ids.length,
       failed: records.filter((r) => r.status !== 'SUCCEEDED').length,

@@ -60,10 +60,16 @@ export async function runRenderBench(opts: { lengths: number[] }, progress: (lin
       const frames = 10 * FPS;
       const started = performance.now();
       run([
-        '-i', still, '-filter_complex',
+        '-i',
+        still,
+        '-filter_complex',
         `[0:v]scale=${k * W}:${k * H}:force_original_aspect_ratio=increase,crop=${k * W}:${k * H},format=yuv420p,` +
           `zoompan=z='1+0.2*(1-cos(PI*on/${frames - 1}))/2':x='(iw-iw/zoom)/2':y='(ih-ih/zoom)/2':d=${frames}:s=${W}x${H}:fps=${FPS}[v]`,
-        '-map', '[v]', '-f', 'null', '-',
+        '-map',
+        '[v]',
+        '-f',
+        'null',
+        '-',
       ]);
       kenBurns[`upscale_${k}x`] = round2(10_000 / (performance.now() - started));
       progress(`  Ken Burns still, upscale ${k}×: ${kenBurns[`upscale_${k}x`]}× real time`);
@@ -81,7 +87,8 @@ export async function runRenderBench(opts: { lengths: number[] }, progress: (lin
     return {
       canvas: `${W}x${H}`,
       fps: FPS,
-      timeline: '3 clips (1280x720 landscape, 720x1280 portrait, 1280x720 tagged rotate=90) + 3 stills with Ken Burns, 0.4 s cross-fades, looped music ducked under speech, word_highlight captions',
+      timeline:
+        '3 clips (1280x720 landscape, 720x1280 portrait, 1280x720 tagged rotate=90) + 3 stills with Ken Burns, 0.4 s cross-fades, looped music ducked under speech, word_highlight captions',
       runs,
       ken_burns_still_x_real_time: kenBurns,
     };
@@ -136,7 +143,28 @@ export function makeTimeline(dir: string, seconds: number, run: (args: string[])
   const f = (name: string) => path.join(dir, `${seconds}-${name}`);
   const share = seconds / 6;
   const clip = (name: string, size: string, source: string, extra: string[] = []) => {
-    run(['-f', 'lavfi', '-i', `${source}=s=${size}:r=30`, '-f', 'lavfi', '-i', `sine=f=330:r=48000`, '-t', String(share + 1), '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', ...extra, f(name)]);
+    run([
+      '-f',
+      'lavfi',
+      '-i',
+      `${source}=s=${size}:r=30`,
+      '-f',
+      'lavfi',
+      '-i',
+      `sine=f=330:r=48000`,
+      '-t',
+      String(share + 1),
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-pix_fmt',
+      'yuv420p',
+      '-c:a',
+      'aac',
+      ...extra,
+      f(name),
+    ]);
     return f(name);
   };
   clip('clip-1.mp4', '1280x720', 'testsrc2');
@@ -147,7 +175,21 @@ export function makeTimeline(dir: string, seconds: number, run: (args: string[])
   run(['-f', 'lavfi', '-i', 'testsrc=s=1080x1920', '-frames:v', '1', f('still-5.jpg')]);
   run(['-f', 'lavfi', '-i', 'mandelbrot=s=1200x1200', '-frames:v', '1', f('still-6.png')]);
   // 20 s of music, looped under a longer narration
-  run(['-f', 'lavfi', '-i', 'sine=f=220:r=44100:d=20', '-f', 'lavfi', '-i', 'sine=f=330:r=44100:d=20', '-filter_complex', 'amix=inputs=2', '-c:a', 'libmp3lame', f('music.mp3')]);
+  run([
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=f=220:r=44100:d=20',
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=f=330:r=44100:d=20',
+    '-filter_complex',
+    'amix=inputs=2',
+    '-c:a',
+    'libmp3lame',
+    f('music.mp3'),
+  ]);
   // narration: 3 s sentences with 0.6 s pauses, a 1 kHz tone while "speaking"
   const sentences: Array<{ start: number; end: number }> = [];
   for (let t = 0.3; t + 3 < seconds; t += 3.6) sentences.push({ start: t, end: t + 3 });
@@ -175,13 +217,18 @@ export function makeTimeline(dir: string, seconds: number, run: (args: string[])
     id: `v-${i}`,
     material_id: id,
     target: { start_us: Math.round(i * share * S), duration_us: Math.round(share * S) },
-    ...(id.startsWith('clip') ? { source: { start_us: 0, duration_us: Math.round(share * S) }, fit: i === 0 ? ('blur' as const) : ('cover' as const) } : { motion: motions[(i - 1) >> 1] }),
+    ...(id.startsWith('clip')
+      ? { source: { start_us: 0, duration_us: Math.round(share * S) }, fit: i === 0 ? ('blur' as const) : ('cover' as const) }
+      : { motion: motions[(i - 1) >> 1] }),
     ...(i > 0 ? { transition_in: { type: 'fade' as const, duration_us: 400_000 } } : {}),
   }));
   const captions: TextSegment[] = sentences.map((s, i) => {
     const words = ['这是', '第', String(i + 1), '句', '旁白', '字幕', '逐字', '高亮'];
     const step = (s.end - s.start) / words.length;
-    const timed: CaptionWord[] = words.map((w, j) => ({ text: w, target: { start_us: Math.round((s.start + j * step) * S), duration_us: Math.round(step * S) } }));
+    const timed: CaptionWord[] = words.map((w, j) => ({
+      text: w,
+      target: { start_us: Math.round((s.start + j * step) * S), duration_us: Math.round(step * S) },
+    }));
     return { id: `c-${i}`, text: words.join(''), target: { start_us: Math.round(s.start * S), duration_us: Math.round((s.end - s.start) * S) }, words: timed };
   });
   const draft: Draft = {
@@ -202,7 +249,11 @@ export function makeTimeline(dir: string, seconds: number, run: (args: string[])
             id: 'm',
             material_id: 'music',
             target: { start_us: 0, duration_us },
-            volume_keyframes: duckingKeyframes({ speech: sentences.map((s) => ({ startUs: s.start * S, endUs: s.end * S })), durationUs: duration_us, volume: 0.5 }),
+            volume_keyframes: duckingKeyframes({
+              speech: sentences.map((s) => ({ startUs: s.start * S, endUs: s.end * S })),
+              durationUs: duration_us,
+              volume: 0.5,
+            }),
             fade_out_us: 2 * S,
           },
         ],

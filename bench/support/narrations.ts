@@ -6,20 +6,42 @@
  */
 
 const SUBJECTS = [
-  'The old lighthouse keeper', 'A young baker from the valley', 'The river ferry captain', 'A curious fox',
-  'The village librarian', 'A retired train driver', 'The night market cook', 'A quiet beekeeper',
-  'The mountain guide', 'A travelling violinist', 'The harbour pilot', 'A stubborn goat',
+  'The old lighthouse keeper',
+  'A young baker from the valley',
+  'The river ferry captain',
+  'A curious fox',
+  'The village librarian',
+  'A retired train driver',
+  'The night market cook',
+  'A quiet beekeeper',
+  'The mountain guide',
+  'A travelling violinist',
+  'The harbour pilot',
+  'A stubborn goat',
 ];
 const ACTIONS = [
-  'walked along the shore before sunrise', 'counted the boats that came home late', 'baked bread for the whole street',
-  'found a letter hidden in a drawer', 'repaired the clock above the station', 'planted apple trees on the hill',
-  'taught the children to read the stars', 'carried water up the narrow stairs', 'waited for the first snow of winter',
-  'painted the gate a bright shade of blue', 'listened to the rain on the roof', 'followed the path into the forest',
+  'walked along the shore before sunrise',
+  'counted the boats that came home late',
+  'baked bread for the whole street',
+  'found a letter hidden in a drawer',
+  'repaired the clock above the station',
+  'planted apple trees on the hill',
+  'taught the children to read the stars',
+  'carried water up the narrow stairs',
+  'waited for the first snow of winter',
+  'painted the gate a bright shade of blue',
+  'listened to the rain on the roof',
+  'followed the path into the forest',
 ];
 const ENDINGS = [
-  'and nobody in town ever forgot it.', 'and the evening grew calm again.', 'and everyone gathered to watch.',
-  'and the story travelled far beyond the hills.', 'and the morning light filled the square.', 'and the work was finally done.',
-  'and a small crowd began to cheer.', 'and the old road looked new once more.',
+  'and nobody in town ever forgot it.',
+  'and the evening grew calm again.',
+  'and everyone gathered to watch.',
+  'and the story travelled far beyond the hills.',
+  'and the morning light filled the square.',
+  'and the work was finally done.',
+  'and a small crowd began to cheer.',
+  'and the old road looked new once more.',
 ];
 
 /** English words per second of eSpeak NG at the pipeline's default rate (measured, see the file comment). */

@@ -73,7 +73,7 @@ export function countRequests(rt: Runtime): { snapshot(): RequestCounts; reset()
               count.capacityUnits += units;
               if (kind) count.unitsByItemKind[kind] = (count.unitsByItemKind[kind] ?? 0) + units;
             }
-            if (service === 'sqs' && name === 'ReceiveMessage' && !((output.Messages as unknown[] | undefined)?.length)) count.empty += 1;
+            if (service === 'sqs' && name === 'ReceiveMessage' && !(output.Messages as unknown[] | undefined)?.length) count.empty += 1;
             return result;
           } catch (error: unknown) {
             count.failed += 1;

@@ -27,7 +27,13 @@ export function sum(values: readonly number[]): number {
 }
 
 /** p50 / p95 / p99 / max, rounded to 0.1 ms. */
-export function latencySummary(values: readonly number[]): { count: number; p50_ms: number | null; p95_ms: number | null; p99_ms: number | null; max_ms: number | null } {
+export function latencySummary(values: readonly number[]): {
+  count: number;
+  p50_ms: number | null;
+  p95_ms: number | null;
+  p99_ms: number | null;
+  max_ms: number | null;
+} {
   const round = (v: number | null) => (v === null ? null : Math.round(v * 10) / 10);
   return {
     count: values.length,

@@ -167,7 +167,8 @@ export function resolvePipelineSettings(given: Partial<PipelineSettings> = {}): 
   }
   if (s.exportWorker === 'agent') {
     // The agent drives the exporter it runs next to; there is no in-process render to choose.
-    if (given.exporter === 'builtin') throw new PipelineSettingError('exporter', 'the builtin exporter renders inside the Lambda worker; the agent always drives an export service (http)');
+    if (given.exporter === 'builtin')
+      throw new PipelineSettingError('exporter', 'the builtin exporter renders inside the Lambda worker; the agent always drives an export service (http)');
     s.exporter = 'http';
   }
   if (s.ttsProvider === 'http' && !/^https?:\/\/\S+$/.test(s.ttsUrl)) {

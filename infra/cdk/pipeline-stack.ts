@@ -72,9 +72,29 @@ export class PipelineStack extends Stack {
   readonly alarms: Record<PipelineAlarmName, cloudwatch.Alarm>;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps = {}) {
-    const { env, description, stackName, tags, synthesizer, terminationProtection, analyticsReporting, crossRegionReferences, permissionsBoundary, suppressTemplateIndentation, ...given } = props;
+    const {
+      env,
+      description,
+      stackName,
+      tags,
+      synthesizer,
+      terminationProtection,
+      analyticsReporting,
+      crossRegionReferences,
+      permissionsBoundary,
+      suppressTemplateIndentation,
+      ...given
+    } = props;
     super(scope, id, {
-      env, stackName, tags, synthesizer, terminationProtection, analyticsReporting, crossRegionReferences, permissionsBoundary, suppressTemplateIndentation,
+      env,
+      stackName,
+      tags,
+      synthesizer,
+      terminationProtection,
+      analyticsReporting,
+      crossRegionReferences,
+      permissionsBoundary,
+      suppressTemplateIndentation,
       description: description ?? 'reel-pipeline: source text -> story -> TTS -> draft -> exported mp4 (Step Functions, Lambda, SQS FIFO, DynamoDB, S3)',
     });
     // Server access logs are delivered under a bucket policy, not an ACL (the current CDK default).
@@ -139,8 +159,14 @@ export class PipelineStack extends Stack {
     this.dashboard = observability.dashboard;
     this.alarms = observability.alarms;
 
-    new CfnOutput(this, 'ApiUrl', { value: this.api.urlForPath('/api/pipeline'), description: 'Base of the pipeline API (sign requests with SigV4, service execute-api)' });
-    new CfnOutput(this, 'BucketName', { value: this.artifactBucketName, description: 'Artifact bucket: tasks/<task_id>/ (manifest.json names the video, final_video.mp4); drop request documents under inbox/' });
+    new CfnOutput(this, 'ApiUrl', {
+      value: this.api.urlForPath('/api/pipeline'),
+      description: 'Base of the pipeline API (sign requests with SigV4, service execute-api)',
+    });
+    new CfnOutput(this, 'BucketName', {
+      value: this.artifactBucketName,
+      description: 'Artifact bucket: tasks/<task_id>/ (manifest.json names the video, final_video.mp4); drop request documents under inbox/',
+    });
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });
     new CfnOutput(this, 'ExportQueueUrl', { value: this.exportQueue.queueUrl, description: 'EXPORT_QUEUE_URL of the export worker or agent' });

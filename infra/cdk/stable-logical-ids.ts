@@ -8,7 +8,7 @@
  * `TableCD117FA1` once `Storage` is left out). Some ids CDK derives from another construct's
  * unique id (an event source mapping is named after its queue, a Lambda permission after its
  * API or rule); those carry the room inside them and are mapped back the same way.
- * `test/cdk-pipeline-stack.test.ts` pins every logical id of the default stack.
+ * `test/infra/cdk-pipeline-stack.test.ts` pins every logical id of the default stack.
  */
 import { createHash } from 'node:crypto';
 import { Names, type CfnElement, type Stack } from 'aws-cdk-lib';
@@ -46,7 +46,12 @@ function roomedUniqueIds(stack: Stack, components: string[]): Array<[string, str
     for (const c of room.node.findAll()) {
       if (c === room) continue;
       const withRoom = Names.nodeUniqueId(c.node);
-      const without = makeUniqueId(c.node.scopes.slice(1).filter((s) => !isRoom(s)).map((s) => s.node.id));
+      const without = makeUniqueId(
+        c.node.scopes
+          .slice(1)
+          .filter((s) => !isRoom(s))
+          .map((s) => s.node.id),
+      );
       pairs.push([withRoom, without]);
     }
   }

@@ -84,7 +84,8 @@ export interface PolicyStatementJson {
 export function statementsOfRole(template: CfnTemplate, roleLogicalId: string): PolicyStatementJson[] {
   const out: PolicyStatementJson[] = [];
   const role = template.Resources[roleLogicalId];
-  for (const p of (role?.Properties?.Policies as Array<{ PolicyDocument: { Statement: PolicyStatementJson[] } }>) ?? []) out.push(...p.PolicyDocument.Statement);
+  for (const p of (role?.Properties?.Policies as Array<{ PolicyDocument: { Statement: PolicyStatementJson[] } }>) ?? [])
+    out.push(...p.PolicyDocument.Statement);
   for (const r of Object.values(template.Resources)) {
     if (r.Type !== 'AWS::IAM::Policy' && r.Type !== 'AWS::IAM::ManagedPolicy') continue;
     const roles = ((r.Properties?.Roles as unknown[]) ?? []).map((x) => flatten(x));
@@ -101,7 +102,10 @@ const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Arra
  */
 export function describeStatement(s: PolicyStatementJson, names: Record<string, string> = {}): string {
   const actions = asArray(s.Action).slice().sort().join(',');
-  const resources = asArray(s.Resource).map((r) => flatten(r, names)).sort().join(' ');
+  const resources = asArray(s.Resource)
+    .map((r) => flatten(r, names))
+    .sort()
+    .join(' ');
   const condition = s.Condition
     ? ` [${Object.entries(s.Condition)
         .flatMap(([op, kv]) => Object.entries(kv).map(([k, v]) => `${op} ${k}=${asArray(v as string | string[]).join('|')}`))
@@ -117,7 +121,7 @@ export function referencedIds(value: unknown, into: Set<string> = new Set()): Se
     const o = value as Record<string, unknown>;
     if (typeof o.Ref === 'string') into.add(o.Ref);
     if (Array.isArray(o['Fn::GetAtt'])) into.add(String((o['Fn::GetAtt'] as unknown[])[0]));
-    if (typeof o['Fn::Sub'] === 'string') for (const m of (o['Fn::Sub']).matchAll(/\$\{([^}.]+)/g)) into.add(m[1]);
+    if (typeof o['Fn::Sub'] === 'string') for (const m of o['Fn::Sub'].matchAll(/\$\{([^}.]+)/g)) into.add(m[1]);
     for (const [k, v] of Object.entries(o)) if (k !== 'Ref' && k !== 'Fn::GetAtt') referencedIds(v, into);
   }
   return into;
@@ -129,7 +133,10 @@ export function dependencyCycles(template: CfnTemplate): string[][] {
   const edges = new Map<string, string[]>();
   for (const [id, r] of Object.entries(template.Resources)) {
     const deps = new Set([...referencedIds(r.Properties ?? {}), ...asArray(r.DependsOn)]);
-    edges.set(id, [...deps].filter((d) => ids.has(d) && d !== id));
+    edges.set(
+      id,
+      [...deps].filter((d) => ids.has(d) && d !== id),
+    );
   }
   const cycles: string[][] = [];
   const state = new Map<string, 'visiting' | 'done'>();

@@ -1,6 +1,6 @@
 /**
  * The embedded stack's table, bucket and queues, created from the resource model
- * (shared/resources/) exactly as the CDK stack declares them — `test/resource-model.test.ts`
+ * (shared/resources/) exactly as the CDK stack declares them — `test/infra/resource-model.test.ts`
  * compares what these emulators report with the synthesized template. Each step keeps what an
  * earlier start left behind (`.data/` survives a restart).
  */
@@ -41,11 +41,10 @@ export interface ExportQueues {
  * export agent's lease (EXPORT_VISIBILITY_SECONDS): on the embedded stack no event source
  * receives for the worker (see shared/resources/queues.ts).
  */
-export async function createExportQueues(
-  client: SQSClient,
-  options: { visibilitySeconds: number; maxReceiveCount?: number },
-): Promise<ExportQueues> {
-  const dlq = await client.send(new CreateQueueCommand({ QueueName: EXPORT_DEAD_LETTER_QUEUE.name, Attributes: createQueueAttributes(EXPORT_DEAD_LETTER_QUEUE) }));
+export async function createExportQueues(client: SQSClient, options: { visibilitySeconds: number; maxReceiveCount?: number }): Promise<ExportQueues> {
+  const dlq = await client.send(
+    new CreateQueueCommand({ QueueName: EXPORT_DEAD_LETTER_QUEUE.name, Attributes: createQueueAttributes(EXPORT_DEAD_LETTER_QUEUE) }),
+  );
   const dlqArn = (await client.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn;
   const queue = await client.send(
     new CreateQueueCommand({

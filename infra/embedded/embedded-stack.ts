@@ -215,7 +215,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     };
     const bootstrap = createRuntime(env);
     // The table, bucket and queues as the CDK stack declares them (shared/resources/).
-    await ensureTable(new DynamoDBClient({ region: REGION, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } }), TABLE_NAME);
+    await ensureTable(
+      new DynamoDBClient({ region: REGION, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } }),
+      TABLE_NAME,
+    );
     await ensureBucket(bootstrap.s3, BUCKET_NAME);
     const { exportQueueUrl, exportDlqUrl } = await createExportQueues(bootstrap.sqs, {
       visibilitySeconds: Number(env.EXPORT_VISIBILITY_SECONDS),
@@ -228,7 +231,8 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     let exportVideoUrl: string = options.exportVideoUrl ?? '';
     // The export contract's shared secret (docs/architecture.md, "Export service contract"): the embedded
     // service gets a fresh one per start unless one is given; an external exporter's is given.
-    if (exportVideoUrl && !env.EXPORT_AUTH_TOKEN) throw new ConfigError('EXPORT_AUTH_TOKEN', `the exporter at ${exportVideoUrl} (EXPORT_VIDEO_URL) needs its shared secret`);
+    if (exportVideoUrl && !env.EXPORT_AUTH_TOKEN)
+      throw new ConfigError('EXPORT_AUTH_TOKEN', `the exporter at ${exportVideoUrl} (EXPORT_VIDEO_URL) needs its shared secret`);
     env.EXPORT_AUTH_TOKEN ||= randomBytes(32).toString('base64url');
     if (!exportVideoUrl) {
       exportService = await startExportService({ port: 0, host, workDir: join(dataDir, 'exporter'), authToken: env.EXPORT_AUTH_TOKEN });
@@ -243,7 +247,21 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     const agentEnvFile = join(dataDir, 'export-agent.env');
     writeFileSync(
       agentEnvFile,
-      ['AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_SQS', 'AWS_ENDPOINT_URL_SFN', 'S3_FORCE_PATH_STYLE', 'TABLE_NAME', 'BUCKET_NAME', 'EXPORT_QUEUE_URL', 'EXPORT_VIDEO_URL', 'EXPORT_AUTH_TOKEN']
+      [
+        'AWS_REGION',
+        'AWS_ACCESS_KEY_ID',
+        'AWS_SECRET_ACCESS_KEY',
+        'AWS_ENDPOINT_URL_DYNAMODB',
+        'AWS_ENDPOINT_URL_S3',
+        'AWS_ENDPOINT_URL_SQS',
+        'AWS_ENDPOINT_URL_SFN',
+        'S3_FORCE_PATH_STYLE',
+        'TABLE_NAME',
+        'BUCKET_NAME',
+        'EXPORT_QUEUE_URL',
+        'EXPORT_VIDEO_URL',
+        'EXPORT_AUTH_TOKEN',
+      ]
         .map((k) => `${k}=${env[k]}`)
         .join('\n') + '\n',
       { mode: 0o600 },
@@ -284,9 +302,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
         return as(fn, () => handler(event));
       };
     }
-    const placeholders = Object.fromEntries(
-      STATE_MACHINE_FUNCTION_NAMES.map((fn) => [STATE_MACHINE_FUNCTIONS[fn], functionArn(fn)]),
-    ) as Record<DefinitionPlaceholder, string>;
+    const placeholders = Object.fromEntries(STATE_MACHINE_FUNCTION_NAMES.map((fn) => [STATE_MACHINE_FUNCTIONS[fn], functionArn(fn)])) as Record<
+      DefinitionPlaceholder,
+      string
+    >;
     placeholders[EXPORT_QUEUE_PLACEHOLDER] = exportQueueUrl;
     const definition = substituteDefinition(pipelineDefinition(definitionOptions), placeholders);
 
@@ -307,11 +326,20 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
         // What the EventBridge rule does on AWS: every failed ending (a stage error included: the
         // definition has no Catch) reaches the fail handler, with the same detail fields.
         if (ended.status !== 'SUCCEEDED') {
-          await as('fail', () => (handlers.fail as (e: unknown) => Promise<unknown>)({
-            source: 'aws.states',
-            'detail-type': 'Step Functions Execution Status Change',
-            detail: { executionArn: ended.executionArn, name: ended.name, status: ended.status, error: ended.error, cause: ended.cause, redriveCount: ended.redriveCount },
-          })).catch((error: unknown) => log.error('fail handler failed for an ended execution', { error, task_id: ended.name }));
+          await as('fail', () =>
+            (handlers.fail as (e: unknown) => Promise<unknown>)({
+              source: 'aws.states',
+              'detail-type': 'Step Functions Execution Status Change',
+              detail: {
+                executionArn: ended.executionArn,
+                name: ended.name,
+                status: ended.status,
+                error: ended.error,
+                cause: ended.cause,
+                redriveCount: ended.redriveCount,
+              },
+            }),
+          ).catch((error: unknown) => log.error('fail handler failed for an ended execution', { error, task_id: ended.name }));
         }
         await flushTaskLog(ended.name).catch((error: unknown) => log.warn('could not store task log', { error, task_id: ended.name }));
         settledTasks.add(ended.name);
@@ -331,19 +359,21 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     const startExportWorker = () => {
       if (agent) return;
       const abort = new AbortController();
-      const done = as('export', () => runExportAgent(
-        {
-          rt,
-          exporter,
-          queueUrl: exportQueueUrl,
-          visibilitySeconds: rt.settings.exportVisibilitySeconds,
-          pollSeconds: rt.settings.exportPollSeconds,
-          waitTimeSeconds: 1,
-          maxBackoffMs: options.exportMaxBackoffMs,
-          onOutcome: options.onExportOutcome,
-        },
-        abort.signal,
-      ));
+      const done = as('export', () =>
+        runExportAgent(
+          {
+            rt,
+            exporter,
+            queueUrl: exportQueueUrl,
+            visibilitySeconds: rt.settings.exportVisibilitySeconds,
+            pollSeconds: rt.settings.exportPollSeconds,
+            waitTimeSeconds: 1,
+            maxBackoffMs: options.exportMaxBackoffMs,
+            onOutcome: options.onExportOutcome,
+          },
+          abort.signal,
+        ),
+      );
       agent = { abort, done };
     };
     /** As if the worker process were killed: its job is abandoned, its message reappears after the visibility timeout. */
@@ -377,7 +407,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       const records = (raw.Records ?? [])
         .filter((r) => r.s3.object.key.startsWith(PREFIX.inbox))
         // AWS URL-encodes keys in event notifications (spaces as "+"); s3rver does not.
-        .map((r) => ({ ...r, s3: { ...r.s3, object: { ...r.s3.object, key: encodeURIComponent(r.s3.object.key).replace(/%20/g, '+').replace(/%2F/g, '/') } } }));
+        .map((r) => ({
+          ...r,
+          s3: { ...r.s3, object: { ...r.s3.object, key: encodeURIComponent(r.s3.object.key).replace(/%20/g, '+').replace(/%2F/g, '/') } },
+        }));
       if (records.length) void deliverS3Event({ Records: records }).catch(() => undefined);
     });
 
@@ -412,9 +445,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
         await inboxQueue;
       },
       settled: (taskId: string) =>
-        settledTasks.has(taskId)
-          ? Promise.resolve()
-          : new Promise<void>((ok) => settledWaiters.set(taskId, [...(settledWaiters.get(taskId) ?? []), ok])),
+        settledTasks.has(taskId) ? Promise.resolve() : new Promise<void>((ok) => settledWaiters.set(taskId, [...(settledWaiters.get(taskId) ?? []), ok])),
       stop: closeAll,
     };
   } catch (error: unknown) {

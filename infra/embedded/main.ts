@@ -13,7 +13,16 @@ const env = process.env;
 // Handler settings from this environment (GEMINI_*, TTS_*, STORY_*, rate limits, …) reach the
 // handlers; the names, endpoints and queue the stack creates for itself are its own, and so is the
 // choice of exporter (EXPORTER is the export Lambda's; this stack drives its own export service).
-const OWNED_BY_STACK = new Set(['TABLE_NAME', 'BUCKET_NAME', 'STATE_MACHINE_ARN', 'EXPORT_QUEUE_URL', 'EXPORT_VIDEO_URL', 'ARTIFACT_DELIVERY', 'S3_FORCE_PATH_STYLE', 'EXPORTER']);
+const OWNED_BY_STACK = new Set([
+  'TABLE_NAME',
+  'BUCKET_NAME',
+  'STATE_MACHINE_ARN',
+  'EXPORT_QUEUE_URL',
+  'EXPORT_VIDEO_URL',
+  'ARTIFACT_DELIVERY',
+  'S3_FORCE_PATH_STYLE',
+  'EXPORTER',
+]);
 const extraEnv = Object.fromEntries(
   SETTING_ENV_NAMES.filter((name) => !OWNED_BY_STACK.has(name) && env[name] !== undefined).map((name) => [name, env[name] as string]),
 );
@@ -34,7 +43,9 @@ const stack = await startEmbeddedStack({
 }).catch((error: unknown) => {
   // The one start-up failure a user causes and fixes alone: say so in one line, no stack trace.
   if (!(error instanceof PortInUseError)) throw error;
-  process.stderr.write(`reel-pipeline cannot start: port ${error.port} on ${error.host} is already in use; set PORT to a free port (PORT=${error.port + 1} npm start) or stop what holds it.\n`);
+  process.stderr.write(
+    `reel-pipeline cannot start: port ${error.port} on ${error.host} is already in use; set PORT to a free port (PORT=${error.port + 1} npm start) or stop what holds it.\n`,
+  );
   process.exit(1);
 });
 log.info('reel-pipeline is listening', {

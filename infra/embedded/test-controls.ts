@@ -84,7 +84,10 @@ export class TestControls {
     const n = (this.arrived.get(state) ?? 0) + 1;
     this.arrived.set(state, n);
     const pending = this.arrivals.get(state) ?? [];
-    this.arrivals.set(state, pending.filter((p) => (p.count <= n ? (p.resolve(), false) : true)));
+    this.arrivals.set(
+      state,
+      pending.filter((p) => (p.count <= n ? (p.resolve(), false) : true)),
+    );
     if (!this.closed.has(state)) return;
     await new Promise<void>((release) => {
       const list = this.waiting.get(state) ?? [];

@@ -49,7 +49,8 @@ export function createDraftHandler(rt: Runtime) {
       const { pictures: stills, ignored } = await snapshotSourcePictures(rt, { taskId: event.task_id, creatorId: event.creator_id, videoId: event.video_id });
       const spans = planPictureSpans(stills.length, durationUs, cues);
       const used = stills.slice(0, spans.length);
-      for (const unused of stills.slice(spans.length)) ignored.push({ key: unused.source_key, reason: 'the narration is too short to show every picture for 2 s' });
+      for (const unused of stills.slice(spans.length))
+        ignored.push({ key: unused.source_key, reason: 'the narration is too short to show every picture for 2 s' });
       if (ignored.length) log.info('source media not used', { ignored: ignored.slice(0, MAX_IGNORED_LISTED), count: ignored.length });
 
       const subtitlesKey = taskArtifactKey(event.task_id, ARTIFACT.subtitles);
@@ -69,7 +70,14 @@ export function createDraftHandler(rt: Runtime) {
       const media: CapcutFolderMedia[] = [
         { materialId: 'narration', path: 'materials/narration.wav', bytes: narration, contentType: timings.content_type },
         ...(used.length
-          ? used.map((p, i) => ({ materialId: `image-${i + 1}`, path: `materials/${p.file_name}`, bytes: p.bytes, contentType: p.content_type, width: p.width, height: p.height }))
+          ? used.map((p, i) => ({
+              materialId: `image-${i + 1}`,
+              path: `materials/${p.file_name}`,
+              bytes: p.bytes,
+              contentType: p.content_type,
+              width: p.width,
+              height: p.height,
+            }))
           : [backgroundMedia('background', backgroundColors(event.creator_id, event.video_id))]),
       ];
       const folder = await storeCapcutDraftFolder(rt, {

@@ -90,7 +90,12 @@ export function createExportWorkerHandler(deps: ExportWorkerLambdaDeps) {
       if (outcome === 'abandoned' && !deps.cancelAbandonedJobs) {
         const taskId = taskIdOf(record.body);
         try {
-          await requeueExportMessage(deps.rt, deps.queueUrl, { messageId: record.messageId, body: record.body, receiptHandle: record.receiptHandle, groupId: record.attributes?.MessageGroupId }, log);
+          await requeueExportMessage(
+            deps.rt,
+            deps.queueUrl,
+            { messageId: record.messageId, body: record.body, receiptHandle: record.receiptHandle, groupId: record.attributes?.MessageGroupId },
+            log,
+          );
           log.info('export still waiting on the exporter when this invocation ended; message requeued (not counted as a receive)', {
             task_id: taskId,
             receive_count: record.attributes?.ApproximateReceiveCount,
@@ -103,7 +108,8 @@ export function createExportWorkerHandler(deps: ExportWorkerLambdaDeps) {
       }
       if (outcome === 'abandoned') {
         const taskId = taskIdOf(record.body);
-        if (deps.cancelAbandonedJobs && taskId) await deps.exporter.cancel(taskId).catch((error: unknown) => log.warn('cancel of an abandoned job failed', { error, task_id: taskId }));
+        if (deps.cancelAbandonedJobs && taskId)
+          await deps.exporter.cancel(taskId).catch((error: unknown) => log.warn('cancel of an abandoned job failed', { error, task_id: taskId }));
         await giveBack(record);
         log.warn('export did not finish within this invocation; message returned to the queue', {
           task_id: taskId,

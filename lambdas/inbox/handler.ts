@@ -41,7 +41,10 @@ export function decodeEventKey(key: string): string {
  * the same upload starts no second task while a new upload under the same name is a new request.
  */
 export function inboxIdempotencyKey(key: string, etag: string): string {
-  return `s3-inbox:${createHash('sha256').update(`${key}\n${etag.replace(/"/g, '')}`).digest('hex').slice(0, 48)}`;
+  return `s3-inbox:${createHash('sha256')
+    .update(`${key}\n${etag.replace(/"/g, '')}`)
+    .digest('hex')
+    .slice(0, 48)}`;
 }
 
 /**

@@ -105,7 +105,10 @@ export function createTtsHandler(rt: Runtime, tts: TtsProvider, options: { sleep
     runRateLimitedStage(rt, event, 'tts', async (log) => {
       const story = await getObjectText(rt, event.story_key);
       if (story === undefined) throw new StageInputError(`The story of task ${event.task_id} is missing.`);
-      const sentences = story.split('\n').map((s) => s.trim()).filter(Boolean);
+      const sentences = story
+        .split('\n')
+        .map((s) => s.trim())
+        .filter(Boolean);
       let result: SynthesisResult;
       const tally: RateLimitTally = { requests: 0, waited_ms: 0, throttled: 0 };
       try {

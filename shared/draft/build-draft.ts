@@ -46,12 +46,23 @@ export function buildDraft(a: {
   const pictures = a.pictures ?? [];
   const visual: Pick<Draft, 'materials' | 'tracks'> = pictures.length
     ? {
-        materials: pictures.map((p, i) => ({ id: `image-${i + 1}`, type: 'image', key: p.key, content_type: p.content_type, width: p.width, height: p.height })),
+        materials: pictures.map((p, i) => ({
+          id: `image-${i + 1}`,
+          type: 'image',
+          key: p.key,
+          content_type: p.content_type,
+          width: p.width,
+          height: p.height,
+        })),
         tracks: [
           {
             type: 'video',
             name: 'visual',
-            segments: pictures.map((p, i) => ({ id: `image-${i + 1}-1`, material_id: `image-${i + 1}`, target: { start_us: p.span.start_us, duration_us: p.span.duration_us } })),
+            segments: pictures.map((p, i) => ({
+              id: `image-${i + 1}-1`,
+              material_id: `image-${i + 1}`,
+              target: { start_us: p.span.start_us, duration_us: p.span.duration_us },
+            })),
           },
         ],
       }

@@ -127,7 +127,8 @@ export function checkCapcutDraftFolder(files: Map<string, Uint8Array | string>, 
       const c = JSON.parse(t.content) as { text?: unknown; styles?: Array<{ range?: number[] }> };
       if (typeof c.text !== 'string' || c.text.trim() === '') problems.push(`text ${String(t.id)} is empty`);
       for (const s of c.styles ?? []) {
-        if (!Array.isArray(s.range) || s.range[0] < 0 || s.range[1] > String(c.text).length) problems.push(`text ${String(t.id)} has a style range outside its text`);
+        if (!Array.isArray(s.range) || s.range[0] < 0 || s.range[1] > String(c.text).length)
+          problems.push(`text ${String(t.id)} has a style range outside its text`);
       }
     } catch {
       problems.push(`text ${String(t.id)} content is not JSON`);
@@ -166,11 +167,13 @@ export function checkCapcutDraftFolder(files: Map<string, Uint8Array | string>, 
       const material = materialById.get(String(seg.material_id));
       if (type !== 'text') {
         if (!source) problems.push(`${what} has no source range`);
-        else if (material && isUs(material.duration) && source.start + source.duration > material.duration) problems.push(`${what} plays past the end of its material`);
+        else if (material && isUs(material.duration) && source.start + source.duration > material.duration)
+          problems.push(`${what} plays past the end of its material`);
       }
     }
     report.tracks.push({ type, segments: segments.length, covered_us: covered });
-    if (type === 'video' && !(contiguous && cursor === duration)) problems.push(`video track "${String(track.name)}" does not cover the timeline from 0 to ${duration} µs without gaps`);
+    if (type === 'video' && !(contiguous && cursor === duration))
+      problems.push(`video track "${String(track.name)}" does not cover the timeline from 0 to ${duration} µs without gaps`);
     if (type === 'audio' && covered !== duration) problems.push(`audio track "${String(track.name)}" lasts ${covered} µs, the draft ${duration} µs`);
   }
   for (const type of ['video', 'audio']) if (!trackList.some((t) => t.type === type)) problems.push(`no ${type} track`);
@@ -179,7 +182,9 @@ export function checkCapcutDraftFolder(files: Map<string, Uint8Array | string>, 
   if (meta.draft_name !== a.folderName) problems.push(`meta draft_name "${String(meta.draft_name)}" is not the folder "${a.folderName}"`);
   if (meta.tm_duration !== duration) problems.push(`meta tm_duration ${String(meta.tm_duration)} is not the draft's ${duration} µs`);
   if (meta.draft_id !== content.id) problems.push('meta draft_id is not the draft id');
-  const imported = Array.isArray(meta.draft_materials) ? meta.draft_materials.filter(isObject).flatMap((g) => (Array.isArray(g.value) ? g.value.filter(isObject) : [])) : [];
+  const imported = Array.isArray(meta.draft_materials)
+    ? meta.draft_materials.filter(isObject).flatMap((g) => (Array.isArray(g.value) ? g.value.filter(isObject) : []))
+    : [];
   for (const m of imported) fileOfPath(m.file_Path, `meta material ${String(m.extra_info)}`);
   if (imported.length !== report.materials.videos + report.materials.audios) {
     problems.push(`meta lists ${imported.length} imported media, the draft uses ${report.materials.videos + report.materials.audios}`);

@@ -20,7 +20,9 @@ import { gradientPng } from './gradient-png.js';
 export class DraftFolderError extends Error {
   readonly problems: string[];
   constructor(problems: string[]) {
-    super(`The CapCut draft folder fails its structure checks: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (+${problems.length - 5} more)` : ''}`);
+    super(
+      `The CapCut draft folder fails its structure checks: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (+${problems.length - 5} more)` : ''}`,
+    );
     this.name = 'DraftFolderError';
     this.problems = problems;
   }
@@ -53,7 +55,14 @@ export interface CapcutFolderResult {
 
 /** The generated background as a picture file: small (the editor scales it), 9:16 like the canvas. */
 export function backgroundMedia(materialId: string, colors: [string, string]): CapcutFolderMedia {
-  return { materialId, path: 'materials/background.png', bytes: gradientPng(270, 480, colors[0], colors[1]), contentType: 'image/png', width: 270, height: 480 };
+  return {
+    materialId,
+    path: 'materials/background.png',
+    bytes: gradientPng(270, 480, colors[0], colors[1]),
+    contentType: 'image/png',
+    width: 270,
+    height: 480,
+  };
 }
 
 function folderFiles(draft: Draft, folder: string, media: CapcutFolderMedia[], createdAtMs: number, mediaRoot: string): Map<string, Uint8Array | string> {
@@ -142,4 +151,3 @@ export async function storeCapcutDraftFolder(
   }
   return { folder, key_prefix: keyPrefix, archive_key: archiveKey, files: [...portable.keys()], local_path: localPath, report };
 }
-

@@ -147,8 +147,16 @@ export type SubtitleStylePreset = (typeof SUBTITLE_STYLES)[number];
 export const SUBTITLE_POSITIONS = ['bottom', 'middle', 'top'] as const;
 export type SubtitlePosition = (typeof SUBTITLE_POSITIONS)[number];
 
-export interface AudioTrack { type: 'audio'; name: string; segments: MediaSegment[] }
-export interface VisualTrack { type: 'video'; name: string; segments: MediaSegment[] }
+export interface AudioTrack {
+  type: 'audio';
+  name: string;
+  segments: MediaSegment[];
+}
+export interface VisualTrack {
+  type: 'video';
+  name: string;
+  segments: MediaSegment[];
+}
 export interface TextTrack {
   type: 'text';
   name: string;

@@ -25,7 +25,10 @@ export function planPictureSpans(count: number, durationUs: number, cues: Cue[],
   const bounds = [0];
   for (let k = 1; k < n; k++) {
     const ideal = k * share;
-    const nearest = cueStarts.reduce<number | undefined>((best, us) => (best === undefined || Math.abs(us - ideal) < Math.abs(best - ideal) ? us : best), undefined);
+    const nearest = cueStarts.reduce<number | undefined>(
+      (best, us) => (best === undefined || Math.abs(us - ideal) < Math.abs(best - ideal) ? us : best),
+      undefined,
+    );
     let at = nearest !== undefined && Math.abs(nearest - ideal) <= share / 4 ? nearest : Math.round(ideal);
     // Keep every span at least half a share long, whatever the cues say.
     at = Math.max(at, bounds[bounds.length - 1] + Math.round(share / 2));

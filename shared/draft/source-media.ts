@@ -49,9 +49,16 @@ const MAX_NAME_CHARACTERS = 40;
  */
 export function pictureFileName(index: number, sourceKey: string, extension: string): string {
   const base = sourceKey.slice(sourceKey.lastIndexOf('/') + 1).replace(/\.[^.]*$/, '');
-  const safe = base.normalize('NFC').replace(/[^\p{L}\p{M}\p{N}_-]+/gu, '_').replace(/^[_-]+|[_-]+$/g, '');
+  const safe = base
+    .normalize('NFC')
+    .replace(/[^\p{L}\p{M}\p{N}_-]+/gu, '_')
+    .replace(/^[_-]+|[_-]+$/g, '');
   // By code point, so a character outside the BMP is never cut in half.
-  const name = Array.from(safe).slice(0, MAX_NAME_CHARACTERS).join('').replace(/[_-]+$/, '') || 'picture';
+  const name =
+    Array.from(safe)
+      .slice(0, MAX_NAME_CHARACTERS)
+      .join('')
+      .replace(/[_-]+$/, '') || 'picture';
   return `${String(index).padStart(2, '0')}-${name}.${extension}`;
 }
 
@@ -60,7 +67,10 @@ export function pictureFileName(index: number, sourceKey: string, extension: str
  * `tasks/<task_id>/media/`. Clips, other files, unreadable and oversized images are reported, not
  * used — the renderer lays stills only.
  */
-export async function snapshotSourcePictures(rt: Runtime, a: { taskId: string; creatorId: string; videoId: string }): Promise<{ pictures: TaskPicture[]; ignored: IgnoredMedia[] }> {
+export async function snapshotSourcePictures(
+  rt: Runtime,
+  a: { taskId: string; creatorId: string; videoId: string },
+): Promise<{ pictures: TaskPicture[]; ignored: IgnoredMedia[] }> {
   const prefix = sourceMediaPrefix(a.creatorId, a.videoId);
   const listed = (await listKeys(rt, prefix)).filter((o) => !o.key.endsWith('/'));
   listed.sort((x, y) => x.key.localeCompare(y.key, 'en', { numeric: true }));
@@ -69,7 +79,10 @@ export async function snapshotSourcePictures(rt: Runtime, a: { taskId: string; c
   for (const object of listed) {
     const name = object.key.slice(prefix.length);
     if (!STILL.test(name)) {
-      ignored.push({ key: object.key, reason: CLIP.test(name) ? 'video clips are not laid on the timeline yet (stills only)' : 'not a PNG, JPEG or WebP still' });
+      ignored.push({
+        key: object.key,
+        reason: CLIP.test(name) ? 'video clips are not laid on the timeline yet (stills only)' : 'not a PNG, JPEG or WebP still',
+      });
       continue;
     }
     if (pictures.length >= MAX_PICTURES) {

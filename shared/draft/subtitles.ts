@@ -62,7 +62,10 @@ export function cuesFromSentences(sentences: SpokenSentence[], maxWidth = MAX_CU
       cues.push({ text, start_ms: s.start_ms, end_ms: s.end_ms });
       continue;
     }
-    const starts = cueBreaks(s.words.map((w) => w.text), maxWidth);
+    const starts = cueBreaks(
+      s.words.map((w) => w.text),
+      maxWidth,
+    );
     starts.forEach((first, i) => {
       const last = i + 1 < starts.length ? starts[i + 1] - 1 : s.words.length - 1;
       const group = s.words.slice(first, last + 1);

@@ -167,8 +167,18 @@ export class BuiltinExporter implements Exporter {
     const startedAt = Date.now();
     const summary: ExportRunSummary = { task_id: taskId, run, state: 'running', started_at: new Date(startedAt).toISOString(), ended_at: null };
     const job: Job = {
-      taskId, run, state: 'running', startedAt, endedAt: null, draftHash, durationUs: spec.draft.duration_us,
-      dir, videoPath: path.join(dir, 'video.mp4'), controller: new AbortController(), done, summary,
+      taskId,
+      run,
+      state: 'running',
+      startedAt,
+      endedAt: null,
+      draftHash,
+      durationUs: spec.draft.duration_us,
+      dir,
+      videoPath: path.join(dir, 'video.mp4'),
+      controller: new AbortController(),
+      done,
+      summary,
     };
     // An earlier run of the same task (failed or cancelled) is replaced; its folder is the new one's.
     this.jobs.set(taskId, job);

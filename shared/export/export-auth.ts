@@ -45,7 +45,7 @@ export function exportTokenFromSecretString(secret: string): string {
   if (!text.startsWith('{')) return text;
   try {
     const fields = JSON.parse(text) as Record<string, unknown>;
-    for (const name of ['EXPORT_AUTH_TOKEN', 'token']) if (typeof fields[name] === 'string') return (fields[name]).trim();
+    for (const name of ['EXPORT_AUTH_TOKEN', 'token']) if (typeof fields[name] === 'string') return fields[name].trim();
   } catch {
     // not JSON after all: the whole string is the token
   }
@@ -75,7 +75,9 @@ export function exportAuthTokenSource(
     try {
       secret = (await client.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString;
     } catch (error: unknown) {
-      throw new ExporterAuthError(`The export service's secret (EXPORT_AUTH_SECRET_ARN) cannot be read: ${errorName(error)}: ${errorMessage(error)}`, { cause: error });
+      throw new ExporterAuthError(`The export service's secret (EXPORT_AUTH_SECRET_ARN) cannot be read: ${errorName(error)}: ${errorMessage(error)}`, {
+        cause: error,
+      });
     }
     const token = exportTokenFromSecretString(secret ?? '');
     if (!token) throw new ExporterAuthError('The secret named by EXPORT_AUTH_SECRET_ARN holds no token (a plain string, or JSON with "EXPORT_AUTH_TOKEN").');

@@ -52,7 +52,6 @@ export interface ExportWorkerDeps {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-
 function parseMessage(body: string): ExportMessage | undefined {
   try {
     const m = JSON.parse(body) as Partial<ExportMessage>;
@@ -93,16 +92,11 @@ async function isStaleToken(rt: Runtime, taskToken: string): Promise<boolean> {
  *   leave the message to reappear (`lease_lost`), so two workers never render it at once;
  * - a crash (an exception escaping) leaves the message for redelivery after its lease.
  */
-export async function processExportMessage(
-  deps: ExportWorkerDeps,
-  received: ReceivedExportMessage,
-  signal?: AbortSignal,
-): Promise<ExportOutcome> {
+export async function processExportMessage(deps: ExportWorkerDeps, received: ReceivedExportMessage, signal?: AbortSignal): Promise<ExportOutcome> {
   const { rt } = deps;
   const sleep = deps.sleep ?? realSleep;
   const maxBackoff = deps.maxBackoffMs ?? 30_000;
-  const deleteMessage = () =>
-    rt.sqs.send(new DeleteMessageCommand({ QueueUrl: deps.queueUrl, ReceiptHandle: received.receiptHandle }));
+  const deleteMessage = () => rt.sqs.send(new DeleteMessageCommand({ QueueUrl: deps.queueUrl, ReceiptHandle: received.receiptHandle }));
 
   const message = parseMessage(received.body);
   if (!message) {
@@ -115,7 +109,14 @@ export async function processExportMessage(
 
   // The lease starts before any other I/O: a worker that dies from here on frees the message
   // after one lease, not after the queue's default visibility.
-  const lease = await holdMessageLease({ rt, queueUrl: deps.queueUrl, receiptHandle: received.receiptHandle, leaseSeconds: deps.visibilitySeconds, log, sleep });
+  const lease = await holdMessageLease({
+    rt,
+    queueUrl: deps.queueUrl,
+    receiptHandle: received.receiptHandle,
+    leaseSeconds: deps.visibilitySeconds,
+    log,
+    sleep,
+  });
   try {
     return await runExport(deps, { message, log, lease, deleteMessage, sleep, maxBackoff }, signal);
   } finally {
@@ -126,7 +127,14 @@ export async function processExportMessage(
 /** The export of one parsed message whose lease is held; see {@link processExportMessage}. */
 async function runExport(
   deps: ExportWorkerDeps,
-  h: { message: ExportMessage; log: Logger; lease: MessageLease; deleteMessage: () => Promise<unknown>; sleep: NonNullable<ExportWorkerDeps['sleep']>; maxBackoff: number },
+  h: {
+    message: ExportMessage;
+    log: Logger;
+    lease: MessageLease;
+    deleteMessage: () => Promise<unknown>;
+    sleep: NonNullable<ExportWorkerDeps['sleep']>;
+    maxBackoff: number;
+  },
   outerSignal?: AbortSignal,
 ): Promise<ExportOutcome> {
   const { rt } = deps;
@@ -225,7 +233,18 @@ async function runExport(
       noted = true;
       await markExportQueued(rt, message.task_id, { stage: 'export', code: 'exporter_unavailable', message: reason }).catch(() => undefined);
     };
-    const outcome = await driveJob({ deps, log, taskId: message.task_id, job: { draft, media, ...(editorDraft ? { editor_draft: editorDraft } : {}) }, stillRunning, onAccepted, onWaiting, sleep, maxBackoff, signal });
+    const outcome = await driveJob({
+      deps,
+      log,
+      taskId: message.task_id,
+      job: { draft, media, ...(editorDraft ? { editor_draft: editorDraft } : {}) },
+      stillRunning,
+      onAccepted,
+      onWaiting,
+      sleep,
+      maxBackoff,
+      signal,
+    });
     if (outcome.kind === 'abandoned') return lease.lost.aborted ? leaseLost(outcome.submitted) : 'abandoned';
     if (outcome.kind === 'lock_lost') return lockLost(outcome.error);
     if (outcome.kind === 'cancelled') {

@@ -75,10 +75,9 @@ export async function holdMessageLease(o: MessageLeaseOptions): Promise<MessageL
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(), periodMs);
     try {
-      await o.rt.sqs.send(
-        new ChangeMessageVisibilityCommand({ QueueUrl: o.queueUrl, ReceiptHandle: o.receiptHandle, VisibilityTimeout: o.leaseSeconds }),
-        { abortSignal: timeout.signal },
-      );
+      await o.rt.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: o.queueUrl, ReceiptHandle: o.receiptHandle, VisibilityTimeout: o.leaseSeconds }), {
+        abortSignal: timeout.signal,
+      });
       expiresAt = sentAt + leaseMs;
       return true;
     } catch (error: unknown) {

@@ -33,7 +33,8 @@ export interface MediaProbe {
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown) => (typeof v === 'string' && v ? v : null);
-const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && v !== '' && Number.isFinite(Number(v)) ? Number(v) : null);
+const num = (v: unknown) =>
+  typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && v !== '' && Number.isFinite(Number(v)) ? Number(v) : null;
 
 function rate(v: unknown): number | null {
   if (typeof v !== 'string') return null;
@@ -48,7 +49,7 @@ function rotationOf(stream: Record<string, unknown>): number {
   const fromTag = isRecord(stream.tags) ? num(stream.tags.rotate) : null;
   const degrees = fromMatrix ?? fromTag ?? 0;
   // Quarter turns only: a player snaps anything else to the nearest one.
-  return ((Math.round(degrees / 90) * 90) % 360 + 360) % 360;
+  return (((Math.round(degrees / 90) * 90) % 360) + 360) % 360;
 }
 
 /**
@@ -66,7 +67,12 @@ export async function probeMedia(input: string, a: { readPackets?: boolean; ffpr
     .trim()
     .split('\n')
     .filter(Boolean)
-    .map((line) => line.split(input).join('the file').replace(/\[[^\]]*@ 0x[0-9a-f]+\]\s*/g, ''));
+    .map((line) =>
+      line
+        .split(input)
+        .join('the file')
+        .replace(/\[[^\]]*@ 0x[0-9a-f]+\]\s*/g, ''),
+    );
   if (!isRecord(parsed)) return { error: errors.slice(-2).join(' | ') || `ffprobe exited with ${code}` };
   if (a.readPackets && errors.length > 0) return { error: errors.slice(-2).join(' | ') };
   const streams = Array.isArray(parsed.streams) ? parsed.streams.filter(isRecord) : [];
@@ -95,7 +101,7 @@ export async function probeMedia(input: string, a: { readPackets?: boolean; ffpr
       rotation,
       display_width: quarter ? height : width,
       display_height: quarter ? width : height,
-      frame_rate: isStill ? null : average ?? nominal,
+      frame_rate: isStill ? null : (average ?? nominal),
       variable_frame_rate: !isStill && average !== null && nominal !== null && Math.abs(average - nominal) > 0.01,
       duration_ms: duration !== null && duration > 0 ? Math.round(duration * 1000) : 0,
       audio_codec: str(audio?.codec_name),

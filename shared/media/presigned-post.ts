@@ -33,7 +33,11 @@ export interface PresignedPost {
   expires_at: string;
 }
 
-const amzDate = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+const amzDate = (d: Date) =>
+  d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 
 /**
  * A POST form for exactly one key, with the body's size in `[minBytes, maxBytes]`.

@@ -18,10 +18,19 @@ import { MediaRejectedError } from './media-errors.js';
 import { sourceFolderPrefix, type MediaFolder } from './media-name.js';
 import { SNIFF_BYTES } from './media-sniff.js';
 import { createPresignedPost, type PresignedPost } from './presigned-post.js';
-import { checkMediaSize, inspectMedia, mediaLimitsOf, sizeLimitMessage, validateSourceMedia, type MediaFacts, type SourceMediaCheck } from './validate-source-media.js';
+import {
+  checkMediaSize,
+  inspectMedia,
+  mediaLimitsOf,
+  sizeLimitMessage,
+  validateSourceMedia,
+  type MediaFacts,
+  type SourceMediaCheck,
+} from './validate-source-media.js';
 
 /** The object key of one media file (its name already checked by `mediaFileName`). */
-export const sourceMediaKey = (creatorId: string, videoId: string, folder: MediaFolder, fileName: string) => `${sourceFolderPrefix(creatorId, videoId, folder)}${fileName}`;
+export const sourceMediaKey = (creatorId: string, videoId: string, folder: MediaFolder, fileName: string) =>
+  `${sourceFolderPrefix(creatorId, videoId, folder)}${fileName}`;
 
 interface FileRef {
   creatorId: string;
@@ -32,7 +41,11 @@ interface FileRef {
 }
 
 /** Copies the stream into `file`, refusing (413) once it passes `maxBytes`. Resolves with the byte count. */
-async function spool(body: AsyncIterable<Uint8Array>, file: string, a: { folder: MediaFolder; maxBytes: number; limitMessage: (size: number) => string }): Promise<number> {
+async function spool(
+  body: AsyncIterable<Uint8Array>,
+  file: string,
+  a: { folder: MediaFolder; maxBytes: number; limitMessage: (size: number) => string },
+): Promise<number> {
   const out = createWriteStream(file);
   let size = 0;
   try {
@@ -75,9 +88,21 @@ export async function uploadSourceMedia(
   const dir = await mkdtemp(path.join(tmpdir(), 'source-media-'));
   try {
     const file = path.join(dir, `upload.${a.fileName.slice(a.fileName.lastIndexOf('.') + 1)}`);
-    const body: AsyncIterable<Uint8Array> = a.body === null ? Readable.from([]) : a.body instanceof ReadableStream ? Readable.fromWeb(a.body as import('node:stream/web').ReadableStream<Uint8Array>) : a.body;
+    const body: AsyncIterable<Uint8Array> =
+      a.body === null
+        ? Readable.from([])
+        : a.body instanceof ReadableStream
+          ? Readable.fromWeb(a.body as import('node:stream/web').ReadableStream<Uint8Array>)
+          : a.body;
     const size = await spool(body, file, { folder: a.folder, maxBytes, limitMessage: (n) => sizeLimitMessage(a.folder, limits, n) });
-    const facts = await inspectMedia({ folder: a.folder, fileName: a.fileName, size, head: size > 0 ? await readHead(file) : new Uint8Array(), input: file, limits });
+    const facts = await inspectMedia({
+      folder: a.folder,
+      fileName: a.fileName,
+      size,
+      head: size > 0 ? await readHead(file) : new Uint8Array(),
+      input: file,
+      limits,
+    });
     const key = sourceMediaKey(a.creatorId, a.videoId, a.folder, a.fileName);
     const replaced = await objectExists(rt, key);
     await putObjectStream(rt, { key, body: createReadStream(file), contentType: facts.content_type, contentLength: size });
@@ -92,7 +117,10 @@ export async function uploadSourceMedia(
  * `[1, limit]` by the policy. What arrives is not checked here — Draft checks it with
  * {@link validateSourceMedia} and leaves a bad file out with its reason.
  */
-export async function presignSourceMediaUpload(rt: Runtime, a: FileRef & { contentLength?: number }): Promise<PresignedPost & { key: string; max_bytes: number }> {
+export async function presignSourceMediaUpload(
+  rt: Runtime,
+  a: FileRef & { contentLength?: number },
+): Promise<PresignedPost & { key: string; max_bytes: number }> {
   const limits = mediaLimitsOf(rt.settings);
   if (a.contentLength !== undefined && a.contentLength > 0) checkMediaSize(a.folder, a.contentLength, limits);
   const maxBytes = a.folder === 'media' ? limits.mediaMaxBytes : limits.musicMaxBytes;
@@ -133,7 +161,10 @@ async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Prom
  * A quick check (headers, not every packet): a clip cut short behind an intact index is found by
  * Draft's full check, not here.
  */
-export async function listSourceMedia(rt: Runtime, a: { creatorId: string; videoId: string }): Promise<{ source: { key: string; size: number } | null; media: SourceMediaCheck[]; music: SourceMediaCheck[] }> {
+export async function listSourceMedia(
+  rt: Runtime,
+  a: { creatorId: string; videoId: string },
+): Promise<{ source: { key: string; size: number } | null; media: SourceMediaCheck[]; music: SourceMediaCheck[] }> {
   const textKey = sourceKey(a.creatorId, a.videoId);
   const folder = async (name: MediaFolder) => {
     const prefix = sourceFolderPrefix(a.creatorId, a.videoId, name);

@@ -60,7 +60,11 @@ const KIND_WORD: Record<MediaKind, string> = { still: 'a still image', clip: 'a 
 export function checkMediaHead(a: { folder: MediaFolder; fileName: string; head: Uint8Array; limits: MediaLimits }) {
   const sniffed = sniffMedia(a.head);
   const expected = a.folder === 'media' ? 'a PNG, JPEG or WebP still or an MP4, MOV or WebM clip' : 'MP3, WAV, AAC/M4A, FLAC or OGG audio';
-  if (!sniffed) throw new MediaRejectedError('unsupported_media_type', `The bytes are not ${expected} (the type is read from the file's content, not its name or Content-Type).`);
+  if (!sniffed)
+    throw new MediaRejectedError(
+      'unsupported_media_type',
+      `The bytes are not ${expected} (the type is read from the file's content, not its name or Content-Type).`,
+    );
   // An MP4/MOV container under music/ is audio if it has an audio stream (the probe checks).
   const kind: MediaKind = a.folder === 'music' && sniffed.kind === 'clip' && sniffed.format !== 'webm' ? 'audio' : sniffed.kind;
   const fits = a.folder === 'media' ? kind !== 'audio' : kind === 'audio';
@@ -70,12 +74,16 @@ export function checkMediaHead(a: { folder: MediaFolder; fileName: string; head:
   const extension = extensionOf(a.fileName);
   const extensions = kind === 'audio' && (sniffed.format === 'mp4' || sniffed.format === 'mov') ? ['m4a', 'aac'] : sniffed.extensions;
   if (!extensions.includes(extension)) {
-    throw new MediaRejectedError('extension_mismatch', `The name ends in .${extension} but the bytes are ${KIND_WORD[kind]} in ${sniffed.format} format: name it .${extensions[0]}.`);
+    throw new MediaRejectedError(
+      'extension_mismatch',
+      `The name ends in .${extension} but the bytes are ${KIND_WORD[kind]} in ${sniffed.format} format: name it .${extensions[0]}.`,
+    );
   }
   let pixels: { width: number; height: number } | undefined;
   if (kind === 'still') {
     const info = readImageInfo(a.head);
-    if (!info) throw new MediaRejectedError('unreadable_media', `The ${sniffed.format} header carries no readable picture size (a damaged or truncated image).`);
+    if (!info)
+      throw new MediaRejectedError('unreadable_media', `The ${sniffed.format} header carries no readable picture size (a damaged or truncated image).`);
     checkPixels(info.width, info.height, a.limits);
     pixels = { width: info.width, height: info.height };
   }
@@ -108,16 +116,24 @@ export async function inspectMedia(a: {
   checkMediaSize(a.folder, a.size, a.limits);
   const head = checkMediaHead(a);
   const { probe, error } = await probeMedia(a.input, { readPackets: head.kind !== 'still' && a.readPackets !== false });
-  if (!probe) throw new MediaRejectedError('unreadable_media', `The file cannot be read as ${head.format} (${error ?? 'unknown error'}); it may be truncated or damaged.`);
+  if (!probe)
+    throw new MediaRejectedError(
+      'unreadable_media',
+      `The file cannot be read as ${head.format} (${error ?? 'unknown error'}); it may be truncated or damaged.`,
+    );
   if (head.kind === 'audio') {
     if (!probe.audio_codec) throw new MediaRejectedError('no_audio_stream', 'The file has no audio stream.');
   } else {
     if (!probe.video_codec || probe.width === null || probe.height === null) {
-      throw new MediaRejectedError('no_video_stream', head.kind === 'clip' ? 'The clip has no video stream (audio only?): music goes under music/.' : 'The image holds no picture.');
+      throw new MediaRejectedError(
+        'no_video_stream',
+        head.kind === 'clip' ? 'The clip has no video stream (audio only?): music goes under music/.' : 'The image holds no picture.',
+      );
     }
     checkPixels(probe.width, probe.height, a.limits);
   }
-  if (head.kind !== 'still' && probe.duration_ms <= 0) throw new MediaRejectedError('zero_duration', `The ${head.kind === 'clip' ? 'clip' : 'audio'} has no duration.`);
+  if (head.kind !== 'still' && probe.duration_ms <= 0)
+    throw new MediaRejectedError('zero_duration', `The ${head.kind === 'clip' ? 'clip' : 'audio'} has no duration.`);
   return { kind: head.kind, format: head.format, content_type: head.content_type, ...probe };
 }
 

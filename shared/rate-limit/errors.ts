@@ -32,10 +32,7 @@ export class RateLimitHandBackError extends PipelineError {
   readonly reason: RateLimitReason;
   readonly provider: string;
   constructor(a: { provider: string; reason: RateLimitReason; retryAfterSeconds: number }) {
-    super(
-      'rate_limited',
-      `${a.provider}: rate limited (${a.reason.replace(/_/g, ' ')}); the next request may go out in ${a.retryAfterSeconds} s.`,
-    );
+    super('rate_limited', `${a.provider}: rate limited (${a.reason.replace(/_/g, ' ')}); the next request may go out in ${a.retryAfterSeconds} s.`);
     this.name = 'RateLimitHandBackError';
     this.provider = a.provider;
     this.reason = a.reason;

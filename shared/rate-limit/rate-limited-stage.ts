@@ -29,12 +29,7 @@ export function isRateLimitedStageOutput(value: unknown): value is RateLimitedSt
  * unless this is the last allowed attempt (`event.rate_limit_give_up`): then it throws
  * {@link RateLimitWaitsExhaustedError} with that sentence, and the execution fails at the stage.
  */
-export async function runRateLimitedStage<T>(
-  rt: Runtime,
-  event: StageEvent,
-  stage: StageName,
-  work: StageWork<T>,
-): Promise<T | RateLimitedStageOutput> {
+export async function runRateLimitedStage<T>(rt: Runtime, event: StageEvent, stage: StageName, work: StageWork<T>): Promise<T | RateLimitedStageOutput> {
   return runStage(rt, event, stage, work, (error, log, durationMs): RateLimitedStageOutput | undefined => {
     if (!(error instanceof RateLimitHandBackError)) return undefined;
     if (event.rate_limit_give_up !== undefined) {

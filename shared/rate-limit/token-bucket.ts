@@ -20,9 +20,7 @@ export interface RequestRate {
 }
 
 /** A reserved moment for one request, or how long until one could be reserved without waiting. */
-export type RequestSlot =
-  | { granted: true; /** epoch ms the request may go out */ at: number; waitMs: number }
-  | { granted: false; retryAfterMs: number };
+export type RequestSlot = { granted: true; /** epoch ms the request may go out */ at: number; waitMs: number } | { granted: false; retryAfterMs: number };
 
 /** The table item of a provider's bucket. */
 export interface RequestRateItem {
@@ -138,8 +136,6 @@ export async function reserveRequestSlot(rt: Runtime, rate: RequestRate, maxWait
 
 /** The bucket item of a provider, as stored (for tests and dashboards). */
 export async function readRequestRate(rt: Runtime, provider: string): Promise<RequestRateItem | undefined> {
-  const out = await rt.ddb.send(
-    new GetCommand({ TableName: rt.settings.tableName, Key: { pk: rateKey(provider) }, ConsistentRead: true }),
-  );
+  const out = await rt.ddb.send(new GetCommand({ TableName: rt.settings.tableName, Key: { pk: rateKey(provider) }, ConsistentRead: true }));
   return out.Item as RequestRateItem | undefined;
 }

@@ -3,12 +3,7 @@ import type { Logger } from '../logger.js';
 import type { Runtime } from '../runtime.js';
 import { sleep as realSleep } from '../wait.js';
 import { ProviderThrottledError, RateLimitHandBackError, type RateLimitReason } from './errors.js';
-import {
-  acquireConcurrencySlot,
-  releaseConcurrencySlot,
-  renewConcurrencySlot,
-  type ConcurrencySlot,
-} from './lease-semaphore.js';
+import { acquireConcurrencySlot, releaseConcurrencySlot, renewConcurrencySlot, type ConcurrencySlot } from './lease-semaphore.js';
 import { reserveRequestSlot } from './token-bucket.js';
 
 /** Waits `ms` milliseconds; injectable so tests move a virtual clock instead of sleeping. */

@@ -50,18 +50,45 @@ export interface FfmpegCommandOptions {
 export function buildFfmpegArgs(o: FfmpegCommandOptions): string[] {
   const { inputArgs, filterGraph } = buildFilterGraph(o);
   return [
-    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'warning', '-y',
+    '-hide_banner',
+    '-nostdin',
+    '-nostats',
+    '-loglevel',
+    'warning',
+    '-y',
     ...inputArgs,
-    '-filter_complex', filterGraph,
-    '-map', '[vout]', '-map', '[aout]',
-    '-t', seconds(o.plan.durationUs),
-    '-r', String(o.plan.fps),
-    '-c:v', 'libx264', '-preset', o.preset ?? DEFAULT_X264_PRESET,
+    '-filter_complex',
+    filterGraph,
+    '-map',
+    '[vout]',
+    '-map',
+    '[aout]',
+    '-t',
+    seconds(o.plan.durationUs),
+    '-r',
+    String(o.plan.fps),
+    '-c:v',
+    'libx264',
+    '-preset',
+    o.preset ?? DEFAULT_X264_PRESET,
     ...(o.plan.moving ? ['-x264-params', MOTION_X264_PARAMS] : ['-tune', 'stillimage', '-x264-params', STILLS_X264_PARAMS]),
-    '-crf', String(o.crf ?? 23), '-pix_fmt', 'yuv420p',
-    '-c:a', 'aac', '-b:a', '128k', '-ar', String(AUDIO_RATE), '-ac', '2',
-    '-movflags', '+faststart',
-    '-f', 'mp4', o.outputPath,
+    '-crf',
+    String(o.crf ?? 23),
+    '-pix_fmt',
+    'yuv420p',
+    '-c:a',
+    'aac',
+    '-b:a',
+    '128k',
+    '-ar',
+    String(AUDIO_RATE),
+    '-ac',
+    '2',
+    '-movflags',
+    '+faststart',
+    '-f',
+    'mp4',
+    o.outputPath,
   ];
 }
 
@@ -247,7 +274,10 @@ function spanPiece(a: {
     // upscaled copy until it ends; the short pieces inside a fade (a few frames, half hidden by
     // the dissolve) move at 1× to keep 2 × 9 MB per still out of the peak.
     const k = a.label.startsWith('pic') ? KEN_BURNS_UPSCALE : 1;
-    const big = fit === 'cover' ? `scale=${k * W}:${k * H}:force_original_aspect_ratio=increase,crop=${k * W}:${k * H},setsar=1` : `${fitFilters(fit, W, H, `b${a.label}`)},scale=${k * W}:${k * H},setsar=1`;
+    const big =
+      fit === 'cover'
+        ? `scale=${k * W}:${k * H}:force_original_aspect_ratio=increase,crop=${k * W}:${k * H},setsar=1`
+        : `${fitFilters(fit, W, H, `b${a.label}`)},scale=${k * W}:${k * H},setsar=1`;
     const { start, end } = span.motion;
     // eased (cosine) progress over the whole span, so the pieces of a fade continue one motion
     const p = frames > 1 ? `(1-cos(PI*(on+${from})/${frames - 1}))/2` : '0';

@@ -28,8 +28,16 @@ export class MediaDownloadError extends Error {
 }
 
 const EXTENSIONS: Record<string, string> = {
-  'audio/wav': '.wav', 'audio/x-wav': '.wav', 'audio/wave': '.wav', 'audio/mpeg': '.mp3', 'audio/mp4': '.m4a', 'audio/aac': '.aac',
-  'image/png': '.png', 'image/jpeg': '.jpg', 'image/webp': '.webp', 'application/x-subrip': '.srt',
+  'audio/wav': '.wav',
+  'audio/x-wav': '.wav',
+  'audio/wave': '.wav',
+  'audio/mpeg': '.mp3',
+  'audio/mp4': '.m4a',
+  'audio/aac': '.aac',
+  'image/png': '.png',
+  'image/jpeg': '.jpg',
+  'image/webp': '.webp',
+  'application/x-subrip': '.srt',
 };
 
 function extensionOf(material: DraftMaterial | undefined): string {

@@ -83,7 +83,9 @@ export async function renderDraft(opts: RenderDraftOptions): Promise<RenderResul
     plan,
     media,
     // an ASS file carries its own style; today's SRT gets it from force_style
-    subtitles: subtitlesFile ? { file: subtitlesFile, fontsDir: fonts.fontsDir, forceStyle: subtitlesFile.endsWith('.ass') ? '' : subtitleForceStyle(draft.canvas) } : null,
+    subtitles: subtitlesFile
+      ? { file: subtitlesFile, fontsDir: fonts.fontsDir, forceStyle: subtitlesFile.endsWith('.ass') ? '' : subtitleForceStyle(draft.canvas) }
+      : null,
     preset: opts.preset,
     crf: opts.crf,
     outputPath: partPath,

@@ -55,7 +55,10 @@ export async function prepareRenderMedia(a: { plan: RenderPlan; media: Record<st
   const channelsOf = (file: string): Promise<number | null> => {
     let probe = channels.get(file);
     if (!probe) {
-      probe = probeVideo(file, a.ffprobePath).then((p) => p.audio_channels, () => null);
+      probe = probeVideo(file, a.ffprobePath).then(
+        (p) => p.audio_channels,
+        () => null,
+      );
       channels.set(file, probe);
     }
     return probe;

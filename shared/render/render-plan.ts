@@ -112,7 +112,10 @@ export function planRender(draft: Draft, options: { fps?: number } = {}): Render
   if (!(fps > 0 && fps <= 120)) throw new InvalidDraftError(`fps must be in (0, 120], got ${fps}.`);
   const totalFrames = Math.max(1, Math.round((draft.duration_us * fps) / 1_000_000));
   const text = draft.tracks.find((t) => t.type === 'text');
-  const captions = { style: text?.type === 'text' ? (text.style ?? 'plain') : 'plain', position: text?.type === 'text' ? (text.position ?? 'bottom') : 'bottom' };
+  const captions = {
+    style: text?.type === 'text' ? (text.style ?? 'plain') : 'plain',
+    position: text?.type === 'text' ? (text.position ?? 'bottom') : 'bottom',
+  };
   return {
     canvas: { width: draft.canvas.width, height: draft.canvas.height },
     fps,
@@ -193,7 +196,8 @@ function planVisualSpans(draft: Draft, fps: number, totalFrames: number): Visual
       const shownFrom = spans.length ? piece.from : Math.min(piece.from, leading);
       span.sourceStartUs = Math.max(0, (seg.source?.start_us ?? 0) + Math.round(((shownFrom - piece.segStart) * 1_000_000) / fps));
     }
-    if (startsSegment && spans.length && (seg.transition_in?.duration_us ?? 0) > 0) span.fadeInFrames = Math.round(((seg.transition_in?.duration_us ?? 0) * fps) / 1_000_000);
+    if (startsSegment && spans.length && (seg.transition_in?.duration_us ?? 0) > 0)
+      span.fadeInFrames = Math.round(((seg.transition_in?.duration_us ?? 0) * fps) / 1_000_000);
     spans.push(span);
   }
   // A cross-fade is centred on the boundary and may take at most half of either neighbour but
@@ -297,7 +301,8 @@ function validateDraft(draft: Draft): void {
     for (const seg of track.segments) {
       const material = byId.get(seg.material_id);
       if (!material) throw new InvalidDraftError(`Segment "${seg.id}" refers to unknown material "${seg.material_id}".`);
-      const fits = track.type === 'audio' ? material.type === 'audio' : material.type === 'image' || material.type === 'video' || material.type === 'generated_background';
+      const fits =
+        track.type === 'audio' ? material.type === 'audio' : material.type === 'image' || material.type === 'video' || material.type === 'generated_background';
       if (!fits) throw new InvalidDraftError(`Segment "${seg.id}" puts ${material.type} material "${material.id}" on a ${track.type} track.`);
       validateSegmentOptions(seg);
     }
@@ -323,10 +328,12 @@ function validateDraft(draft: Draft): void {
 const unitGain = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1;
 
 function validateSegmentOptions(seg: MediaSegment): void {
-  if (seg.fit !== undefined && seg.fit !== 'cover' && seg.fit !== 'blur') throw new InvalidDraftError(`Segment "${seg.id}" has fit "${String(seg.fit)}"; expected cover or blur.`);
+  if (seg.fit !== undefined && seg.fit !== 'cover' && seg.fit !== 'blur')
+    throw new InvalidDraftError(`Segment "${seg.id}" has fit "${String(seg.fit)}"; expected cover or blur.`);
   if (seg.volume !== undefined && !unitGain(seg.volume)) throw new InvalidDraftError(`Segment "${seg.id}" has volume ${seg.volume}; expected 0 to 1.`);
   for (const k of seg.volume_keyframes ?? []) {
-    if (!unitGain(k.volume) || !Number.isFinite(k.offset_us)) throw new InvalidDraftError(`Segment "${seg.id}" has a volume keyframe ${JSON.stringify(k)}; expected a volume of 0 to 1 at a finite offset.`);
+    if (!unitGain(k.volume) || !Number.isFinite(k.offset_us))
+      throw new InvalidDraftError(`Segment "${seg.id}" has a volume keyframe ${JSON.stringify(k)}; expected a volume of 0 to 1 at a finite offset.`);
   }
   const transition = seg.transition_in;
   if (transition && (transition.type !== 'fade' || !(transition.duration_us >= 0 && transition.duration_us <= MAX_TRANSITION_US))) {

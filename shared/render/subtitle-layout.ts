@@ -47,9 +47,20 @@ export function subtitleForceStyle(canvas: Draft['canvas']): string {
   const { width: W, height: H } = canvas;
   const style = subtitleStyle(canvas);
   return [
-    `PlayResX=${W}`, `PlayResY=${H}`, `FontName=${SUBTITLE_FONT_FAMILY}`, `FontSize=${style.fontSize}`, 'Bold=1',
-    'PrimaryColour=&H00FFFFFF', 'OutlineColour=&H00000000', 'BorderStyle=1', `Outline=${style.outline}`, 'Shadow=0',
-    'Alignment=2', `MarginL=${style.marginH}`, `MarginR=${style.marginH}`, `MarginV=${style.marginV}`,
+    `PlayResX=${W}`,
+    `PlayResY=${H}`,
+    `FontName=${SUBTITLE_FONT_FAMILY}`,
+    `FontSize=${style.fontSize}`,
+    'Bold=1',
+    'PrimaryColour=&H00FFFFFF',
+    'OutlineColour=&H00000000',
+    'BorderStyle=1',
+    `Outline=${style.outline}`,
+    'Shadow=0',
+    'Alignment=2',
+    `MarginL=${style.marginH}`,
+    `MarginR=${style.marginH}`,
+    `MarginV=${style.marginV}`,
   ].join(',');
 }
 
@@ -90,7 +101,10 @@ export function wrapSubtitleLine(line: string, maxUnits: number): string[] {
 
 /** SRT text with every CJK line wrapped to the frame; blocks that are not cues pass through. */
 function wrapSrt(srt: string, maxUnits: number): string {
-  const blocks = srt.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n').split(/\n{2,}/);
+  const blocks = srt
+    .replace(/^\uFEFF/, '')
+    .replace(/\r\n?/g, '\n')
+    .split(/\n{2,}/);
   return blocks
     .map((block) => {
       const lines = block.split('\n');
@@ -174,7 +188,13 @@ function pageRanges(text: string, maxUnits: number): LineRange[][] {
   const total = captionUnits(text.trim());
   const target = Math.min(maxUnits, Math.ceil(total / Math.max(1, Math.ceil(total / maxUnits))) + 1);
   const lines: Array<Array<{ text: string; from: number }>> = [[]];
-  const width = (line: Array<{ text: string }>) => captionUnits(line.map((t) => t.text).join('').trim());
+  const width = (line: Array<{ text: string }>) =>
+    captionUnits(
+      line
+        .map((t) => t.text)
+        .join('')
+        .trim(),
+    );
   for (const token of tokens) {
     const line = lines[lines.length - 1];
     if (/^\s+$/.test(token.text)) {
@@ -212,12 +232,18 @@ function pageRanges(text: string, maxUnits: number): LineRange[][] {
 export function parseSrt(srt: string): SubtitleCue[] {
   const time = (h: string, m: string, s: string, ms: string) => ((Number(h) * 60 + Number(m)) * 60 + Number(s)) * 1_000_000 + Number(ms) * 1000;
   const cues: SubtitleCue[] = [];
-  for (const block of srt.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n').split(/\n{2,}/)) {
+  for (const block of srt
+    .replace(/^\uFEFF/, '')
+    .replace(/\r\n?/g, '\n')
+    .split(/\n{2,}/)) {
     const lines = block.split('\n');
     const i = lines.findIndex((l) => l.includes('-->'));
     const m = i < 0 ? null : /(\d+):(\d+):(\d+)[,.](\d+)\s*-->\s*(\d+):(\d+):(\d+)[,.](\d+)/.exec(lines[i]);
     if (!m) continue;
-    const text = lines.slice(i + 1).join(' ').trim();
+    const text = lines
+      .slice(i + 1)
+      .join(' ')
+      .trim();
     if (text) cues.push({ text, startUs: time(m[1], m[2], m[3], m[4]), endUs: time(m[5], m[6], m[7], m[8]) });
   }
   return cues;
@@ -262,12 +288,19 @@ export function buildAss(a: { canvas: Draft['canvas']; cues: SubtitleCue[]; styl
   }
   const { width: W, height: H } = a.canvas;
   return [
-    '[Script Info]', 'ScriptType: v4.00+', `PlayResX: ${W}`, `PlayResY: ${H}`, 'WrapStyle: 2', 'ScaledBorderAndShadow: yes', '',
+    '[Script Info]',
+    'ScriptType: v4.00+',
+    `PlayResX: ${W}`,
+    `PlayResY: ${H}`,
+    'WrapStyle: 2',
+    'ScaledBorderAndShadow: yes',
+    '',
     '[V4+ Styles]',
     'Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding',
     `Style: Caption,${SUBTITLE_FONT_FAMILY},${look.fontSize},&H00FFFFFF,${HIGHLIGHT_ASS_COLOUR},${look.outlineColour},&H80000000,-1,0,0,0,100,100,0,0,${look.borderStyle},${look.outline},${look.shadow},${look.alignment},${look.marginH},${look.marginH},${look.marginV},1`,
     '',
-    '[Events]', 'Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text',
+    '[Events]',
+    'Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text',
     ...events,
     '',
   ].join('\n');

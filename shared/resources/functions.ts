@@ -3,7 +3,7 @@
  * the `${Placeholder}` the state-machine definition uses for its ARN, and the Task state that
  * invokes it. The CDK stack fills the placeholders with the functions' ARNs, the embedded stack
  * with local ARNs, and the embedded test controls inject faults by state name; all three read
- * this table (test/architecture-walls.test.ts checks it against the definition).
+ * this table (test/unit/architecture-walls.test.ts checks it against the definition).
  */
 const STATE_MACHINE_FUNCTION_TABLE = {
   start: { placeholder: 'StartFunctionArn', state: 'Start' },
@@ -20,14 +20,14 @@ export type StateMachineFunction = keyof Table;
 export const STATE_MACHINE_FUNCTION_NAMES = Object.keys(STATE_MACHINE_FUNCTION_TABLE) as StateMachineFunction[];
 
 /** Each function's ARN placeholder in the definition, by short name. */
-export const STATE_MACHINE_FUNCTIONS = Object.fromEntries(
-  STATE_MACHINE_FUNCTION_NAMES.map((fn) => [fn, STATE_MACHINE_FUNCTION_TABLE[fn].placeholder]),
-) as { [F in StateMachineFunction]: Table[F]['placeholder'] };
+export const STATE_MACHINE_FUNCTIONS = Object.fromEntries(STATE_MACHINE_FUNCTION_NAMES.map((fn) => [fn, STATE_MACHINE_FUNCTION_TABLE[fn].placeholder])) as {
+  [F in StateMachineFunction]: Table[F]['placeholder'];
+};
 
 /** The Task state that invokes each function, by short name. */
-export const STATE_OF_FUNCTION = Object.fromEntries(
-  STATE_MACHINE_FUNCTION_NAMES.map((fn) => [fn, STATE_MACHINE_FUNCTION_TABLE[fn].state]),
-) as { [F in StateMachineFunction]: Table[F]['state'] };
+export const STATE_OF_FUNCTION = Object.fromEntries(STATE_MACHINE_FUNCTION_NAMES.map((fn) => [fn, STATE_MACHINE_FUNCTION_TABLE[fn].state])) as {
+  [F in StateMachineFunction]: Table[F]['state'];
+};
 
 /**
  * Every function of the stack, by the name the tests, the IAM checks and the docs use: the API,

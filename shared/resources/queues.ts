@@ -1,7 +1,7 @@
 /**
  * The export queue and its dead-letter queue, as both worlds create them: the CDK stack
  * (`infra/cdk/constructs/queues.ts`) and the embedded stack (`infra/embedded/embedded-resources.ts`)
- * build them from this description, and `test/resource-model.test.ts` checks the two results
+ * build them from this description, and `test/infra/resource-model.test.ts` checks the two results
  * against each other.
  *
  * ```
@@ -77,7 +77,12 @@ export function createQueueAttributes(
     MessageRetentionPeriod: String(queue.retentionSeconds),
     ...(options.visibilitySeconds === undefined ? {} : { VisibilityTimeout: String(options.visibilitySeconds) }),
     ...(options.deadLetterTargetArn
-      ? { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: options.deadLetterTargetArn, maxReceiveCount: options.maxReceiveCount ?? DEFAULT_EXPORT_MAX_RECEIVE_COUNT }) }
+      ? {
+          RedrivePolicy: JSON.stringify({
+            deadLetterTargetArn: options.deadLetterTargetArn,
+            maxReceiveCount: options.maxReceiveCount ?? DEFAULT_EXPORT_MAX_RECEIVE_COUNT,
+          }),
+        }
       : {}),
   };
 }

@@ -31,4 +31,3 @@ export const SOURCE_MEDIA_PATTERN = `${PREFIX.sources}*/media/`;
 
 /** The creator's music folders under sources/, as an IAM resource pattern: `sources/<creator>/<video>/music/`. */
 export const SOURCE_MUSIC_PATTERN = `${PREFIX.sources}*/music/`;
-

@@ -1,7 +1,7 @@
 /**
  * The one DynamoDB table, as both worlds create it: the CDK stack (`infra/cdk/constructs/storage.ts`)
  * and the embedded stack (`infra/embedded/embedded-resources.ts`) build it from this description,
- * and `test/resource-model.test.ts` checks the two results against each other.
+ * and `test/infra/resource-model.test.ts` checks the two results against each other.
  *
  * One table holds every kind of item; the kind is the prefix of `pk` (`LOCK#…`, `TASK#…`), so no
  * user input can name an item of another kind, and IAM grants a function one kind at a time

@@ -7,7 +7,13 @@ import type { Settings } from '../settings.js';
 export type ApiKeySource = () => Promise<string>;
 
 /** Secrets Manager errors that a retry cannot fix: the setting or the permissions are wrong. */
-const CONFIG_ERRORS = new Set(['ResourceNotFoundException', 'AccessDeniedException', 'DecryptionFailure', 'InvalidParameterException', 'InvalidRequestException']);
+const CONFIG_ERRORS = new Set([
+  'ResourceNotFoundException',
+  'AccessDeniedException',
+  'DecryptionFailure',
+  'InvalidParameterException',
+  'InvalidRequestException',
+]);
 
 /** The key inside a secret: the whole SecretString, or one of these fields of a JSON secret. */
 const KEY_FIELDS = ['GEMINI_API_KEY', 'apiKey', 'api_key', 'key'];
@@ -22,7 +28,7 @@ export function apiKeyFromSecretString(secret: string): string {
     return text;
   }
   const fields = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
-  for (const name of KEY_FIELDS) if (typeof fields[name] === 'string') return (fields[name]).trim();
+  for (const name of KEY_FIELDS) if (typeof fields[name] === 'string') return fields[name].trim();
   const strings = Object.values(fields).filter((v): v is string => typeof v === 'string');
   return strings.length === 1 ? strings[0].trim() : '';
 }

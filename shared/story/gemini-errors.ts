@@ -63,7 +63,7 @@ export function parseRetryDelay(value: string | undefined): number | undefined {
 function parseBody(message: string): GoogleErrorBody {
   try {
     const parsed: unknown = JSON.parse(message);
-    return typeof parsed === 'object' && parsed !== null ? (parsed) : {};
+    return typeof parsed === 'object' && parsed !== null ? parsed : {};
   } catch {
     return {};
   }
@@ -100,7 +100,10 @@ export function classifyGeminiError(error: unknown, a: { model: string; timeoutS
       if (daily?.quotaId) return new GeminiQuotaExhaustedError({ quotaId: daily.quotaId, model: a.model, quotaValue: daily.quotaValue });
       const retryInfo = (body.details ?? []).find((d) => d['@type']?.endsWith('google.rpc.RetryInfo'));
       const delay = parseRetryDelay(retryInfo?.retryDelay) ?? DEFAULT_GEMINI_RETRY_AFTER_SECONDS;
-      const quotas = violations.map((v) => v.quotaId).filter(Boolean).join(', ');
+      const quotas = violations
+        .map((v) => v.quotaId)
+        .filter(Boolean)
+        .join(', ');
       return new ProviderThrottledError('gemini', delay, `Gemini is rate limiting${quotas ? ` (${quotas})` : ''}: retry in ${delay} s.`, { cause: error });
     }
     if (status === 408 || status >= 500) {

@@ -35,7 +35,13 @@ function splitLong(sentence: string): string[] {
     const chars = [...s];
     if (chars.length <= MAX_SENTENCE_CHARS) return [s];
     const pieces: string[] = [];
-    for (let i = 0; i < chars.length; i += MAX_SENTENCE_CHARS) pieces.push(chars.slice(i, i + MAX_SENTENCE_CHARS).join('').trim());
+    for (let i = 0; i < chars.length; i += MAX_SENTENCE_CHARS)
+      pieces.push(
+        chars
+          .slice(i, i + MAX_SENTENCE_CHARS)
+          .join('')
+          .trim(),
+      );
     return pieces;
   });
 }

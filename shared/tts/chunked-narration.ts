@@ -14,7 +14,17 @@ import { sleep as realSleep } from '../wait.js';
 import { planSpeechChunks, type SpeechChunk } from './speech-chunks.js';
 import type { MonoPcm } from './speech-audio.js';
 import type { AlignedSpeech } from './speech-alignment.js';
-import { sendSpeechRequestNow, TtsInputError, type Gender, type SpeechRequestInfo, type SpokenSentence, type SynthesisContext, type SynthesisResult, type VoiceSubstitution, type WordTiming } from './tts-provider.js';
+import {
+  sendSpeechRequestNow,
+  TtsInputError,
+  type Gender,
+  type SpeechRequestInfo,
+  type SpokenSentence,
+  type SynthesisContext,
+  type SynthesisResult,
+  type VoiceSubstitution,
+  type WordTiming,
+} from './tts-provider.js';
 import { DEFAULT_JOIN_FADE_MS, encodeWav, joinPcmClips } from './wav.js';
 
 /** What one request produced. */

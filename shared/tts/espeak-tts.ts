@@ -5,25 +5,8 @@
  */
 // @ts-expect-error -- the package ships no type declarations; the part we use is typed below (EspeakModuleFactory).
 import espeakModuleFactory from '@echogarden/espeak-ng-emscripten';
-import {
-  detectLanguage,
-  TtsInputError,
-  type Gender,
-  type SpokenSentence,
-  type SynthesisResult,
-  type TtsProvider,
-  type WordTiming,
-} from './tts-provider.js';
-import {
-  DEFAULT_JOIN_FADE_MS,
-  DEFAULT_SENTENCE_GAP_MS,
-  encodeWav,
-  findVoicedRange,
-  joinPcmClips,
-  msToSamples,
-  parseWav,
-  samplesToMs,
-} from './wav.js';
+import { detectLanguage, TtsInputError, type Gender, type SpokenSentence, type SynthesisResult, type TtsProvider, type WordTiming } from './tts-provider.js';
+import { DEFAULT_JOIN_FADE_MS, DEFAULT_SENTENCE_GAP_MS, encodeWav, findVoicedRange, joinPcmClips, msToSamples, parseWav, samplesToMs } from './wav.js';
 
 /** Languages this provider narrates. */
 export type EspeakLanguage = 'cmn' | 'en';
@@ -198,12 +181,7 @@ interface ClipWord {
  * compound such as 很好 reports only 很). So events whose text spans overlap or touch are merged,
  * and each word's text runs up to the next word's start: the words always add up to the sentence.
  */
-function wordsFromEvents(
-  text: string,
-  events: EspeakEvent[],
-  samples: Int16Array,
-  sampleRate: number,
-): ClipWord[] {
+function wordsFromEvents(text: string, events: EspeakEvent[], samples: Int16Array, sampleRate: number): ClipWord[] {
   const codePoints = Array.from(text);
   const groups: Array<{ from: number; to: number; audioMs: number }> = [];
   for (const event of events) {
@@ -244,9 +222,7 @@ function wordsFromEvents(
     const nextStartMs = next ? next.audioMs : Number.POSITIVE_INFINITY;
     const clauseEndMs = clauseEndsMs.find((endMs) => endMs > group.audioMs) ?? Number.POSITIVE_INFINITY;
     const boundaryMs = Math.min(nextStartMs, clauseEndMs);
-    const boundary = Number.isFinite(boundaryMs)
-      ? Math.min(samples.length, msToSamples(boundaryMs, sampleRate))
-      : samples.length;
+    const boundary = Number.isFinite(boundaryMs) ? Math.min(samples.length, msToSamples(boundaryMs, sampleRate)) : samples.length;
     const voiced = findVoicedRange(samples, sampleRate, { from: startSample, to: boundary, padMs: WORD_TAIL_PAD_MS });
     const endSample = Math.max(startSample, voiced ? voiced.end : boundary);
     if (wordText === '' && words.length > 0) {

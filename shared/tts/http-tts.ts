@@ -101,10 +101,19 @@ export class HttpTtsProvider implements TtsProvider {
         try {
           audio = await decodeSpeechAudio(answer.bytes, answer.contentType, { ffmpegPath: this.options.ffmpegPath });
         } catch (error: unknown) {
-          if (error instanceof SpeechAudioError) throw new TtsFailedError(`The TTS service's answer to request ${chunk.index + 1} is not usable audio: ${error.message}`, { cause: error });
+          if (error instanceof SpeechAudioError)
+            throw new TtsFailedError(`The TTS service's answer to request ${chunk.index + 1} is not usable audio: ${error.message}`, { cause: error });
           throw error;
         }
-        return { audio, pieces: alignPiecesToAudio(audio.samples, audio.sampleRate, chunk.pieces.map((p) => p.text)), voice: answer.voice };
+        return {
+          audio,
+          pieces: alignPiecesToAudio(
+            audio.samples,
+            audio.sampleRate,
+            chunk.pieces.map((p) => p.text),
+          ),
+          voice: answer.voice,
+        };
       },
     });
     const voice = narration.voices.join(',') || `http:${GENDER_NAMES[input.gender]}`;

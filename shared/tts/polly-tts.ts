@@ -69,7 +69,11 @@ export interface PollyTtsOptions {
  * The voice for a language and gender, and the substitution when Polly has no voice of that
  * gender (gender 0 is the female voice, the one every language has).
  */
-export function pollyVoiceFor(language: PollyLanguage, gender: Gender, overrides: PollyVoiceOverrides = {}): { voice: string; substitution?: VoiceSubstitution } {
+export function pollyVoiceFor(
+  language: PollyLanguage,
+  gender: Gender,
+  overrides: PollyVoiceOverrides = {},
+): { voice: string; substitution?: VoiceSubstitution } {
   const table = { ...POLLY_NEURAL_VOICES[language], ...stripEmpty(overrides[language]) };
   if (gender !== 1) return { voice: table.female };
   if (table.male) return { voice: table.male };

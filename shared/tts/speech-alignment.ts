@@ -205,7 +205,10 @@ function chooseBoundaries(span: { start: number; end: number }, weights: number[
     return sum + w;
   }, 0);
   // Speech rate: the span without the pauses that will separate the segments.
-  const longest = pauses.map((p) => p.end - p.start).sort((a, b) => b - a).slice(0, boundaries);
+  const longest = pauses
+    .map((p) => p.end - p.start)
+    .sort((a, b) => b - a)
+    .slice(0, boundaries);
   const speaking = Math.max(length * 0.5, length - longest.reduce((sum, d) => sum + d, 0));
   const framesPerWeight = speaking / total;
 
@@ -297,7 +300,10 @@ function placeWords(map: SoundMap, span: { start: number; end: number }, tokens:
     for (let p = used + 1; p < pauses.length; p++) {
       const centre = (pauses[p].start + pauses[p].end) / 2;
       if (pauses[p].start <= cursor) continue;
-      if (Math.abs(centre - expected) <= window && (pick < 0 || Math.abs(centre - expected) < Math.abs((pauses[pick].start + pauses[pick].end) / 2 - expected))) {
+      if (
+        Math.abs(centre - expected) <= window &&
+        (pick < 0 || Math.abs(centre - expected) < Math.abs((pauses[pick].start + pauses[pick].end) / 2 - expected))
+      ) {
         pick = p;
       }
     }
@@ -336,7 +342,10 @@ export function alignPiecesToAudio(samples: Int16Array, sampleRate: number, piec
     return tokenLists.map((tokens) => ({ start_ms: 0, end_ms: 0, words: tokens.map((t) => ({ text: t.text, start_ms: 0, end_ms: 0 })) }));
   }
   const pieceWeights = tokenLists.map((tokens) =>
-    Math.max(0.3, tokens.reduce((sum, t, i) => sum + t.weight + (t.clauseEnd && i < tokens.length - 1 ? CLAUSE_PAUSE_WEIGHT : 0), 0)),
+    Math.max(
+      0.3,
+      tokens.reduce((sum, t, i) => sum + t.weight + (t.clauseEnd && i < tokens.length - 1 ? CLAUSE_PAUSE_WEIGHT : 0), 0),
+    ),
   );
   const sentencePauses = pausesWithin(map, voiced.start, voiced.end, MIN_PAUSE_MS);
   const boundaries = chooseBoundaries(voiced, pieceWeights, sentencePauses, { logSigma: 0.3, pauseBonus: 1, virtualPenalty: 3 });

@@ -103,7 +103,11 @@ const MPEG_TYPES = new Set(['audio/mpeg', 'audio/mp3', 'audio/mpeg3', 'audio/x-m
  *
  * @throws {@link SpeechAudioError} for anything that is not WAV or MP3, or cannot be decoded.
  */
-export async function decodeSpeechAudio(bytes: Uint8Array, contentType: string | null | undefined, options: { ffmpegPath?: string; signal?: AbortSignal } = {}): Promise<MonoPcm> {
+export async function decodeSpeechAudio(
+  bytes: Uint8Array,
+  contentType: string | null | undefined,
+  options: { ffmpegPath?: string; signal?: AbortSignal } = {},
+): Promise<MonoPcm> {
   const type = baseMediaType(contentType);
   const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, 12));
   const looksWav = head.length >= 12 && head.toString('ascii', 0, 4) === 'RIFF' && head.toString('ascii', 8, 12) === 'WAVE';

@@ -52,7 +52,13 @@ function cutSentence(text: string, maxChars: number): string[] {
     if (characterCount(unit) > maxChars) {
       push();
       const chars = Array.from(unit);
-      for (let i = 0; i < chars.length; i += maxChars) out.push(chars.slice(i, i + maxChars).join('').trim());
+      for (let i = 0; i < chars.length; i += maxChars)
+        out.push(
+          chars
+            .slice(i, i + maxChars)
+            .join('')
+            .trim(),
+        );
       continue;
     }
     if (characterCount(current + unit) > maxChars) push();
@@ -69,9 +75,7 @@ function cutSentence(text: string, maxChars: number): string[] {
  */
 export function planSpeechChunks(sentences: string[], maxChars: number): SpeechChunk[] {
   if (!Number.isFinite(maxChars) || maxChars < 20) throw new RangeError(`maxChars must be at least 20, got ${maxChars}`);
-  const pieces: SpeechPiece[] = sentences.flatMap((sentence, index) =>
-    cutSentence(sentence.trim(), maxChars).map((text) => ({ sentence: index, text })),
-  );
+  const pieces: SpeechPiece[] = sentences.flatMap((sentence, index) => cutSentence(sentence.trim(), maxChars).map((text) => ({ sentence: index, text })));
   const chunks: SpeechChunk[] = [];
   let current: SpeechChunk | undefined;
   for (const piece of pieces) {

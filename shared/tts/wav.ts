@@ -214,11 +214,7 @@ export interface VoicedRangeOptions {
  *
  * @returns `undefined` when the range is silent.
  */
-export function findVoicedRange(
-  samples: Int16Array,
-  sampleRate: number,
-  options: VoicedRangeOptions = {},
-): { start: number; end: number } | undefined {
+export function findVoicedRange(samples: Int16Array, sampleRate: number, options: VoicedRangeOptions = {}): { start: number; end: number } | undefined {
   const threshold = options.threshold ?? 328;
   const from = Math.max(0, options.from ?? 0);
   const to = Math.min(samples.length, options.to ?? samples.length);

@@ -68,7 +68,7 @@ const SERVICE_OF_CLIENT: Record<string, string> = {
 type Input = Record<string, unknown>;
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
 /** A key attribute as the document client (plain) or the low-level client (`{S: …}`) spells it. */
-const keyValue = (v: unknown): string => (typeof v === 'string' ? v : v && typeof v === 'object' && 'S' in v ? String((v).S) : '');
+const keyValue = (v: unknown): string => (typeof v === 'string' ? v : v && typeof v === 'object' && 'S' in v ? String(v.S) : '');
 
 const tableArn = (table: string) => `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${table}`;
 const queueArnOf = (queueUrl: string) => `arn:aws:sqs:${REGION}:${ACCOUNT}:${queueUrl.slice(queueUrl.lastIndexOf('/') + 1)}`;
@@ -92,7 +92,11 @@ function isNotFound(error: unknown): boolean {
  * to this table instead of passing unchecked.
  */
 export function iamRequestsOf(service: string, operation: string, input: Input): IamRequest[] | undefined {
-  const req = (action: string, resource: string, conditions: Record<string, string[]> = {}): IamRequest => ({ action: `${service}:${action}`, resource, conditions });
+  const req = (action: string, resource: string, conditions: Record<string, string[]> = {}): IamRequest => ({
+    action: `${service}:${action}`,
+    resource,
+    conditions,
+  });
   switch (service) {
     case 'dynamodb': {
       const table = tableArn(str(input.TableName));
@@ -143,8 +147,12 @@ export function iamRequestsOf(service: string, operation: string, input: Input):
     }
     case 'sqs': {
       const queue = operation === 'GetQueueUrl' ? `arn:aws:sqs:${REGION}:${ACCOUNT}:${str(input.QueueName)}` : queueArnOf(str(input.QueueUrl));
-      const action = { SendMessageBatch: 'SendMessage', DeleteMessageBatch: 'DeleteMessage', ChangeMessageVisibilityBatch: 'ChangeMessageVisibility' }[operation] ?? operation;
-      return ['SendMessage', 'ReceiveMessage', 'DeleteMessage', 'ChangeMessageVisibility', 'GetQueueAttributes', 'GetQueueUrl'].includes(action) ? [req(action, queue)] : undefined;
+      const action =
+        { SendMessageBatch: 'SendMessage', DeleteMessageBatch: 'DeleteMessage', ChangeMessageVisibilityBatch: 'ChangeMessageVisibility' }[operation] ??
+        operation;
+      return ['SendMessage', 'ReceiveMessage', 'DeleteMessage', 'ChangeMessageVisibility', 'GetQueueAttributes', 'GetQueueUrl'].includes(action)
+        ? [req(action, queue)]
+        : undefined;
     }
     case 'states':
       switch (operation) {
@@ -224,7 +232,10 @@ export function recordCallsOf(client: ClientLike): void {
  */
 export function recordCallsOfRuntime(rt: { ddb: ClientLike; s3: ClientLike; sqs: ClientLike; sfn: ClientLike }): void {
   for (const client of [rt.ddb, rt.s3, rt.sqs, rt.sfn]) recordCallsOf(client);
-  const clientPrototype = Object.getPrototypeOf(Object.getPrototypeOf(rt.s3)) as { send: (this: ClientLike, ...args: unknown[]) => unknown; [PATCHED_KEY]?: true };
+  const clientPrototype = Object.getPrototypeOf(Object.getPrototypeOf(rt.s3)) as {
+    send: (this: ClientLike, ...args: unknown[]) => unknown;
+    [PATCHED_KEY]?: true;
+  };
   if (clientPrototype[PATCHED_KEY]) return;
   const send = clientPrototype.send;
   clientPrototype.send = function recordingSend(this: ClientLike, ...args: unknown[]) {

@@ -1,6 +1,6 @@
 /**
  * One export message through `processExportMessage`, in a process of its own so that its memory
- * is the worker's alone (test/export-video-memory.test.ts). S3 (s3rver) and the exporter are real
+ * is the worker's alone (test/e2e/export-video-memory.test.ts). S3 (s3rver) and the exporter are real
  * servers of the parent; DynamoDB, SQS and Step Functions are answered in memory for a RUNNING
  * task. Prints one JSON line: the outcome, the commands sent (S3's too), the peak growth of rss and of
  * ArrayBuffer memory over the baseline taken after a warm-up.

@@ -45,7 +45,10 @@ export async function startFakeGemini(responder: GeminiResponder) {
         at,
         model: match[1],
         apiKey: String(req.headers['x-goog-api-key'] ?? ''),
-        prompt: (body.contents ?? []).flatMap((c) => c.parts ?? []).map((p) => p.text ?? '').join(''),
+        prompt: (body.contents ?? [])
+          .flatMap((c) => c.parts ?? [])
+          .map((p) => p.text ?? '')
+          .join(''),
       };
       requests.push(request);
       const reply = respond(request, requests.length - 1);
@@ -109,7 +112,10 @@ export function gemini429(retryDelay: string, quotaId = 'GenerateRequestsPerMinu
               },
             ],
           },
-          { '@type': 'type.googleapis.com/google.rpc.Help', links: [{ description: 'Learn more about Gemini API quotas', url: 'https://ai.google.dev/gemini-api/docs/rate-limits' }] },
+          {
+            '@type': 'type.googleapis.com/google.rpc.Help',
+            links: [{ description: 'Learn more about Gemini API quotas', url: 'https://ai.google.dev/gemini-api/docs/rate-limits' }],
+          },
           { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay },
         ],
       },
@@ -124,5 +130,11 @@ export const geminiPerDay = (): GeminiReply => gemini429('38s', PER_DAY_QUOTA, '
 
 export const gemini500 = (): GeminiReply => ({
   status: 500,
-  body: { error: { code: 500, message: 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting', status: 'INTERNAL' } },
+  body: {
+    error: {
+      code: 500,
+      message: 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting',
+      status: 'INTERNAL',
+    },
+  },
 });

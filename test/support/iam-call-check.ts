@@ -106,7 +106,11 @@ export async function synthesizedPolicies(props: DeploymentProps): Promise<Synth
 }
 
 async function synthesize(props: DeploymentProps): Promise<SynthesizedPolicies> {
-  const [{ App }, { Template }, { PipelineStack }] = await Promise.all([import('aws-cdk-lib'), import('aws-cdk-lib/assertions'), import('../../infra/cdk/pipeline-stack.js')]);
+  const [{ App }, { Template }, { PipelineStack }] = await Promise.all([
+    import('aws-cdk-lib'),
+    import('aws-cdk-lib/assertions'),
+    import('../../infra/cdk/pipeline-stack.js'),
+  ]);
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false, treeMetadata: false });
   const stack = new PipelineStack(app, 'ReelPipeline', props);
   type Construct = ConstructorParameters<typeof PipelineStack>[0];
@@ -127,7 +131,13 @@ async function synthesize(props: DeploymentProps): Promise<SynthesizedPolicies> 
   };
 }
 
-const PSEUDO: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': REGION, 'AWS::AccountId': ACCOUNT, 'AWS::URLSuffix': 'amazonaws.com', 'AWS::StackName': 'ReelPipeline' };
+const PSEUDO: Record<string, string> = {
+  'AWS::Partition': 'aws',
+  'AWS::Region': REGION,
+  'AWS::AccountId': ACCOUNT,
+  'AWS::URLSuffix': 'amazonaws.com',
+  'AWS::StackName': 'ReelPipeline',
+};
 
 /**
  * A CloudFormation value as the string it becomes on deploy: `Ref`, `Fn::GetAtt`, `Fn::Join`,
@@ -201,7 +211,8 @@ function resolveStatement(template: CfnTemplate, s: PolicyStatementJson & { NotA
 /** Every statement of a role: inline policies and every AWS::IAM::Policy / ManagedPolicy attached to it. */
 function statementsOf(template: CfnTemplate, roleId: string): PolicyStatementJson[] {
   const out: PolicyStatementJson[] = [];
-  for (const p of (template.Resources[roleId]?.Properties?.Policies as Array<{ PolicyDocument: { Statement: PolicyStatementJson[] } }>) ?? []) out.push(...p.PolicyDocument.Statement);
+  for (const p of (template.Resources[roleId]?.Properties?.Policies as Array<{ PolicyDocument: { Statement: PolicyStatementJson[] } }>) ?? [])
+    out.push(...p.PolicyDocument.Statement);
   for (const r of Object.values(template.Resources)) {
     if (r.Type !== 'AWS::IAM::Policy' && r.Type !== 'AWS::IAM::ManagedPolicy') continue;
     const roles = ((r.Properties?.Roles as unknown[]) ?? []).map((x) => (x as { Ref?: string }).Ref);
@@ -234,7 +245,10 @@ export function toTemplateRequest(policies: SynthesizedPolicies, request: IamReq
     [new RegExp(`^${escape(queue(EXPORT_QUEUE))}$`), resolveRef(template, ids.exportQueue, 'Arn')],
     [new RegExp(`^${escape(queue(EXPORT_DLQ))}$`), resolveRef(template, ids.exportDlq, 'Arn')],
     [new RegExp(`^${escape(STATE_MACHINE_ARN)}$`), resolveRef(template, ids.stateMachine)],
-    [new RegExp(`^${escape(`arn:aws:states:${REGION}:${ACCOUNT}:execution:${smName}:`)}`), `arn:aws:states:${REGION}:${ACCOUNT}:execution:${resolveRef(template, ids.stateMachine, 'Name')}:`],
+    [
+      new RegExp(`^${escape(`arn:aws:states:${REGION}:${ACCOUNT}:execution:${smName}:`)}`),
+      `arn:aws:states:${REGION}:${ACCOUNT}:execution:${resolveRef(template, ids.stateMachine, 'Name')}:`,
+    ],
   ];
   let resource = request.resource;
   for (const [from, to] of renames) resource = resource.replace(from, to);
@@ -264,9 +278,13 @@ const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 /** What a denial is grouped by: object keys by folder, item keys by kind (`TASK#*`). */
 function shapeOf(request: IamRequest): { resource: string; conditions: string } {
   let resource = request.resource.replace(UUID, '<uuid>');
-  if (resource.startsWith('arn:aws:s3:::') && resource.slice('arn:aws:s3:::'.length).includes('/')) resource = `${resource.slice(0, resource.lastIndexOf('/') + 1)}*`;
+  if (resource.startsWith('arn:aws:s3:::') && resource.slice('arn:aws:s3:::'.length).includes('/'))
+    resource = `${resource.slice(0, resource.lastIndexOf('/') + 1)}*`;
   const conditions = Object.entries(request.conditions)
-    .map(([k, values]) => `${k}=${values.map((v) => (k === 'dynamodb:leadingkeys' && v.includes('#') ? `${v.slice(0, v.indexOf('#') + 1)}*` : v.replace(UUID, '<uuid>'))).join('|')}`)
+    .map(
+      ([k, values]) =>
+        `${k}=${values.map((v) => (k === 'dynamodb:leadingkeys' && v.includes('#') ? `${v.slice(0, v.indexOf('#') + 1)}*` : v.replace(UUID, '<uuid>'))).join('|')}`,
+    )
     .join(' ');
   return { resource, conditions };
 }
@@ -338,6 +356,6 @@ export function describeDenied(denied: DeniedCall[]): string {
   return [
     `${denied.length} kind(s) of AWS call made by the handlers are not allowed by the synthesized IAM policies (infra/cdk/constructs/):`,
     ...lines,
-    'Grant each in the room of its function — infra/cdk/constructs/stage-functions.ts, entry-functions.ts or export-worker.ts — (and its expected policy in test/cdk-pipeline-stack.test.ts), or teach test/support/aws-call-recorder.ts an unmodeled operation.',
+    'Grant each in the room of its function — infra/cdk/constructs/stage-functions.ts, entry-functions.ts or export-worker.ts — (and its expected policy in test/infra/cdk-pipeline-stack.test.ts), or teach test/support/aws-call-recorder.ts an unmodeled operation.',
   ].join('\n');
 }

@@ -23,7 +23,10 @@ export function wildcardMatch(pattern: string, value: string, caseInsensitive = 
   const cacheKey = `${caseInsensitive ? 'i' : 's'}${pattern}`;
   let re = patternCache.get(cacheKey);
   if (!re) {
-    const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    const body = pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.');
     re = new RegExp(`^${body}$`, caseInsensitive ? 'is' : 's');
     patternCache.set(cacheKey, re);
   }
@@ -75,9 +78,13 @@ function conditionsHold(condition: ResolvedStatement['Condition'], request: IamR
 
 /** Does this statement apply to the request (action, resource and every condition)? */
 export function statementMatches(s: ResolvedStatement, request: IamRequest): boolean {
-  const action = s.Action ? s.Action.some((a) => wildcardMatch(a, request.action, true)) : !(s.NotAction ?? []).some((a) => wildcardMatch(a, request.action, true));
+  const action = s.Action
+    ? s.Action.some((a) => wildcardMatch(a, request.action, true))
+    : !(s.NotAction ?? []).some((a) => wildcardMatch(a, request.action, true));
   if (!action) return false;
-  const resource = s.Resource ? s.Resource.some((r) => wildcardMatch(r, request.resource)) : !(s.NotResource ?? []).some((r) => wildcardMatch(r, request.resource));
+  const resource = s.Resource
+    ? s.Resource.some((r) => wildcardMatch(r, request.resource))
+    : !(s.NotResource ?? []).some((r) => wildcardMatch(r, request.resource));
   return resource && conditionsHold(s.Condition, request);
 }
 

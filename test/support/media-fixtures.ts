@@ -19,7 +19,25 @@ const RECIPES = {
   'red.png': ['-f', 'lavfi', '-i', 'color=c=red:s=64x36', '-frames:v', '1'],
   'green.jpg': ['-f', 'lavfi', '-i', 'color=c=green:s=36x64', '-frames:v', '1'],
   'blue.webp': ['-f', 'lavfi', '-i', 'color=c=blue:s=48x48', '-frames:v', '1', '-c:v', 'libwebp'],
-  'landscape.mp4': ['-f', 'lavfi', '-i', 'testsrc=s=160x90:r=25', '-f', 'lavfi', '-i', 'sine=f=440:r=44100', '-t', '1', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest'],
+  'landscape.mp4': [
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc=s=160x90:r=25',
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=f=440:r=44100',
+    '-t',
+    '1',
+    '-c:v',
+    'libx264',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:a',
+    'aac',
+    '-shortest',
+  ],
   'portrait.mov': ['-f', 'lavfi', '-i', 'testsrc=s=90x160:r=30', '-t', '1', '-c:v', 'libx264', '-pix_fmt', 'yuv420p'],
   'clip.webm': ['-f', 'lavfi', '-i', 'testsrc=s=64x64:r=25', '-t', '1', '-c:v', 'libvpx', '-b:v', '200k'],
   'audio-only.mp4': ['-f', 'lavfi', '-i', 'sine=f=440:r=44100', '-t', '1', '-c:a', 'aac', '-f', 'mp4'],
@@ -49,13 +67,22 @@ export function bombPng(width: number, height: number): Buffer {
   ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
   // A few kilobytes of zlib that would inflate to gigabytes: the first rows of zeros.
   const idat = deflateSync(Buffer.alloc(1 << 20));
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', idat),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 /** A baseline JPEG header (SOI, SOF0) claiming `width`x`height`, then EOI. */
 export function bombJpeg(width: number, height: number): Buffer {
   const sof = Buffer.from([0xff, 0xc0, 0x00, 0x11, 0x08, height >> 8, height & 0xff, width >> 8, width & 0xff, 0x03, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
-  return Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 1, 1, 0, 0, 1, 0, 1, 0, 0]), sof, Buffer.from([0xff, 0xd9])]);
+  return Buffer.concat([
+    Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 1, 1, 0, 0, 1, 0, 1, 0, 0]),
+    sof,
+    Buffer.from([0xff, 0xd9]),
+  ]);
 }
 
 let table: Uint32Array | undefined;

@@ -1,6 +1,6 @@
 /**
  * The API app alone, in a process of its own so that its memory is the upload's alone
- * (test/source-media-memory.test.ts). S3 is the parent's s3rver; DynamoDB, SQS and Step Functions
+ * (test/e2e/source-media-memory.test.ts). S3 is the parent's s3rver; DynamoDB, SQS and Step Functions
  * are never called by the media routes and answer nothing. Prints `{"port"}` once listening;
  * `GET /__memory` answers the peak growth of rss and of ArrayBuffer memory over the baseline taken
  * after a warm-up.
@@ -45,7 +45,9 @@ const server = serve({
   port: 0,
   hostname: '127.0.0.1',
   fetch: (req: Request) =>
-    new URL(req.url).pathname === '/__memory' ? Response.json({ rss_growth: peakRss - baseline.rss, array_buffers_growth: peakArrayBuffers - baseline.arrayBuffers }) : app.fetch(req),
+    new URL(req.url).pathname === '/__memory'
+      ? Response.json({ rss_growth: peakRss - baseline.rss, array_buffers_growth: peakArrayBuffers - baseline.arrayBuffers })
+      : app.fetch(req),
 });
 server.once('listening', () => {
   const address = server.address();

@@ -29,7 +29,12 @@ export async function runSqsEventSource(o: {
     let messages;
     try {
       const out = await o.sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: o.queueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['ApproximateReceiveCount', 'MessageGroupId'] }),
+        new ReceiveMessageCommand({
+          QueueUrl: o.queueUrl,
+          MaxNumberOfMessages: 1,
+          WaitTimeSeconds: 1,
+          MessageSystemAttributeNames: ['ApproximateReceiveCount', 'MessageGroupId'],
+        }),
         { abortSignal: o.signal },
       );
       messages = out.Messages ?? [];

@@ -53,8 +53,16 @@ export class PipelineApi extends StackRoom {
         'The account-level role API Gateway assumes to write execution logs (APIG6); AWS maintains this managed policy for exactly that role. Deploy with -c apiGatewayCloudWatchRole=false when the account already has one.',
       );
     }
-    acknowledge(this.api, 'AwsSolutions-APIG3', 'Every method requires IAM (SigV4) authorization, so unsigned traffic is refused by API Gateway before any integration runs; stage throttling caps signed callers. A WAF web ACL would add cost without a rule to enforce.');
-    acknowledge(this.api, 'AwsSolutions-COG4', 'The callers are AWS principals (operators, the creator tools) signing with SigV4: IAM authorization is the chosen authorizer, a Cognito user pool would add a second identity system.');
+    acknowledge(
+      this.api,
+      'AwsSolutions-APIG3',
+      'Every method requires IAM (SigV4) authorization, so unsigned traffic is refused by API Gateway before any integration runs; stage throttling caps signed callers. A WAF web ACL would add cost without a rule to enforce.',
+    );
+    acknowledge(
+      this.api,
+      'AwsSolutions-COG4',
+      'The callers are AWS principals (operators, the creator tools) signing with SigV4: IAM authorization is the chosen authorizer, a Cognito user pool would add a second identity system.',
+    );
 
     const integration = new apigw.LambdaIntegration(props.fn.fn, { allowTestInvoke: false });
     const fullValidator = this.api.addRequestValidator('RunRequestValidator', { validateRequestBody: true, validateRequestParameters: true });
@@ -115,18 +123,42 @@ export class PipelineApi extends StackRoom {
     const json = (code: string, message: string) => ({ 'application/json': `{"error":"${code}","message":${message}}` });
     const quoted = (sentence: string) => JSON.stringify(sentence);
     const responses: Array<[string, apigw.ResponseType, string, string]> = [
-      ['BadRequestBody', apigw.ResponseType.BAD_REQUEST_BODY, 'invalid_request', quoted('The request body does not match the run request: a JSON object with creator_id and video_id (1-64 of A-Z a-z 0-9 _ -), optional account_name, gender (0, 1, 2), export_video (boolean), source_text (at most 50,000 characters), and no other fields.')],
+      [
+        'BadRequestBody',
+        apigw.ResponseType.BAD_REQUEST_BODY,
+        'invalid_request',
+        quoted(
+          'The request body does not match the run request: a JSON object with creator_id and video_id (1-64 of A-Z a-z 0-9 _ -), optional account_name, gender (0, 1, 2), export_video (boolean), source_text (at most 50,000 characters), and no other fields.',
+        ),
+      ],
       ['BadRequestParameters', apigw.ResponseType.BAD_REQUEST_PARAMETERS, 'invalid_request', '$context.error.messageString'],
-      ['MissingAuthenticationToken', apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, 'missing_signature', quoted('The request is not signed, or no such route exists. Sign every request with AWS Signature Version 4 (service execute-api), and check the path.')],
+      [
+        'MissingAuthenticationToken',
+        apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+        'missing_signature',
+        quoted(
+          'The request is not signed, or no such route exists. Sign every request with AWS Signature Version 4 (service execute-api), and check the path.',
+        ),
+      ],
       ['InvalidSignature', apigw.ResponseType.INVALID_SIGNATURE, 'invalid_signature', '$context.error.messageString'],
       ['ExpiredToken', apigw.ResponseType.EXPIRED_TOKEN, 'expired_credentials', '$context.error.messageString'],
       ['AccessDenied', apigw.ResponseType.ACCESS_DENIED, 'access_denied', quoted('The signing identity is not allowed to call this API (execute-api:Invoke).')],
       ['Throttled', apigw.ResponseType.THROTTLED, 'throttled', quoted('Too many requests: slow down and retry.')],
       ['RequestTooLarge', apigw.ResponseType.REQUEST_TOO_LARGE, 'body_too_large', quoted(`The request body is larger than ${MAX_BODY_BYTES} bytes (1 MiB).`)],
       ['UnsupportedMediaType', apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE, 'unsupported_media_type', '$context.error.messageString'],
-      ['IntegrationTimeout', apigw.ResponseType.INTEGRATION_TIMEOUT, 'timeout', quoted('The request took longer than 29 seconds and was abandoned; retry it (submissions are safe to retry with an Idempotency-Key).')],
+      [
+        'IntegrationTimeout',
+        apigw.ResponseType.INTEGRATION_TIMEOUT,
+        'timeout',
+        quoted('The request took longer than 29 seconds and was abandoned; retry it (submissions are safe to retry with an Idempotency-Key).'),
+      ],
       ['Default4xx', apigw.ResponseType.DEFAULT_4XX, 'request_refused', '$context.error.messageString'],
-      ['Default5xx', apigw.ResponseType.DEFAULT_5XX, 'internal_error', quoted('The request could not be completed because of an internal error; it has been logged.')],
+      [
+        'Default5xx',
+        apigw.ResponseType.DEFAULT_5XX,
+        'internal_error',
+        quoted('The request could not be completed because of an internal error; it has been logged.'),
+      ],
     ];
     for (const [id, type, code, message] of responses) this.api.addGatewayResponse(id, { type, templates: json(code, message) });
   }

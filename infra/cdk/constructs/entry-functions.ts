@@ -90,7 +90,9 @@ export class EntryFunctions extends StackRoom {
     grants.allowObjects(api, ['s3:AbortMultipartUpload', 's3:DeleteObject'], [SOURCE_MEDIA_PATTERN, SOURCE_MUSIC_PATTERN]);
     grants.allowListing(api);
     api.role.addToPolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [stateMachine.stateMachineArn] }));
-    api.role.addToPolicy(new iam.PolicyStatement({ actions: ['states:StopExecution', 'states:RedriveExecution', 'states:DescribeExecution'], resources: [executionArns] }));
+    api.role.addToPolicy(
+      new iam.PolicyStatement({ actions: ['states:StopExecution', 'states:RedriveExecution', 'states:DescribeExecution'], resources: [executionArns] }),
+    );
 
     grants.allowItems(inbox, SUBMIT_ITEMS);
     grants.allowObjects(inbox, ['s3:GetObject', 's3:DeleteObject'], [PREFIX.inbox]);

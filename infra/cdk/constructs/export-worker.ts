@@ -100,7 +100,8 @@ export class ExportWorker extends StackRoom {
         logRetention: props.logRetention,
       });
       for (const statement of exportStatements()) worker.role.addToPolicy(statement);
-      if (this.exportAuthSecret) worker.role.addToPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.exportAuthSecret.secretArn] }));
+      if (this.exportAuthSecret)
+        worker.role.addToPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.exportAuthSecret.secretArn] }));
       // http: a message still waiting on the exporter when an invocation ends is re-sent as a
       // fresh copy, so an outage does not use up receives (shared/export/requeue-message.ts).
       if (!builtin) worker.role.addToPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [exportQueue.queueArn] }));
@@ -134,7 +135,7 @@ export class ExportWorker extends StackRoom {
         `BUCKET_NAME=${storage.artifactBucketName}`,
         `EXPORT_QUEUE_URL=${exportQueue.queueUrl}`,
       ].join(' '),
-      description: 'The export agent\'s settings (add EXPORT_VIDEO_URL and EXPORT_AUTH_TOKEN of the exporter beside it): npm run export-agent',
+      description: "The export agent's settings (add EXPORT_VIDEO_URL and EXPORT_AUTH_TOKEN of the exporter beside it): npm run export-agent",
     });
   }
 }

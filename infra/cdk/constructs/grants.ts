@@ -1,7 +1,7 @@
 /**
  * Least privilege in the pipeline's own terms: items of the one table by kind (the prefix of
  * `pk`, through `dynamodb:LeadingKeys`), objects of the one bucket by key prefix. Every grant
- * made with these is asserted statement by statement in test/cdk-pipeline-stack.test.ts.
+ * made with these is asserted statement by statement in test/infra/cdk-pipeline-stack.test.ts.
  */
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { ItemKind } from '../../../shared/resources/table.js';

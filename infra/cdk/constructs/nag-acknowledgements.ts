@@ -2,7 +2,7 @@
  * cdk-nag (AwsSolutions) findings the design accepts, one finding at a time, each with its
  * reason. Findings that follow from one resource's setting are acknowledged beside it (the
  * undelivered-events queue, the secrets, the state machine, the API, the agent policy); the
- * ones that follow from the function grants as a whole are here. `test/cdk-nag.test.ts`
+ * ones that follow from the function grants as a whole are here. `test/infra/cdk-nag.test.ts`
  * checks that every finding is acknowledged and nothing else is.
  */
 import { Stack, Validations } from 'aws-cdk-lib';

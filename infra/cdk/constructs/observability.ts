@@ -61,7 +61,8 @@ export class Observability extends StackRoom {
     };
     this.alarms = {
       exportDeadLetters: alarm('ExportDeadLettersAlarm', {
-        alarmDescription: 'An export message reached the dead-letter queue: the worker crashed or timed out on it maxReceiveCount times (its task is failed by the DLQ consumer).',
+        alarmDescription:
+          'An export message reached the dead-letter queue: the worker crashed or timed out on it maxReceiveCount times (its task is failed by the DLQ consumer).',
         metric: queueDepth(queues.exportDeadLetterQueue, 'export DLQ depth', 'dlq'),
         threshold: 0,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -102,7 +103,8 @@ export class Observability extends StackRoom {
         evaluationPeriods: 1,
       }),
       undeliveredEvents: alarm('UndeliveredEventsAlarm', {
-        alarmDescription: 'An execution-status event or an inbox upload event could not be handled: a task may stay RUNNING or an inbox document unprocessed. Read the queue.',
+        alarmDescription:
+          'An execution-status event or an inbox upload event could not be handled: a task may stay RUNNING or an inbox document unprocessed. Read the queue.',
         metric: queueDepth(queues.undeliveredEventsQueue, 'undelivered events', 'undelivered'),
         threshold: 0,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -171,7 +173,10 @@ export class Observability extends StackRoom {
       }),
       new cloudwatch.GraphWidget({
         title: 'Dead letters',
-        left: [queueDepth(queues.exportDeadLetterQueue, 'export DLQ depth', 'dlq'), queueDepth(queues.undeliveredEventsQueue, 'undelivered events', 'undelivered')],
+        left: [
+          queueDepth(queues.exportDeadLetterQueue, 'export DLQ depth', 'dlq'),
+          queueDepth(queues.undeliveredEventsQueue, 'undelivered events', 'undelivered'),
+        ],
         width: 8,
       }),
       new cloudwatch.GraphWidget({

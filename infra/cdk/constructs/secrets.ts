@@ -27,7 +27,7 @@ export function geminiApiKeySecret(scope: Construct, existingArn: string): secre
 export function exportAuthSecret(scope: Construct, existingArn: string): secretsmanager.ISecret {
   if (existingArn) return secretsmanager.Secret.fromSecretCompleteArn(scope, 'ExportAuthToken', existingArn);
   const secret = new secretsmanager.Secret(scope, 'ExportAuthToken', {
-    description: "Bearer token of the reel-pipeline export service: the export worker sends it, the exporter checks it (see README, Export service contract).",
+    description: 'Bearer token of the reel-pipeline export service: the export worker sends it, the exporter checks it (see README, Export service contract).',
     // Letters and digits only: it travels in an HTTP header and in shell settings files.
     generateSecretString: { passwordLength: 48, excludePunctuation: true, includeSpace: false },
     removalPolicy: RemovalPolicy.DESTROY,

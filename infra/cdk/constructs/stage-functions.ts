@@ -1,7 +1,7 @@
 /**
  * The functions the state machine runs — Start, Story, Tts, Draft, Finalize — the fail handler
  * (the target of the execution-ended rule) and the consumer of the export dead-letter queue, each with exactly the grants it
- * uses (asserted statement by statement in test/cdk-pipeline-stack.test.ts).
+ * uses (asserted statement by statement in test/infra/cdk-pipeline-stack.test.ts).
  */
 import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -139,11 +139,14 @@ export class StageFunctions extends StackRoom {
     // Least privilege, function by function: items by kind, objects by key prefix.
     grants.allowItems(this.start, { TASK: ['GetItem'], LOCK: ['UpdateItem'] });
 
-    const rateLimited = { TASK: ['GetItem', 'UpdateItem'], RATE: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] } satisfies Partial<Record<ItemKind, ItemAction[]>>;
+    const rateLimited = { TASK: ['GetItem', 'UpdateItem'], RATE: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] } satisfies Partial<
+      Record<ItemKind, ItemAction[]>
+    >;
     grants.allowItems(this.story, rateLimited);
     grants.allowObjects(this.story, ['s3:GetObject', 's3:PutObject'], [PREFIX.tasks]);
     grants.allowListing(this.story);
-    if (this.geminiSecret) this.story.role.addToPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.geminiSecret.secretArn] }));
+    if (this.geminiSecret)
+      this.story.role.addToPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.geminiSecret.secretArn] }));
 
     grants.allowItems(this.tts, rateLimited);
     grants.allowObjects(this.tts, ['s3:GetObject', 's3:PutObject'], [PREFIX.tasks]);

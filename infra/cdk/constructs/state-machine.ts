@@ -72,7 +72,7 @@ export class PipelineStateMachine extends StackRoom {
     acknowledge(
       this.stateMachine,
       'AwsSolutions-IAM5[Resource::*]',
-      'Two statements CDK adds for settings nag requires, on actions that have no resource-level permissions: X-Ray (xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) for SF2, and CloudWatch Logs vended-log delivery (logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) for SF1. Asserted statement by statement in test/cdk-pipeline-stack.test.ts.',
+      'Two statements CDK adds for settings nag requires, on actions that have no resource-level permissions: X-Ray (xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) for SF2, and CloudWatch Logs vended-log delivery (logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) for SF1. Asserted statement by statement in test/infra/cdk-pipeline-stack.test.ts.',
     );
 
     this.executionArns = stack.formatArn({

@@ -102,5 +102,11 @@ export class PipelineStorage extends StackRoom {
 
 /** Stack names allow capitals and are long; bucket names do not. */
 function bucketSlug(stackName: string): string {
-  return stackName.toLowerCase().replace(/[^a-z0-9-]+/g, '-').slice(0, 20).replace(/^-+|-+$/g, '') || 'reel-pipeline';
+  return (
+    stackName
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '-')
+      .slice(0, 20)
+      .replace(/^-+|-+$/g, '') || 'reel-pipeline'
+  );
 }

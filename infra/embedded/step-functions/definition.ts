@@ -36,9 +36,7 @@ const TOKEN_HASH_CALL = /States\.Hash\(\s*\$\$\.Task\.Token\s*,\s*'(MD5|SHA-1|SH
 
 /** How one Task state runs. */
 export type TaskPlan =
-  | { kind: 'lambda'; functionArn: string; handler: LambdaLike; timeoutMs: number }
-  | { kind: 'sqs'; timeoutMs: number; heartbeatMs?: number };
-
+  { kind: 'lambda'; functionArn: string; handler: LambdaLike; timeoutMs: number } | { kind: 'sqs'; timeoutMs: number; heartbeatMs?: number };
 
 /**
  * asl-validator's verdict per definition text. It compiles its JSON schemas on every call
@@ -124,9 +122,7 @@ function planTask(name: string, state: Record<string, unknown>, lambdas: Record<
       timeoutMs: timeoutSeconds === undefined ? LAMBDA_MAX_TIMEOUT_MS : timeoutSeconds * 1000,
     };
   }
-  throw new Error(
-    `State "${name}": Resource ${String(resource)} is neither a function in "lambdas" nor ${SQS_WAIT_FOR_TASK_TOKEN}`,
-  );
+  throw new Error(`State "${name}": Resource ${String(resource)} is neither a function in "lambdas" nor ${SQS_WAIT_FOR_TASK_TOKEN}`);
 }
 
 /**

@@ -87,7 +87,6 @@ export function summarize(record: ExecutionRecord): ExecutionSummary {
   return summary;
 }
 
-
 export function isTopLevelState(definition: Record<string, unknown>, name: string): boolean {
   const states = definition.States;
   return typeof states === 'object' && states !== null && Object.hasOwn(states, name);

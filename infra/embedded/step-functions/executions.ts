@@ -257,9 +257,7 @@ export class Executions {
     }
     const maxResults = typeof body.maxResults === 'number' && body.maxResults > 0 ? Math.min(body.maxResults, 1000) : 100;
     const offset = decodeNextToken(optionalString(body, 'nextToken'));
-    const matching = [...this.records.values()]
-      .filter((record) => statusFilter === undefined || record.status === statusFilter)
-      .reverse();
+    const matching = [...this.records.values()].filter((record) => statusFilter === undefined || record.status === statusFilter).reverse();
     const page = matching.slice(offset, offset + maxResults);
     const next = offset + page.length < matching.length ? encodeNextToken(offset + page.length) : undefined;
     return {

@@ -55,11 +55,9 @@ function lambdaFunctionName(resource: string): string {
 function toTaskResult(result: unknown): JSONValue {
   const text = JSON.stringify(result) ?? 'null';
   if (Buffer.byteLength(text, 'utf8') > MAX_PAYLOAD_BYTES) {
-    throw new TaskFailure(
-      'States.DataLimitExceeded',
-      'The state/task returned a result with a size exceeding the maximum number of bytes service limit.',
-      { terminal: true },
-    );
+    throw new TaskFailure('States.DataLimitExceeded', 'The state/task returned a result with a size exceeding the maximum number of bytes service limit.', {
+      terminal: true,
+    });
   }
   return parseJson(text);
 }

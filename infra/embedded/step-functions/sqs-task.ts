@@ -4,12 +4,7 @@
  * SendTaskFailure answers the token (or the state times out). SQS errors surface as
  * `SQS.<Exception>`, the way the Step Functions integration names them.
  */
-import {
-  SendMessageCommand,
-  type MessageAttributeValue,
-  type SendMessageCommandInput,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import { SendMessageCommand, type MessageAttributeValue, type SendMessageCommandInput, type SQSClient } from '@aws-sdk/client-sqs';
 import type { TaskPlan } from './definition.js';
 import type { ExecutionRecord } from './execution-record.js';
 import { cloneJson, isRecord, type JSONValue } from './json.js';
