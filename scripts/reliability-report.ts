@@ -20,6 +20,7 @@ const FILES = [
   'test/e2e/cancel-and-idempotency.test.ts',
   'test/e2e/hostile-input.test.ts',
   'test/e2e/retry-task.test.ts',
+  'test/e2e/source-media-hostile.test.ts',
 ].filter((f) => existsSync(f));
 
 const report = join(mkdtempSync(join(tmpdir(), 'reel-reliability-')), 'rows.jsonl');
