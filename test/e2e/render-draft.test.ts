@@ -10,6 +10,7 @@ import { probeVideo } from '../../shared/render/probe-video.js';
 import { renderDraft } from '../../shared/render/render-draft.js';
 import { wrapSubtitleLine } from '../../shared/render/subtitle-layout.js';
 import { encodeWav } from '../../shared/tts/wav.js';
+import { framePixels, meanColour } from '../support/video-frames.js';
 
 const FFMPEG = (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string }).path;
 const TOP: [number, number, number] = [0x1e, 0x3a, 0x8a];
@@ -49,40 +50,6 @@ function backgroundDraft(seconds: number): Draft {
     materials: [{ id: 'background', type: 'generated_background', colors: ['#1e3a8a', '#0f172a'] }],
     track: { type: 'video', name: 'visual', segments: [{ id: 'bg-1', material_id: 'background', target: { start_us: 0, duration_us } }] },
   });
-}
-
-/** Raw RGB24 pixels of a `w`x`h` crop of the frame at `seconds`. */
-function crop(file: string, seconds: number, area: { x: number; y: number; w: number; h: number }): Buffer {
-  const out = spawnSync(
-    FFMPEG,
-    [
-      '-v',
-      'error',
-      '-ss',
-      String(seconds),
-      '-i',
-      file,
-      '-frames:v',
-      '1',
-      '-vf',
-      `crop=${area.w}:${area.h}:${area.x}:${area.y}`,
-      '-f',
-      'rawvideo',
-      '-pix_fmt',
-      'rgb24',
-      '-',
-    ],
-    { maxBuffer: 64 * 1024 * 1024 },
-  );
-  if (out.status !== 0) throw new Error(out.stderr.toString());
-  return out.stdout;
-}
-
-function meanColor(pixels: Buffer): [number, number, number] {
-  const sum = [0, 0, 0];
-  for (let i = 0; i < pixels.length; i += 3) for (let c = 0; c < 3; c++) sum[c] += pixels[i + c];
-  const n = pixels.length / 3;
-  return [sum[0] / n, sum[1] / n, sum[2] / n];
 }
 
 /** Pixels that are near white (subtitle text fill). */
@@ -134,13 +101,13 @@ describe('renderDraft', () => {
     expect(result.render_ms).toBeGreaterThan(0);
     // the mono narration (sine at 0.3 = -10.5 dBFS) plays at its own level on both channels
     expect(Math.abs(maxVolumeDb(output) - 20 * Math.log10(0.3))).toBeLessThanOrEqual(1);
-    expectColorNear(meanColor(crop(output, 1, { x: 500, y: 0, w: 80, h: 8 })), TOP);
-    expectColorNear(meanColor(crop(output, 1, { x: 500, y: 1912, w: 80, h: 8 })), BOTTOM);
+    expectColorNear(meanColour(framePixels(output, 1, { x: 500, y: 0, w: 80, h: 8 })), TOP);
+    expectColorNear(meanColour(framePixels(output, 1, { x: 500, y: 1912, w: 80, h: 8 })), BOTTOM);
     // The subtitle band sits above the bottom 18 %: white text in the English and the Chinese cue, none at the top.
     const band = { x: 0, y: 1300, w: 1080, h: 300 };
-    expect(whitePixels(crop(output, 0.5, band))).toBeGreaterThan(500);
-    expect(whitePixels(crop(output, 2.0, band))).toBeGreaterThan(500);
-    expect(whitePixels(crop(output, 2.0, { x: 0, y: 0, w: 1080, h: 600 }))).toBe(0);
+    expect(whitePixels(framePixels(output, 0.5, band))).toBeGreaterThan(500);
+    expect(whitePixels(framePixels(output, 2.0, band))).toBeGreaterThan(500);
+    expect(whitePixels(framePixels(output, 2.0, { x: 0, y: 0, w: 1080, h: 600 }))).toBe(0);
   }, 30_000);
 
   it('shows image segments in sequence, each cropped to fill the frame', async () => {
@@ -187,8 +154,8 @@ describe('renderDraft', () => {
       { x: 0, y: 0 },
       { x: 1064, y: 1904 },
     ]) {
-      expectColorNear(meanColor(crop(output, 0.5, { ...corner, w: 16, h: 16 })), [255, 0, 0], 20);
-      expectColorNear(meanColor(crop(output, 1.5, { ...corner, w: 16, h: 16 })), [0, 128, 0], 20);
+      expectColorNear(meanColour(framePixels(output, 0.5, { ...corner, w: 16, h: 16 })), [255, 0, 0], 20);
+      expectColorNear(meanColour(framePixels(output, 1.5, { ...corner, w: 16, h: 16 })), [0, 128, 0], 20);
     }
   }, 30_000);
 

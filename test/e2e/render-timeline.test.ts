@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Draft, DraftMaterial, DraftTrack, MediaSegment, SubtitlePosition, SubtitleStylePreset, TextSegment } from '../../shared/draft/draft.js';
 import { duckingKeyframes } from '../../shared/render/music-ducking.js';
 import { renderDraft } from '../../shared/render/render-draft.js';
+import { framePixels, meanColour, type FrameArea } from '../support/video-frames.js';
 
 /**
  * The timeline the renderer draws: clips and stills at their times, motion, cross-fades, fit,
@@ -68,31 +69,9 @@ function narration(name: string, seconds: number, speech: Array<[number, number]
 }
 
 /** Mean RGB of a crop of the frame at `seconds`. */
-function colourAt(video: string, seconds: number, area: { x: number; y: number; w: number; h: number }): RGB {
-  const px = pixels(video, seconds, area);
-  const sum = [0, 0, 0];
-  for (let i = 0; i < px.length; i += 3) for (let c = 0; c < 3; c++) sum[c] += px[i + c];
-  const n = px.length / 3;
-  return [sum[0] / n, sum[1] / n, sum[2] / n];
-}
+const colourAt = (video: string, seconds: number, area: FrameArea): RGB => meanColour(framePixels(video, seconds, area));
 
-function pixels(video: string, seconds: number, area: { x: number; y: number; w: number; h: number } = { x: 0, y: 0, w: W, h: H }): Buffer {
-  return ffmpeg([
-    '-ss',
-    seconds.toFixed(3),
-    '-i',
-    video,
-    '-frames:v',
-    '1',
-    '-vf',
-    `crop=${area.w}:${area.h}:${area.x}:${area.y}`,
-    '-f',
-    'rawvideo',
-    '-pix_fmt',
-    'rgb24',
-    '-',
-  ]);
-}
+const pixels = (video: string, seconds: number, area: FrameArea = { x: 0, y: 0, w: W, h: H }): Buffer => framePixels(video, seconds, area);
 
 const near = (a: RGB, b: RGB, tolerance = 30) => a.every((v, i) => Math.abs(v - b[i]) <= tolerance);
 const count = (px: Buffer, test: (r: number, g: number, b: number) => boolean) => {
