@@ -1,6 +1,6 @@
 /**
  * `npm run bench` — how close the pipeline comes to keeping the single-threaded exporter
- * saturated, beside the design it replaces (issue 6). Embedded stack, real stages.
+ * saturated, beside the design it replaces. Embedded stack, real stages.
  *
  *   npm run bench [-- --tasks 20 --narration-seconds 20 --burst 200 --rate 50 --seconds 20
  *                     --overhead-tasks 20 --naive-tasks 10 --parts export,naive,storm,overhead

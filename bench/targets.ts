@@ -1,5 +1,5 @@
 /**
- * The speed targets we hold ourselves to (issue 6). They live here, not in the tests: a test must
+ * The speed targets we hold ourselves to. They live here, not in the tests: a test must
  * not depend on how busy the machine is; a benchmark reports against its targets and says MET or
  * MISSED, with the load average beside it.
  */

@@ -1,5 +1,5 @@
 /**
- * Part `render` — the renderer alone on a publishable timeline (issue 11): narration over three
+ * Part `render` — the renderer alone on a publishable timeline: narration over three
  * clips (landscape, portrait, a phone clip tagged rotate=90) and three stills with Ken Burns
  * motion and cross-fades, looped music ducked under speech, word-highlight captions, at
  * 1080x1920 25 fps. Measured per narration length (60 s and 180 s by default; the footage grows

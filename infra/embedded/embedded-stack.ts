@@ -317,7 +317,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       lambdas,
       sqs: rt.sqs,
       runAsService: (send) => as('stateMachine', send),
-      // Executions live on disk: after a restart they continue where they were (issue 12).
+      // Executions live on disk: after a restart they continue where they were.
       persistDir: join(dataDir, 'step-functions'),
       port: sfnPort,
       host,

@@ -114,7 +114,7 @@ function storyLoopOf(definition: Record<string, unknown>) {
     waitSecondsPath: states.StoryRateLimitWait.SecondsPath,
     waitNext: states.StoryRateLimitWait.Next,
     retryNext: states.StoryRateLimitRetry.Default,
-    /** the sentence the last attempt fails with (issue 12: a Task, so a redrive re-runs it) */
+    /** the sentence the last attempt fails with (a Task, so a redrive re-runs it) */
     giveUp: states.StoryLastAttempt.Parameters?.rate_limit_give_up as string,
     lastAttemptResource: states.StoryLastAttempt.Resource,
   };

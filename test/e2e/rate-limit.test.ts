@@ -327,7 +327,7 @@ describe('the state machine rate-limit loop', () => {
     expect(output).toMatchObject({ story_rate_limit: { waits: 2 }, tts_rate_limit: { waits: 1 }, story: { story_key: 'tasks/t1/story.txt' } });
   });
 
-  // Issue 12 changed this: the bound no longer goes through a Catch to RecordFailure; the execution
+  // The bound no longer goes through a Catch to RecordFailure; the execution
   // fails at the stage's last attempt (a Task, so a redrive asks the provider again), and the
   // execution-ended path records it (test/e2e/pipeline-embedded.test.ts, test/e2e/story-rate-limit-e2e.test.ts).
   it('fails the execution at the stage with a named error when the bound is hit', async () => {

@@ -102,7 +102,7 @@ function ttsLoopOf() {
     ttsResultPath: states.Tts.ResultPath,
     waitSecondsPath: states.TtsRateLimitWait.SecondsPath,
     waitNext: states.TtsRateLimitWait.Next,
-    // after a wait: Tts again, or its last attempt once the bound is reached (issue 12: a Task, so a redrive re-runs it)
+    // after a wait: Tts again, or its last attempt once the bound is reached (a Task, so a redrive re-runs it)
     retryNext: states.TtsRateLimitRetry.Default,
     maxWaits: states.TtsRateLimitRetry.Choices?.find((c) => c.Next === 'TtsLastAttempt')?.NumericGreaterThanEquals as number,
   };

@@ -351,7 +351,7 @@ describe('the functions', () => {
     tts: 'Tts',
     draft: 'Draft',
     finalize: 'Finalize',
-    // fail is no state's function since issue 12: the execution-ended rule invokes it
+    // fail is no state's function: the execution-ended rule invokes it
   };
 
   it('run nodejs22.x on arm64 (x86_64 only for the ffmpeg worker and the API, which probes media with the x86_64 ffprobe), traced, each with its own log group and retention', () => {
@@ -576,7 +576,7 @@ describe('least privilege', () => {
     }
   });
 
-  // Issue 12 changed this: the definition no longer invokes the fail function (no RecordFailure
+  // The definition no longer invokes the fail function (no RecordFailure
   // state); EventBridge invokes it, so the state machine's role may not.
   it('lets the state machine invoke only its five functions (unqualified) and send only to the export queue', () => {
     const role = stack.stateMachine.role.node.defaultChild as CfnElement;

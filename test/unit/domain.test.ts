@@ -88,7 +88,7 @@ describe('state machine definition', () => {
   const values = Object.fromEntries(DEFINITION_PLACEHOLDERS.map((p) => [p, `value-of-${p}`])) as Record<(typeof DEFINITION_PLACEHOLDERS)[number], string>;
   const def = substituteDefinition(pipelineDefinition(), values) as { States: Record<string, Record<string, unknown>>; TimeoutSeconds: number };
 
-  // Issue 12 changed this: no stage has a Catch, so a failed execution stays failed at the stage
+  // No stage has a Catch, so a failed execution stays failed at the stage
   // and RedriveExecution (which re-runs the last unsuccessful state) re-runs that stage.
   it('gives every Task its own timeout, and no stage a Catch (a redrive re-runs the failed stage)', () => {
     for (const [name, state] of Object.entries(def.States)) {
