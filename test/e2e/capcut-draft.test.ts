@@ -18,6 +18,7 @@ import { pictureFileName, snapshotSourcePictures } from '../../shared/draft/sour
 import type { Cue } from '../../shared/draft/subtitles.js';
 import { renderDraft } from '../../shared/render/render-draft.js';
 import { encodeWav } from '../../shared/tts/wav.js';
+import { s3rverEnv } from '../support/s3rver-env.js';
 
 const TASK = '019a0000-0000-7000-8000-00000000c0de';
 const FOLDER = capcutFolderName({ creatorId: 'creator_1', videoId: 'video-7', taskId: TASK });
@@ -266,12 +267,7 @@ describe('picture file names in the draft', () => {
     s3rver = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: dir });
     const { port } = await s3rver.run();
     rt = createRuntime({
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
-      AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${port}`,
-      S3_FORCE_PATH_STYLE: 'true',
-      BUCKET_NAME: 'draft-names',
+      ...s3rverEnv(`http://127.0.0.1:${port}`, 'draft-names'),
     });
     await rt.s3.send(new CreateBucketCommand({ Bucket: 'draft-names' }));
   });

@@ -12,6 +12,7 @@ import { ObjectLengthMismatchError, UPLOAD_PART_BYTES, putObjectStream } from '.
 import { createRuntime } from '../../shared/runtime.js';
 import { ARTIFACT, attemptArtifactKey } from '../../shared/keys.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { s3rverClient, s3rverEnv } from '../support/s3rver-env.js';
 
 /**
  * The export worker streams the rendered video from the exporter into S3: its memory does not
@@ -48,7 +49,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'export-memory-'));
   s3rver = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: dir });
   s3Endpoint = `http://127.0.0.1:${(await s3rver.run()).port}`;
-  s3 = new S3Client({ region: 'us-east-1', endpoint: s3Endpoint, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  s3 = s3rverClient(s3Endpoint);
   await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
 
   exporter = createServer((req, res) => {
@@ -152,12 +153,7 @@ describe('storing the rendered video', () => {
 
   it('stores nothing when a stream ends short of or runs past its announced length', async () => {
     const rt = createRuntime({
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
-      AWS_ENDPOINT_URL_S3: s3Endpoint,
-      S3_FORCE_PATH_STYLE: 'true',
-      BUCKET_NAME: BUCKET,
+      ...s3rverEnv(s3Endpoint, BUCKET),
     });
     const put = (key: string, total: number, contentLength: number) =>
       putObjectStream(rt, { key, body: Readable.from(videoChunks(total)), contentType: 'video/mp4', contentLength });

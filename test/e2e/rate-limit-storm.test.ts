@@ -27,6 +27,7 @@ import { gemini429, geminiText, startFakeGemini } from '../support/fake-gemini.j
 import { recordReliability } from '../support/reliability.js';
 import { VirtualClock } from '../support/virtual-clock.js';
 import { busiestWindow } from '../support/request-windows.js';
+import { s3rverClient } from '../support/s3rver-env.js';
 
 /**
  * Case 4 of the fault suite: a 429 storm. Gemini (a local fake) refuses every request for the
@@ -66,12 +67,7 @@ beforeAll(async () => {
       if (r.eventName.startsWith('ObjectCreated')) writes.set(r.s3.object.key, (writes.get(r.s3.object.key) ?? 0) + 1);
     }
   });
-  s3 = new S3Client({
-    region: 'us-east-1',
-    endpoint: `http://127.0.0.1:${port}`,
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-  });
+  s3 = s3rverClient(`http://127.0.0.1:${port}`);
   await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
   gemini = await startFakeGemini(() => ({ status: 500 }));
 });

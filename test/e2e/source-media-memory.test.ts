@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { CreateBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { s3rverClient } from '../support/s3rver-env.js';
 
 /**
  * An upload is streamed — to a temporary file, checked there, then on to S3 in parts — never held
@@ -26,7 +27,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'media-memory-'));
   s3rver = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: dir });
   s3Endpoint = `http://127.0.0.1:${(await s3rver.run()).port}`;
-  s3 = new S3Client({ region: 'us-east-1', endpoint: s3Endpoint, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  s3 = s3rverClient(s3Endpoint);
   await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
   child = spawn(
     process.execPath,

@@ -19,6 +19,7 @@ import { startTestTable } from '../support/dynamo-table.js';
 import { startFakeHttpTts, startFakePolly, type FakeHttpTts, type FakePolly } from '../support/fake-tts-services.js';
 import { VirtualClock } from '../support/virtual-clock.js';
 import { busiestWindow } from '../support/request-windows.js';
+import { s3rverClient } from '../support/s3rver-env.js';
 
 /**
  * The TTS stage under the shared limiter on a virtual clock: the real handler and providers, the
@@ -47,12 +48,7 @@ beforeAll(async () => {
   s3Dir = mkdtempSync(join(tmpdir(), 'reel-tts-limits-s3-'));
   s3rver = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: s3Dir });
   const { port } = await s3rver.run();
-  s3 = new S3Client({
-    region: 'us-east-1',
-    endpoint: `http://127.0.0.1:${port}`,
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-  });
+  s3 = s3rverClient(`http://127.0.0.1:${port}`);
   await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
   http = await startFakeHttpTts({ now: () => clock.now(), hold: (request) => onHttpRequest(request.text) });
   polly = await startFakePolly();

@@ -12,6 +12,7 @@ import { processExportMessage } from '../../shared/export/export-worker.js';
 import { HttpExporter } from '../../shared/export/http-exporter.js';
 import { setStdoutLogging } from '../../shared/logger.js';
 import { createRuntime, type Runtime } from '../../shared/runtime.js';
+import { s3rverEnv } from './s3rver-env.js';
 
 const args = JSON.parse(process.argv[2] ?? '{}') as { s3Endpoint: string; bucket: string; exporterUrl: string; taskId: string; draftKey: string };
 setStdoutLogging(false);
@@ -26,12 +27,7 @@ const answered = <T>(answer: (command: string) => unknown) =>
   }) as unknown as T;
 
 const real = createRuntime({
-  AWS_REGION: 'us-east-1',
-  AWS_ACCESS_KEY_ID: 'S3RVER',
-  AWS_SECRET_ACCESS_KEY: 'S3RVER',
-  AWS_ENDPOINT_URL_S3: args.s3Endpoint,
-  S3_FORCE_PATH_STYLE: 'true',
-  BUCKET_NAME: args.bucket,
+  ...s3rverEnv(args.s3Endpoint, args.bucket),
   TABLE_NAME: 'table',
 });
 // S3 calls go to s3rver, recorded on the way.

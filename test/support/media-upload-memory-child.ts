@@ -12,16 +12,12 @@ import { createApiApp } from '../../lambdas/api/app.js';
 import { objectExists } from '../../shared/artifacts.js';
 import { setStdoutLogging } from '../../shared/logger.js';
 import { createRuntime, type Runtime } from '../../shared/runtime.js';
+import { s3rverEnv } from './s3rver-env.js';
 
 const args = JSON.parse(process.argv[2] ?? '{}') as { s3Endpoint: string; bucket: string; musicMaxBytes: number };
 setStdoutLogging(false);
 const real = createRuntime({
-  AWS_REGION: 'us-east-1',
-  AWS_ACCESS_KEY_ID: 'S3RVER',
-  AWS_SECRET_ACCESS_KEY: 'S3RVER',
-  AWS_ENDPOINT_URL_S3: args.s3Endpoint,
-  S3_FORCE_PATH_STYLE: 'true',
-  BUCKET_NAME: args.bucket,
+  ...s3rverEnv(args.s3Endpoint, args.bucket),
   TABLE_NAME: 'table',
   MUSIC_MAX_BYTES: String(args.musicMaxBytes),
 });
