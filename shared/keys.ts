@@ -29,6 +29,8 @@ export const ARTIFACT = {
   narrationTimings: 'narration.timings.json',
   subtitles: 'subtitles.srt',
   draft: 'draft.json',
+  /** the Story stage's plan of which clip range each sentence shows (only when it watched the footage) */
+  visualPlan: 'visual-plan.json',
   finalVideo: 'final_video.mp4',
   manifest: 'manifest.json',
   log: 'log.jsonl',
