@@ -262,12 +262,13 @@ const shape = {
   // Story (Gemini)
   geminiApiKey: text({
     env: 'GEMINI_API_KEY',
-    readBy: ['story'],
-    description: 'Gemini API key; with it (or the secret below) the story stage rewrites the source with Gemini, else the source is the narration',
+    readBy: ['story', 'api', 'inbox'],
+    description:
+      'Gemini API key; with it (or the secret below) the story stage rewrites the source with Gemini, or watches the clips under `media/` and writes a narration that matches them (then a submission needs no source text), else the source is the narration',
   }),
   geminiApiKeySecretArn: text({
     env: 'GEMINI_API_KEY_SECRET_ARN',
-    readBy: ['story'],
+    readBy: ['story', 'api', 'inbox'],
     description:
       'Secrets Manager secret holding the key (plain, or JSON with `GEMINI_API_KEY`), read once per cold start in its own region (needs `secretsmanager:GetSecretValue` on it); used when `GEMINI_API_KEY` is empty',
   }),
@@ -283,6 +284,23 @@ const shape = {
   geminiTimeoutSeconds: count(
     { env: 'GEMINI_TIMEOUT_SECONDS', readBy: ['story'], description: "one request's time limit; a timeout is transient (retried by the state machine)" },
     90,
+  ),
+  geminiFileWaitSeconds: count(
+    {
+      env: 'GEMINI_FILE_WAIT_SECONDS',
+      readBy: ['story'],
+      description:
+        'the longest the story stage uploads clips to the Gemini Files API and waits for them to be ACTIVE in one run; past it the wait goes back to the state machine (a Wait state) and the stage resumes from its ledger `gemini-files.json`, uploading nothing twice',
+    },
+    60,
+  ),
+  geminiFilePollSeconds: positive(
+    {
+      env: 'GEMINI_FILE_POLL_SECONDS',
+      readBy: ['story'],
+      description: "between two looks at a clip Gemini is still processing, and the state machine's Wait when the stage hands the wait back",
+    },
+    5,
   ),
   storyLanguage: text(
     { env: 'STORY_LANGUAGE', readBy: ['story'], description: "the narration's language as a BCP 47 tag (`zh-CN`, `en`, `ja`…); `auto`: the source's language" },

@@ -12,6 +12,7 @@ import { getTask, markExecutionStarted, markTaskFailed, newTaskRecord, putNewTas
 import { confirmIdempotencyKey, releaseIdempotencyKey, requestHash, reserveIdempotencyKey } from './idempotency.js';
 import type { ExecutionInput } from './state-machine.js';
 import { emitMetric } from './metrics.js';
+import { footageCanBeTheSource } from './story/footage-source.js';
 import type { ExportAdmission } from './export/export-backlog.js';
 
 export interface SubmitResult {
@@ -78,8 +79,12 @@ async function submitNewTask(
 ): Promise<SubmitResult> {
   const { creator_id: creatorId, video_id: videoId } = request;
 
-  const source = request.source_text ?? (await getObjectText(rt, sourceKey(creatorId, videoId)));
-  if (source === undefined || source.trim() === '') throw new SourceMissingError(creatorId, videoId, sourceKey(creatorId, videoId));
+  const text = request.source_text ?? (await getObjectText(rt, sourceKey(creatorId, videoId)));
+  // No source text: the footage may be the source (a Gemini key and clips), else 422.
+  const source = text !== undefined && text.trim() !== '' ? text : undefined;
+  if (source === undefined && !(await footageCanBeTheSource(rt, { creatorId, videoId }))) {
+    throw new SourceMissingError(creatorId, videoId, sourceKey(creatorId, videoId));
+  }
 
   // Before anything is written: a task whose export could not finish in time is refused (503).
   const admission = request.export_video && exportBacklog ? await exportBacklog.admit() : undefined;
@@ -91,14 +96,14 @@ async function submitNewTask(
   }
 }
 
-async function startAdmittedTask(rt: Runtime, request: RunRequest, log: Logger, taskId: string, source: string): Promise<SubmitResult> {
+async function startAdmittedTask(rt: Runtime, request: RunRequest, log: Logger, taskId: string, source: string | undefined): Promise<SubmitResult> {
   const { creator_id: creatorId, video_id: videoId } = request;
   const lockFence = await acquireVideoLock(rt, { creatorId, videoId, taskId, leaseSeconds: rt.settings.submitLockLeaseSeconds });
   const taskLog = log.child({ task_id: taskId, creator_id: creatorId, video_id: videoId, stage: 'submit' });
 
   try {
-    // The snapshot: a later change under sources/ cannot alter this task.
-    await putObject(rt, taskArtifactKey(taskId, ARTIFACT.source), source, 'text/plain; charset=utf-8');
+    // The snapshot: a later change under sources/ cannot alter this task (none when the footage is the source).
+    if (source !== undefined) await putObject(rt, taskArtifactKey(taskId, ARTIFACT.source), source, 'text/plain; charset=utf-8');
     await putNewTask(
       rt,
       newTaskRecord({

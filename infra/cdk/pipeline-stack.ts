@@ -109,7 +109,14 @@ export class PipelineStack extends Stack {
     const grants = new PipelineGrants(storage.table.tableArn, storage.artifactBucketArn);
     const stages = new StageFunctions(this, 'Stages', { settings, storage, queues, grants, logRetention });
     const orchestration = new PipelineStateMachine(this, 'Orchestration', { stages, queues, logRetention });
-    const entry = new EntryFunctions(this, 'Entry', { storage, queues, orchestration, grants, logRetention });
+    const entry = new EntryFunctions(this, 'Entry', {
+      storage,
+      queues,
+      orchestration,
+      grants,
+      logRetention,
+      geminiSecretArn: stages.geminiSecret?.secretArn,
+    });
     const exportWorker = new ExportWorker(this, 'ExportWorker', { settings, storage, queues, grants, logRetention });
     const api = new PipelineApi(this, 'Api', { settings, fn: entry.api, logRetention });
 

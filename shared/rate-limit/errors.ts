@@ -17,7 +17,8 @@ export class ProviderThrottledError extends PipelineError {
   }
 }
 
-export type RateLimitReason = 'requests_per_minute' | 'concurrency' | 'provider_throttled';
+/** why a stage hands a wait back; `files_processing`: files uploaded to the provider are not ready yet */
+export type RateLimitReason = 'requests_per_minute' | 'concurrency' | 'provider_throttled' | 'files_processing';
 
 /**
  * The next request may not go out before a wait longer than the stage may sleep. Thrown by

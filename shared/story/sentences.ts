@@ -2,7 +2,7 @@
 // eslint-disable-next-line no-control-regex -- removing control characters is the point
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u200b-\u200f\u2028\u2029\ufeff]/g;
 /** a sentence longer than this is split further at commas, so TTS requests and cues stay short */
-const MAX_SENTENCE_CHARS = 160;
+export const MAX_SENTENCE_CHARS = 160;
 
 export function cleanText(text: string): string {
   return text

@@ -1,3 +1,4 @@
+import type { FootageWatcher } from './footage-story.js';
 import { splitSentences } from './sentences.js';
 
 export interface StoryResult {
@@ -12,6 +13,8 @@ export interface StoryProvider {
   /** the shared limit its requests go through, if any: the stage runs `write` under it */
   readonly rateLimit?: { provider: string; requestsPerMinute: number };
   write(source: string): Promise<StoryResult>;
+  /** set when the provider can watch the video's clips and plan the narration over them */
+  readonly footage?: FootageWatcher;
 }
 
 /**

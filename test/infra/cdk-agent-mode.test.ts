@@ -70,6 +70,11 @@ describe('agent mode with the http exporter, Gemini and Polly', () => {
     const secretId = logicalId(stack, stack.geminiSecret as unknown as Construct);
     expect(story.Environment.Variables).toMatchObject({ GEMINI_MODEL: 'gemini-2.5-pro', GEMINI_API_KEY_SECRET_ARN: { Ref: secretId } });
     expect(story.Environment.Variables.GEMINI_API_KEY).toBeUndefined();
+    // the submitting functions learn from the ARN that the story can watch the footage (no grant to read it)
+    for (const name of ['api', 'inbox'] as const) {
+      const fn = json.Resources[logicalId(stack, stack.functions[name]!.fn)].Properties as { Environment: { Variables: Record<string, unknown> } };
+      expect(fn.Environment.Variables, name).toMatchObject({ GEMINI_API_KEY_SECRET_ARN: { Ref: secretId } });
+    }
     expect(JSON.stringify(json)).not.toMatch(/"GEMINI_API_KEY"/);
     expect(json.Resources[secretId].Type).toBe('AWS::SecretsManager::Secret');
     const statements = Object.values(json.Resources)

@@ -354,12 +354,12 @@ describe('the functions', () => {
     // fail is no state's function: the execution-ended rule invokes it
   };
 
-  it('run nodejs22.x on arm64 (x86_64 only for the ffmpeg worker and the API, which probes media with the x86_64 ffprobe), traced, each with its own log group and retention', () => {
+  it('run nodejs22.x on arm64 (x86_64 only for the ffmpeg worker, and the API and story, which probe media with the x86_64 ffprobe), traced, each with its own log group and retention', () => {
     expect(Object.keys(stack.functions).sort()).toEqual(['api', 'draft', 'exportDlq', 'export', 'fail', 'finalize', 'inbox', 'start', 'story', 'tts'].sort());
     for (const name of Object.keys(stack.functions) as PipelineFunctionName[]) {
       const p = fnProps(name);
       expect(p.Runtime, name).toBe('nodejs22.x');
-      expect(p.Architectures, name).toEqual([name === 'export' || name === 'api' ? 'x86_64' : 'arm64']);
+      expect(p.Architectures, name).toEqual([name === 'export' || name === 'api' || name === 'story' ? 'x86_64' : 'arm64']);
       expect(p.TracingConfig, name).toEqual({ Mode: 'Active' });
       expect(p.LoggingConfig, name).toEqual({ LogGroup: { Ref: logicalId(stack.functions[name]!.logGroup) } });
       expect(json.Resources[logicalId(stack.functions[name]!.logGroup)].Properties!.RetentionInDays, name).toBe(30);
@@ -393,8 +393,10 @@ describe('the functions', () => {
     if (process.arch === 'x64') {
       expect(execFileSync(requireFromBundle('@ffmpeg-installer/ffmpeg').path, ['-hide_banner', '-version']).toString()).toMatch(/^ffmpeg version/);
     }
-    // the story prompt, read beside the module at run time
+    // the story prompts, read beside the module at run time, and the ffprobe that checks the clips it watches
     expect(existsSync(path.join(assetDirOf('story'), 'prompts/narration-v1.txt'))).toBe(true);
+    expect(existsSync(path.join(assetDirOf('story'), 'prompts/footage-v1.txt'))).toBe(true);
+    expect(existsSync(createRequire(path.join(assetDirOf('story'), 'index.mjs'))('@ffprobe-installer/ffprobe').path)).toBe(true);
     // a function without packages ships its one file
     expect(existsSync(path.join(assetDirOf('start'), 'node_modules'))).toBe(false);
   });
@@ -499,7 +501,15 @@ describe('least privilege', () => {
       'sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:SendMessage on <UndeliveredEvents.Arn>',
     ],
     start: [...base('start'), items('GetItem', 'TASK'), items('UpdateItem', 'LOCK')],
-    story: [...base('story'), items('GetItem,UpdateItem', 'TASK'), items('GetItem,PutItem,UpdateItem,DeleteItem', 'RATE'), TASK_OBJECTS, LIST],
+    // The story probes the creator's clips and streams them to the Gemini Files API (read only).
+    story: [
+      ...base('story'),
+      items('GetItem,UpdateItem', 'TASK'),
+      items('GetItem,PutItem,UpdateItem,DeleteItem', 'RATE'),
+      TASK_OBJECTS,
+      's3:GetObject on <bucket>/sources/*/media/*',
+      LIST,
+    ],
     tts: [...base('tts'), items('GetItem,UpdateItem', 'TASK'), items('GetItem,PutItem,UpdateItem,DeleteItem', 'RATE'), TASK_OBJECTS, LIST],
     // Draft snapshots the creator's stills from sources/<creator>/<video>/media/ (read only).
     draft: [...base('draft'), items('GetItem,UpdateItem', 'TASK'), TASK_OBJECTS, 's3:GetObject on <bucket>/sources/*/media/*', LIST],

@@ -15,7 +15,7 @@ import { StackRoom } from '../stable-logical-ids.js';
 import type { ItemAction, PipelineGrants } from './grants.js';
 
 /** The static ffprobe (linux x64) as the package the media checks resolve it from (shared/render/ffmpeg-process.ts). */
-const FFPROBE_FILES: BundledFiles[] = [
+export const FFPROBE_FILES: BundledFiles[] = [
   { from: 'node_modules/@ffprobe-installer/ffprobe', files: ['package.json', 'index.js', 'lib/verify-file.js'] },
   { from: 'node_modules/@ffprobe-installer/linux-x64', files: ['package.json', 'ffprobe'], executables: ['ffprobe'] },
 ];
@@ -29,6 +29,12 @@ export interface EntryFunctionsProps {
   orchestration: PipelineStateMachine;
   grants: PipelineGrants;
   logRetention: logs.RetentionDays;
+  /**
+   * The Gemini key's secret, when the story uses Gemini: its ARN (never its value) tells a
+   * submission that the story can watch the footage, so a request without source text is
+   * accepted when the video has clips.
+   */
+  geminiSecretArn?: string;
 }
 
 /** What a submission touches: the lock, the task record, the idempotency record. */
@@ -46,7 +52,8 @@ export class EntryFunctions extends StackRoom {
     super(scope, id);
     const { storage, grants, logRetention } = props;
     const { stateMachine, executionArns } = props.orchestration;
-    const common = { TABLE_NAME: storage.table.tableName, BUCKET_NAME: storage.artifactBucketName };
+    const gemini: Record<string, string> = props.geminiSecretArn ? { GEMINI_API_KEY_SECRET_ARN: props.geminiSecretArn } : {};
+    const common = { TABLE_NAME: storage.table.tableName, BUCKET_NAME: storage.artifactBucketName, ...gemini };
     const arm = lambda.Architecture.ARM_64;
 
     this.api = new PipelineFunction(this, 'ApiFunction', {

@@ -16,6 +16,7 @@ import { PipelineFunction } from '../pipeline-function.js';
 import type { PipelineSettings } from '../pipeline-settings.js';
 import { StackRoom } from '../stable-logical-ids.js';
 import type { ItemAction, PipelineGrants } from './grants.js';
+import { FFPROBE_FILES } from './entry-functions.js';
 import type { PipelineQueues } from './queues.js';
 import { geminiApiKeySecret } from './secrets.js';
 import type { PipelineStorage } from './storage.js';
@@ -60,7 +61,8 @@ export class StageFunctions extends StackRoom {
       description: 'Story state: writes the narration script',
       memorySize: 512,
       timeout: Duration.seconds(280),
-      architecture: arm,
+      // The clips the story watches are probed with the static ffprobe from npm, which is x86_64 only.
+      architecture: lambda.Architecture.X86_64,
       environment: {
         ...common,
         GEMINI_MODEL: settings.geminiModel,
@@ -68,7 +70,7 @@ export class StageFunctions extends StackRoom {
         ...(this.geminiSecret ? { GEMINI_API_KEY_SECRET_ARN: this.geminiSecret.secretArn } : {}),
       },
       // The narration prompt is read at run time from prompts/ beside the module (import.meta.url).
-      files: [{ from: 'shared/story/prompts', to: 'prompts' }],
+      files: [{ from: 'shared/story/prompts', to: 'prompts' }, ...FFPROBE_FILES],
       logRetention,
     });
     this.tts = new PipelineFunction(this, 'TtsFunction', {
@@ -144,6 +146,8 @@ export class StageFunctions extends StackRoom {
     >;
     grants.allowItems(this.story, rateLimited);
     grants.allowObjects(this.story, ['s3:GetObject', 's3:PutObject'], [PREFIX.tasks]);
+    // The creator's clips: probed, and streamed to the Gemini Files API when the story watches them.
+    grants.allowObjects(this.story, ['s3:GetObject'], [SOURCE_MEDIA_PATTERN]);
     grants.allowListing(this.story);
     if (this.geminiSecret)
       this.story.role.addToPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.geminiSecret.secretArn] }));
