@@ -94,6 +94,14 @@ export type FootageOutcome =
   /** Gemini answered; `check` says whether the plan holds */
   | { kind: 'answered'; check: PlanCheck; clips: FootageClip[]; details: Record<string, unknown> };
 
+/**
+ * Whether an earlier upload of a clip can stand for it: the same object (ETag and size) and not
+ * expiring within {@link FILE_REUSE_MARGIN_MS}. (Whether Gemini still has it is asked next.)
+ */
+export function ledgerEntryReusable(entry: Pick<LedgerEntry, 'etag' | 'size' | 'expires_at'>, clip: Pick<SourceClip, 'etag' | 'size'>, nowMs: number): boolean {
+  return entry.etag === clip.etag && entry.size === clip.size && Date.parse(entry.expires_at) - nowMs > FILE_REUSE_MARGIN_MS;
+}
+
 const byName = (x: { file_name: string }, y: { file_name: string }) => x.file_name.localeCompare(y.file_name, 'en', { numeric: true });
 
 /** The video's clips under `media/` (direct children with a clip extension), in name order. */
@@ -196,8 +204,7 @@ export async function watchFootage(
   let uploaded = 0;
   for (const [i, s] of states.entries()) {
     const entry = ledger.files[s.clip.file_name];
-    const fresh = entry && entry.etag === s.clip.etag && entry.size === s.clip.size && Date.parse(entry.expires_at) - rt.clock.now() > FILE_REUSE_MARGIN_MS;
-    if (fresh) states[i] = { ...s, status: 'check', entry };
+    if (entry && ledgerEntryReusable(entry, s.clip, rt.clock.now())) states[i] = { ...s, status: 'check', entry };
   }
   const reused = states.filter((s) => s.status === 'check').length;
 

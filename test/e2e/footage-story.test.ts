@@ -229,6 +229,34 @@ describe('a story that watches the footage', () => {
     expect(Object.fromEntries(Object.entries(ledger.files).map(([k, v]) => [k, v.name]))).toEqual({ '2.mp4': all[0].name, '10.mp4': all[2].name });
   });
 
+  it('leaves out a clip Gemini could not process, with its reason; with no clip left and no source text the task fails footage_unusable', async () => {
+    // prepare: Gemini fails every upload of 10.mp4
+    await putMedia(stack, 'failed-clip', ['2.mp4', '10.mp4']);
+    gemini.setGenerate(textOrPlan({ sentences: [{ text: 'Only the red one.', clip: '2.mp4', start_seconds: 0, end_seconds: 2 }] }));
+    gemini.setStateOf((file) => (file.displayName === '10.mp4' ? 'FAILED' : 'ACTIVE'));
+
+    // act
+    const one = await stack.finished((await stack.post({ creator_id: 'footage', video_id: 'failed-clip', export_video: false })).body.task_id as string);
+    await putMedia(stack, 'all-failed', ['10.mp4']);
+    const none = await stack.finished((await stack.post({ creator_id: 'footage', video_id: 'all-failed', export_video: false })).body.task_id as string);
+    gemini.setStateOf(() => 'ACTIVE');
+
+    // assess
+    expect(one.status).toBe('SUCCEEDED');
+    expect(gemini.generated.at(-1)!.fileUris).toHaveLength(1);
+    expect(one.stages.story.details).toMatchObject({
+      visual_plan: { used: true, sentences: 1 },
+      footage: { watched: ['2.mp4'], left_out: [{ clip: '10.mp4', reason: 'Gemini could not process it (The video could not be decoded.)' }] },
+    });
+    expect(none.status).toBe('FAILED');
+    expect(none.error).toEqual({
+      stage: 'story',
+      code: 'footage_unusable',
+      message:
+        'The task has no source text and its footage cannot be watched: no clip could be given to Gemini (10.mp4: Gemini could not process it (The video could not be decoded.)). Upload usable clips or send a source text.',
+    });
+  });
+
   it('refuses a task without source text when the video has no clip (422 source_missing), writing nothing', async () => {
     // prepare: a still is not footage
     await putMedia(stack, 'still-only', ['cover.png']);

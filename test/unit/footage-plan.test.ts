@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkFootagePlan, describeClips, footagePlanSchema, type FootageClip } from '../../shared/story/footage-plan.js';
+import { ledgerEntryReusable } from '../../shared/story/footage-story.js';
 
 /** The check of a plan Gemini made of the footage, before it becomes story.txt and visual-plan.json. */
 const CLIPS: FootageClip[] = [
@@ -55,5 +56,17 @@ describe('the plan of the footage', () => {
     expect(schema.properties?.sentences.items?.properties?.clip.enum).toEqual(['2.mp4', '山.mov']);
     expect(schema.properties?.sentences.items?.required).toEqual(['text', 'clip', 'start_seconds', 'end_seconds']);
     expect(describeClips(CLIPS)).toBe('1. "2.mp4": 4.00 s, 1920x1080 (landscape)\n2. "山.mov": 3.00 s, 1080x1920 (portrait)');
+  });
+});
+
+describe('the ledger of uploads', () => {
+  it('reuses an upload of the same object that lives more than another hour, and nothing else', () => {
+    const now = Date.parse('2026-12-01T10:00:00Z');
+    const entry = { etag: '"abc"', size: 1000, expires_at: '2026-12-03T10:00:00Z' };
+    expect(ledgerEntryReusable(entry, { etag: '"abc"', size: 1000 }, now)).toBe(true);
+    expect(ledgerEntryReusable(entry, { etag: '"def"', size: 1000 }, now)).toBe(false);
+    expect(ledgerEntryReusable(entry, { etag: '"abc"', size: 999 }, now)).toBe(false);
+    expect(ledgerEntryReusable({ ...entry, expires_at: '2026-12-01T10:59:00Z' }, { etag: '"abc"', size: 1000 }, now)).toBe(false);
+    expect(ledgerEntryReusable({ ...entry, expires_at: '2026-12-01T11:01:00Z' }, { etag: '"abc"', size: 1000 }, now)).toBe(true);
   });
 });
