@@ -4,6 +4,7 @@ import { artifactObjectKey, getObjectBytes, listKeys, listTaskArtifacts, presign
 import {
   DuplicateTaskError,
   InvalidRequestError,
+  MusicMissingError,
   PipelineError,
   SourceMissingError,
   StartExecutionFailedError,
@@ -71,7 +72,7 @@ export function createApiApp(rt: Runtime) {
     if (error instanceof DuplicateTaskError) {
       return errorResponse(c, 409, { error: error.code, message: error.message, task_id: error.holderTaskId });
     }
-    if (error instanceof SourceMissingError || error instanceof IdempotencyKeyReusedError) {
+    if (error instanceof SourceMissingError || error instanceof MusicMissingError || error instanceof IdempotencyKeyReusedError) {
       return errorResponse(c, 422, { error: error.code, message: error.message });
     }
     if (error instanceof IdempotentRequestInProgressError) return errorResponse(c, 409, { error: error.code, message: error.message });
