@@ -9,6 +9,7 @@
  *   npm run demo -- --contact-sheet docs/showcase  # renders the option variants, writes PNG frames
  */
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -171,13 +172,22 @@ interface TaskView {
 
 class DemoError extends Error {}
 
+/**
+ * fetch, tried once more after a network error: a kept-alive connection the server closed while
+ * ffmpeg ran fails the next request ("other side closed"). Every call here may be repeated (the
+ * PUTs replace, the submission carries an Idempotency-Key).
+ */
 async function call(url: string, init?: RequestInit): Promise<Response> {
-  try {
-    return await fetch(url, init);
-  } catch (error: unknown) {
-    const why = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
-    throw new DemoError(`Cannot reach the pipeline at ${url} (${why}). Start it first with "npm start", or pass --api URL.`);
+  let last: unknown;
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      return await fetch(url, init);
+    } catch (error: unknown) {
+      last = error;
+    }
   }
+  const why = last instanceof Error && last.cause instanceof Error ? last.cause.message : String(last);
+  throw new DemoError(`Cannot reach the pipeline at ${url} (${why}). Start it first with "npm start", or pass --api URL.`);
 }
 
 async function answer(res: Response, what: string): Promise<Record<string, unknown>> {
@@ -272,7 +282,11 @@ export async function runDemo(o: DemoOptions, print: (line: string) => void = (l
       ...(o.sourceAudioVolume !== undefined ? { source_audio_volume: o.sourceAudioVolume } : {}),
     };
     const submitted = await answer(
-      await call(`${o.api}/api/pipeline/run`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) }),
+      await call(`${o.api}/api/pipeline/run`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': `demo-${randomUUID()}` },
+        body: JSON.stringify(request),
+      }),
       'POST /api/pipeline/run',
     );
     const taskId = String(submitted.task_id);
