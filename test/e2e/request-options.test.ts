@@ -2,8 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getObjectText } from '../../shared/artifacts.js';
 import { defaultFfmpegPath } from '../../shared/render/ffmpeg-process.js';
 import { DEFAULT_VIDEO_OPTIONS } from '../../shared/video-options.js';
 import { recordReliability } from '../support/reliability.js';
@@ -96,6 +98,18 @@ describe('hostile video options', () => {
       duplicates: 0,
       locks_leaked: 0,
     });
+  });
+
+  it('moves an inbox document naming missing music to inbox-rejected/ with the reason, starting nothing', async () => {
+    const itemsBefore = (await stack.itemKeys()).filter((k) => !k.startsWith('IDEM#'));
+    const doc = JSON.stringify({ ...ok, music: 'missing.mp3' });
+    await stack.runtime.s3.send(
+      new PutObjectCommand({ Bucket: stack.runtime.settings.bucketName, Key: 'inbox/music.json', Body: doc, ContentType: 'application/json' }),
+    );
+    await stack.inboxIdle();
+    expect(await stack.objectKeys()).toContain('inbox-rejected/music.json');
+    expect(await getObjectText(stack.runtime, 'inbox-rejected/music.json.error.txt')).toContain('No music file "missing.mp3"');
+    expect((await stack.itemKeys()).filter((k) => !k.startsWith('IDEM#'))).toEqual(itemsBefore);
   });
 
   it('names the missing music file and how to upload it', async () => {
