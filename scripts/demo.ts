@@ -478,6 +478,10 @@ export function parseDemoArgs(argv: string[]): { options: DemoOptions; contactSh
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
   try {
     const { options, contactSheet } = parseDemoArgs(process.argv.slice(2));
     if (contactSheet) {
