@@ -49,6 +49,19 @@ export class SourceMissingError extends PipelineError {
   }
 }
 
+/** The request names a `music` file that is not under the video's `music/` folder. HTTP 422. */
+export class MusicMissingError extends PipelineError {
+  constructor(creatorId: string, videoId: string, name: string) {
+    super(
+      'music_missing',
+      `No music file "${name}" for creator "${creatorId}" and video "${videoId}": upload it first with ` +
+        `PUT /api/pipeline/sources/${creatorId}/${videoId}/music/${encodeURIComponent(name)}, leave "music" out to use the first file there, ` +
+        `or send "music": null for none.`,
+    );
+    this.name = 'MusicMissingError';
+  }
+}
+
 /** The orchestrator refused to start the execution. HTTP 503; the lock is released. */
 export class StartExecutionFailedError extends PipelineError {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -7,6 +7,7 @@ import { idempotencyKey } from './keys.js';
 import type { RunRequest } from './request.js';
 import type { Runtime } from './runtime.js';
 import { getTask, type TaskRecord } from './task-record.js';
+import { DEFAULT_VIDEO_OPTIONS } from './video-options.js';
 
 /** How long a client's retry under the same key returns the same task. */
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
@@ -50,9 +51,15 @@ export function assertIdempotencyKey(key: string): void {
   }
 }
 
-/** A hash of the validated request (defaults filled), so equal requests hash equal whatever their key order. */
+/**
+ * A hash of the validated request (defaults filled), so equal requests hash equal whatever their
+ * key order. A video option sent with its default value counts as left out: both ask for the same
+ * video, and a request without options hashes as it did before options existed.
+ */
 export function requestHash(request: RunRequest): string {
-  const ordered = Object.fromEntries(Object.entries(request).sort(([a], [b]) => a.localeCompare(b)));
+  const defaults: Record<string, unknown> = { ...DEFAULT_VIDEO_OPTIONS };
+  const meaningful = Object.entries(request).filter(([field, value]) => value !== undefined && !(field in defaults && defaults[field] === value));
+  const ordered = Object.fromEntries(meaningful.sort(([a], [b]) => a.localeCompare(b)));
   return createHash('sha256').update(JSON.stringify(ordered)).digest('hex');
 }
 

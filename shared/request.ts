@@ -1,5 +1,9 @@
 import { z } from 'zod';
+import { SUBTITLE_STYLES, type VisualFit } from './draft/draft.js';
 import { InvalidRequestError } from './errors.js';
+import { MediaRejectedError } from './media/media-errors.js';
+import { mediaFileName } from './media/media-name.js';
+import { DEFAULT_VIDEO_OPTIONS, type VideoOptions } from './video-options.js';
 
 /** Ids that become part of keys: nothing that can escape a key prefix. */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -8,6 +12,32 @@ export const ACCOUNT_NAME_PATTERN = /^[\p{L}\p{N}_-]{1,64}$/u;
 export const MAX_SOURCE_TEXT_CHARS = 50_000;
 /** Old clients send CJK as `\uXXXX` (6 bytes a character): 50,000 chars fit in 1 MiB. */
 export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** How non-9:16 material fills the frame (`visual_fit`): see {@link VideoOptions}. */
+export const VISUAL_FITS = ['cover', 'blur'] as const satisfies readonly VisualFit[];
+
+/** A gain from 0 (silent) to 1 (as recorded), e.g. `music_volume`. */
+const gain = (field: string) =>
+  z
+    .number({ error: `${field} must be a number from 0 (silent) to 1 (full volume)` })
+    .min(0, `${field} must be at least 0 (silent)`)
+    .max(1, `${field} must be at most 1 (full volume)`)
+    .optional();
+
+/** `music`: a file name under the video's `music/` folder, with the upload routes' name rules, or null for none. */
+const musicName = z
+  .union([z.string(), z.null()], { error: 'music must be the name of a file under music/ (a string), or null for no music' })
+  .transform((value, ctx) => {
+    if (value === null) return null;
+    try {
+      return mediaFileName('music', value);
+    } catch (error: unknown) {
+      if (!(error instanceof MediaRejectedError)) throw error;
+      ctx.addIssue({ code: 'custom', message: error.message.replace(/\.$/, '') });
+      return z.NEVER;
+    }
+  })
+  .optional();
 
 const id = (field: string) =>
   z
@@ -33,11 +63,33 @@ export const runRequestSchema = z.strictObject(
       .max(MAX_SOURCE_TEXT_CHARS, `source_text must be at most ${MAX_SOURCE_TEXT_CHARS} characters`)
       .refine((s) => s.trim().length > 0, 'source_text must not be empty')
       .optional(),
+    visual_fit: z
+      .enum(VISUAL_FITS, { error: `visual_fit must be one of ${VISUAL_FITS.map((v) => `"${v}"`).join(', ')} (how landscape material fills the 9:16 frame)` })
+      .optional(),
+    subtitle_style: z.enum(SUBTITLE_STYLES, { error: `subtitle_style must be one of ${SUBTITLE_STYLES.map((v) => `"${v}"`).join(', ')}` }).optional(),
+    music: musicName,
+    music_volume: gain('music_volume'),
+    source_audio_volume: gain('source_audio_volume'),
   },
   { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown field(s): ${iss.keys.join(', ')}` : 'the body must be a JSON object') },
 );
 
 export type RunRequest = z.infer<typeof runRequestSchema>;
+
+/**
+ * The look and sound a request asks for, every field the request leaves out taken from
+ * {@link DEFAULT_VIDEO_OPTIONS}. `music` stays absent unless the request names a file or null
+ * (absent: the first file under `music/`, chosen by the Draft stage).
+ */
+export function videoOptionsOf(request: RunRequest): VideoOptions {
+  return {
+    visual_fit: request.visual_fit ?? DEFAULT_VIDEO_OPTIONS.visual_fit,
+    subtitle_style: request.subtitle_style ?? DEFAULT_VIDEO_OPTIONS.subtitle_style,
+    ...(request.music !== undefined ? { music: request.music } : {}),
+    music_volume: request.music_volume ?? DEFAULT_VIDEO_OPTIONS.music_volume,
+    source_audio_volume: request.source_audio_volume ?? DEFAULT_VIDEO_OPTIONS.source_audio_volume,
+  };
+}
 
 export interface ValidationDetail {
   field: string;

@@ -1,5 +1,6 @@
 import { RETRYABLE_ERROR_NAMES } from './errors.js';
 import type { DefinitionPlaceholder } from './resources/functions.js';
+import type { VideoOptions } from './video-options.js';
 
 /**
  * The one state-machine definition (Amazon States Language, JSONPath), used by both worlds:
@@ -31,6 +32,8 @@ export interface ExecutionInput {
   video_id: string;
   gender: 0 | 1 | 2;
   export_video: boolean;
+  /** the look and sound asked for, every default filled at submission (read by Draft) */
+  video_options: VideoOptions;
 }
 
 // The placeholders come from the one table of function, placeholder and state names.
@@ -204,6 +207,7 @@ export function pipelineDefinition(options: DefinitionOptions = DEFAULT_DEFINITI
           'export_video.$': '$.export_video',
           'narration_key.$': '$.tts.audio_key',
           'timings_key.$': '$.tts.timings_key',
+          'video_options.$': '$.video_options',
         },
         ResultPath: '$.draft',
         TimeoutSeconds: 120,

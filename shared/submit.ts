@@ -1,12 +1,13 @@
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { isoNow } from './clock.js';
-import { DuplicateTaskError, SourceMissingError, StartExecutionFailedError, TaskNotRunningError, errorMessage } from './errors.js';
+import { DuplicateTaskError, MusicMissingError, SourceMissingError, StartExecutionFailedError, TaskNotRunningError, errorMessage } from './errors.js';
 import { newTaskId } from './ids.js';
 import { ARTIFACT, sourceKey, taskArtifactKey } from './keys.js';
 import { acquireVideoLock, releaseVideoLock } from './lock.js';
 import type { Logger } from './logger.js';
-import { getObjectText, putObject } from './artifacts.js';
-import type { RunRequest } from './request.js';
+import { getObjectText, objectExists, putObject } from './artifacts.js';
+import { sourceFolderPrefix } from './media/media-name.js';
+import { videoOptionsOf, type RunRequest } from './request.js';
 import type { Runtime } from './runtime.js';
 import { getTask, markExecutionStarted, markTaskFailed, newTaskRecord, putNewTask, type TaskStatus } from './task-record.js';
 import { confirmIdempotencyKey, releaseIdempotencyKey, requestHash, reserveIdempotencyKey } from './idempotency.js';
@@ -31,7 +32,8 @@ export interface SubmitOptions {
 
 /**
  * Accepts a validated request. The order is fixed so every caller gets the same answer for the
- * same state: idempotency key (same task, or 422 for another body) → source exists (422) →
+ * same state: idempotency key (same task, or 422 for another body) → source exists (422) → the
+ * named `music` file exists (422 `music_missing`; one HeadObject, only when a name is given) →
  * export backlog (503 `export_backlog_full`, only for `export_video: true`) → lock (409) →
  * snapshot the source into the task's prefix → task record → StartExecution (on failure: lock
  * released, task FAILED, 503). Nothing but the key's reservation is written before the lock is
@@ -85,6 +87,9 @@ async function submitNewTask(
   if (source === undefined && !(await footageCanBeTheSource(rt, { creatorId, videoId }))) {
     throw new SourceMissingError(creatorId, videoId, sourceKey(creatorId, videoId));
   }
+  if (typeof request.music === 'string' && !(await objectExists(rt, `${sourceFolderPrefix(creatorId, videoId, 'music')}${request.music}`))) {
+    throw new MusicMissingError(creatorId, videoId, request.music);
+  }
 
   // Before anything is written: a task whose export could not finish in time is refused (503).
   const admission = request.export_video && exportBacklog ? await exportBacklog.admit() : undefined;
@@ -100,6 +105,7 @@ async function startAdmittedTask(rt: Runtime, request: RunRequest, log: Logger, 
   const { creator_id: creatorId, video_id: videoId } = request;
   const lockFence = await acquireVideoLock(rt, { creatorId, videoId, taskId, leaseSeconds: rt.settings.submitLockLeaseSeconds });
   const taskLog = log.child({ task_id: taskId, creator_id: creatorId, video_id: videoId, stage: 'submit' });
+  const videoOptions = videoOptionsOf(request);
 
   try {
     // The snapshot: a later change under sources/ cannot alter this task (none when the footage is the source).
@@ -113,6 +119,7 @@ async function startAdmittedTask(rt: Runtime, request: RunRequest, log: Logger, 
         accountName: request.account_name,
         gender: request.gender,
         exportVideo: request.export_video,
+        videoOptions,
         now: isoNow(rt.clock),
         lockFence,
       }),
@@ -128,6 +135,7 @@ async function startAdmittedTask(rt: Runtime, request: RunRequest, log: Logger, 
     video_id: videoId,
     gender: request.gender,
     export_video: request.export_video,
+    video_options: videoOptions,
   };
   let executionArn: string;
   try {

@@ -5,6 +5,7 @@ import { InvalidRequestError, LockLostError, TaskNotRunningError } from './error
 import { ALL_TASKS_INDEX_KEY, creatorIndexKey, taskKey } from './keys.js';
 import { ALL_TASKS_INDEX, CREATOR_INDEX } from './resources/table.js';
 import type { Runtime } from './runtime.js';
+import type { VideoOptions } from './video-options.js';
 
 export type TaskStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
 export const STAGES = ['story', 'tts', 'draft', 'export'] as const;
@@ -47,6 +48,8 @@ export interface TaskRecord {
   account_name?: string;
   gender: 0 | 1 | 2;
   export_video: boolean;
+  /** the look and sound the request asked for, defaults filled (absent on tasks from before options) */
+  video_options?: VideoOptions;
   status: TaskStatus;
   /** the stage running now, or the last one that ran */
   stage: FailureStage | 'submitted' | 'done';
@@ -80,6 +83,7 @@ export function newTaskRecord(a: {
   accountName?: string;
   gender: 0 | 1 | 2;
   exportVideo: boolean;
+  videoOptions?: VideoOptions;
   now: string;
   /** the token {@link acquireVideoLock} returned */
   lockFence?: number;
@@ -95,6 +99,7 @@ export function newTaskRecord(a: {
     ...(a.accountName !== undefined ? { account_name: a.accountName } : {}),
     gender: a.gender,
     export_video: a.exportVideo,
+    ...(a.videoOptions !== undefined ? { video_options: a.videoOptions } : {}),
     ...(a.lockFence !== undefined ? { lock_fence: a.lockFence } : {}),
     status: 'RUNNING',
     stage: 'submitted',

@@ -4,6 +4,7 @@ import { artifactObjectKey, getObjectBytes, listKeys, listTaskArtifacts, presign
 import {
   DuplicateTaskError,
   InvalidRequestError,
+  MusicMissingError,
   PipelineError,
   SourceMissingError,
   StartExecutionFailedError,
@@ -22,9 +23,9 @@ import { ExportBacklogFullError, ExportBacklogGauge, loadExportBacklog } from '.
 import { IdempotencyKeyReusedError, IdempotentRequestInProgressError, assertIdempotencyKey } from '../../shared/idempotency.js';
 import { getTask, listTasks, type TaskRecord, type TaskStatus } from '../../shared/task-record.js';
 import { sourceMediaRoutes } from './source-media-routes.js';
+import { artifactNameFromPath, artifactPathOf } from './artifact-name.js';
 
 const TASK_STATUSES: TaskStatus[] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
-const ARTIFACT_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
 
 const CONTENT_TYPES: Record<string, string> = {
   txt: 'text/plain; charset=utf-8',
@@ -34,6 +35,18 @@ const CONTENT_TYPES: Record<string, string> = {
   wav: 'audio/wav',
   mp3: 'audio/mpeg',
   mp4: 'video/mp4',
+  m4a: 'audio/mp4',
+  aac: 'audio/aac',
+  flac: 'audio/flac',
+  ogg: 'audio/ogg',
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  webp: 'image/webp',
+  mov: 'video/quicktime',
+  webm: 'video/webm',
+  gz: 'application/gzip',
+  tar: 'application/x-tar',
 };
 
 type ErrorBody = { error: string; message: string; [k: string]: unknown };
@@ -71,7 +84,7 @@ export function createApiApp(rt: Runtime) {
     if (error instanceof DuplicateTaskError) {
       return errorResponse(c, 409, { error: error.code, message: error.message, task_id: error.holderTaskId });
     }
-    if (error instanceof SourceMissingError || error instanceof IdempotencyKeyReusedError) {
+    if (error instanceof SourceMissingError || error instanceof MusicMissingError || error instanceof IdempotencyKeyReusedError) {
       return errorResponse(c, 422, { error: error.code, message: error.message });
     }
     if (error instanceof IdempotentRequestInProgressError) return errorResponse(c, 409, { error: error.code, message: error.message });
@@ -155,7 +168,7 @@ export function createApiApp(rt: Runtime) {
     const artifacts = task.artifacts ?? (await listTaskArtifacts(rt, task));
     return c.json({
       ...publicTask(task, base),
-      artifacts: artifacts.map((a) => ({ ...a, url: `${base}/tasks/${task.task_id}/artifacts/${a.name}` })),
+      artifacts: artifacts.map((a) => ({ ...a, url: `${base}/tasks/${task.task_id}/artifacts/${artifactPathOf(a.name)}` })),
     });
   });
 
@@ -187,9 +200,15 @@ export function createApiApp(rt: Runtime) {
   app.get(`${base}/tasks/:task_id/artifacts/*`, async (c) => {
     const task = await loadTask(c.req.param('task_id'));
     const prefix = `${base}/tasks/${task.task_id}/artifacts/`;
-    const name = decodeURIComponent(c.req.path.slice(prefix.length));
-    if (!ARTIFACT_NAME.test(name) || name.split('/').includes('..')) {
-      return errorResponse(c, 400, { error: 'invalid_artifact_name', message: 'An artifact name is a relative file name such as "final_video.mp4".' });
+    // The path as sent, still percent-encoded: decoded here segment by segment, exactly once.
+    const path = new URL(c.req.url).pathname;
+    const name = path.startsWith(prefix) ? artifactNameFromPath(path.slice(prefix.length)) : undefined;
+    if (name === undefined) {
+      return errorResponse(c, 400, {
+        error: 'invalid_artifact_name',
+        message:
+          'An artifact name is a relative file name inside the task, such as "final_video.mp4" or "draft/<folder>/materials/01-山.jpg" (percent-encoded in the URL).',
+      });
     }
     const key = artifactObjectKey(task, name);
     if (!key) return errorResponse(c, 404, { error: 'artifact_not_found', message: `Task ${task.task_id} has no artifact "${name}".` });
@@ -200,7 +219,7 @@ export function createApiApp(rt: Runtime) {
     }
     const bytes = await getObjectBytes(rt, key);
     if (!bytes) return errorResponse(c, 404, { error: 'artifact_not_found', message: `Task ${task.task_id} has no artifact "${name}".` });
-    const ext = name.split('.').pop() ?? '';
+    const ext = (name.split('.').pop() ?? '').toLowerCase();
     return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'content-type': CONTENT_TYPES[ext] ?? 'application/octet-stream' });
   });
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import type { S3EventRecord } from 'aws-lambda';
 import { getObjectBytes, putObject } from '../../shared/artifacts.js';
-import { DuplicateTaskError, InvalidRequestError, SourceMissingError, errorMessage } from '../../shared/errors.js';
+import { DuplicateTaskError, InvalidRequestError, MusicMissingError, SourceMissingError, errorMessage } from '../../shared/errors.js';
 import { IdempotencyKeyReusedError, IdempotentRequestInProgressError } from '../../shared/idempotency.js';
 import { createLogger } from '../../shared/logger.js';
 import { MAX_BODY_BYTES, parseRunRequest } from '../../shared/request.js';
@@ -107,6 +107,7 @@ export function createInboxHandler(rt: Runtime) {
         error instanceof InvalidRequestError ||
         error instanceof DuplicateTaskError ||
         error instanceof SourceMissingError ||
+        error instanceof MusicMissingError ||
         error instanceof IdempotencyKeyReusedError
       ) {
         return reject(errorMessage(error));

@@ -20,9 +20,12 @@ export const FOLDER_EXTENSIONS: Record<MediaFolder, readonly string[]> = {
 /** Where one folder of a video's media lives: `sources/<creator>/<video>/<folder>/`. */
 export const sourceFolderPrefix = (creatorId: string, videoId: string, folder: MediaFolder) => `${PREFIX.sources}${creatorId}/${videoId}/${folder}/`;
 
-// Control (Cc), format (Cf: bidi overrides, zero-width joiners), line/paragraph separators,
-// unassigned and private-use code points, and the characters no file system or shell handles well.
-const FORBIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cn}\p{Co}\p{Cs}/\\:*?"<>|\u2215\u2044\u29f8\uff0f\uff3c]/u;
+/**
+ * Control (Cc), format (Cf: bidi overrides, zero-width joiners), line/paragraph separators,
+ * unassigned and private-use code points, and the characters no file system or shell handles
+ * well: separators and their look-alikes, and the Windows-reserved ones.
+ */
+export const FORBIDDEN_NAME_CHARACTERS = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cn}\p{Co}\p{Cs}/\\:*?"<>|\u2215\u2044\u29f8\uff0f\uff3c]/u;
 
 /**
  * The stored name of an uploaded file: the name as given, NFC-normalized, checked — never
@@ -41,7 +44,7 @@ export function mediaFileName(folder: MediaFolder, raw: string): string {
   const refuse = (why: string) => new MediaRejectedError('invalid_file_name', `The file name ${why}; use a plain name such as "01-山顶.jpg".`);
   if (name.length === 0) throw refuse('is empty');
   if ([...name].length > MAX_MEDIA_NAME_CHARACTERS) throw refuse(`is longer than ${MAX_MEDIA_NAME_CHARACTERS} characters`);
-  if (FORBIDDEN.test(name)) throw refuse('contains a separator, a control or invisible character, or one of : * ? " < > |');
+  if (FORBIDDEN_NAME_CHARACTERS.test(name)) throw refuse('contains a separator, a control or invisible character, or one of : * ? " < > |');
   if (name.startsWith('.')) throw refuse('starts with a dot (hidden files, "." and ".." are not media)');
   if (name !== name.trim() || name.endsWith('.')) throw refuse('starts or ends with a space or ends with a dot');
   const dot = name.lastIndexOf('.');
