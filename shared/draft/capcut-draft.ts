@@ -31,7 +31,17 @@
  * Every id is derived from the task id, so a retried stage writes the same draft.
  */
 import { createHash } from 'node:crypto';
-import type { CaptionWord, Draft, DraftMaterial, MotionFrame, SubtitlePosition, SubtitleStylePreset, TextSegment } from './draft.js';
+import type {
+  CaptionWord,
+  Draft,
+  DraftMaterial,
+  MediaSegment,
+  MotionFrame,
+  SubtitlePosition,
+  SubtitleStylePreset,
+  TextSegment,
+  VolumeKeyframe,
+} from './draft.js';
 
 /** The editor and format version this writer targets. */
 export const CAPCUT_TARGET = {
@@ -318,6 +328,50 @@ function cuePieces(cue: TextSegment, highlight: boolean): Array<{ start: number;
   return pieces;
 }
 
+/** The envelope's gain at `offset` (linear between keyframes, held before the first and after the last). */
+function envelopeAt(keys: VolumeKeyframe[], offset: number): number {
+  if (offset <= keys[0].offset_us) return keys[0].volume;
+  for (let i = 1; i < keys.length; i++) {
+    const [a, b] = [keys[i - 1], keys[i]];
+    if (offset <= b.offset_us)
+      return b.offset_us === a.offset_us ? b.volume : a.volume + ((b.volume - a.volume) * (offset - a.offset_us)) / (b.offset_us - a.offset_us);
+  }
+  return keys[keys.length - 1].volume;
+}
+
+/**
+ * An audio segment that plays past the end of its material (music looped under a longer
+ * narration: the renderer loops the file) as the editor needs it: one segment per pass through
+ * the file, each inside the material, the envelope cut at the seams (with its gain there), the
+ * fade-in on the first piece and the fade-out on the last.
+ */
+function loopPieces(seg: MediaSegment, material: DraftMaterial | undefined): MediaSegment[] {
+  const length = material?.type === 'audio' ? material.duration_us : 0;
+  const source = seg.source ?? { start_us: 0, duration_us: seg.target.duration_us };
+  if (!(length > 0) || source.start_us + seg.target.duration_us <= length || source.duration_us !== seg.target.duration_us) return [seg];
+  const pieces: MediaSegment[] = [];
+  const keys = seg.volume_keyframes ?? [];
+  for (let done = 0, from = source.start_us % length; done < seg.target.duration_us; from = 0) {
+    const duration = Math.min(length - from, seg.target.duration_us - done);
+    const inside = keys.filter((k) => k.offset_us > done && k.offset_us < done + duration).map((k) => ({ offset_us: k.offset_us - done, volume: k.volume }));
+    const piece: MediaSegment = {
+      ...seg,
+      id: pieces.length ? `${seg.id}~${pieces.length + 1}` : seg.id,
+      target: { start_us: seg.target.start_us + done, duration_us: duration },
+      source: { start_us: from, duration_us: duration },
+      volume_keyframes: keys.length
+        ? [{ offset_us: 0, volume: envelopeAt(keys, done) }, ...inside, { offset_us: duration, volume: envelopeAt(keys, done + duration) }]
+        : undefined,
+      fade_in_us: pieces.length ? undefined : seg.fade_in_us,
+      fade_out_us: undefined,
+    };
+    pieces.push(piece);
+    done += duration;
+  }
+  pieces[pieces.length - 1].fade_out_us = seg.fade_out_us;
+  return pieces;
+}
+
 /** Frames of the renderer's cross-fade: centred on the boundary, at most half of either neighbour but one frame. */
 function fadeUs(fadeUsAsked: number, previousUs: number, thisUs: number, fps: number): number {
   const frames = (us: number) => Math.round((us * fps) / 1_000_000);
@@ -503,7 +557,8 @@ export function buildCapcutDraft(input: CapcutDraftInput): { content: Json; meta
         ),
       };
     }
-    const segments: Json[] = track.segments.map((seg, s) => {
+    const laid = track.type === 'audio' ? track.segments.flatMap((seg) => loopPieces(seg, byId.get(seg.material_id))) : track.segments;
+    const segments: Json[] = laid.map((seg, s) => {
       const material = byId.get(seg.material_id);
       const materialId = materialIds.get(seg.material_id);
       if (!material || !materialId) throw new RangeError(`segment "${seg.id}" refers to material "${seg.material_id}", which has no file`);
@@ -517,10 +572,11 @@ export function buildCapcutDraft(input: CapcutDraftInput): { content: Json; meta
         const volume = seg.volume ?? 1;
         if (seg.fade_in_us || seg.fade_out_us) {
           const fadeId = id(`fade/${seg.id}`);
+          const fadeIn = Math.min(seg.fade_in_us ?? 0, seg.target.duration_us);
           lists.audio_fades.push({
             id: fadeId,
-            fade_in_duration: seg.fade_in_us ?? 0,
-            fade_out_duration: seg.fade_out_us ?? 0,
+            fade_in_duration: fadeIn,
+            fade_out_duration: Math.min(seg.fade_out_us ?? 0, seg.target.duration_us - fadeIn),
             fade_type: 0,
             type: 'audio_fade',
           });
@@ -566,7 +622,7 @@ export function buildCapcutDraft(input: CapcutDraftInput): { content: Json; meta
         refs.push(canvasId);
       }
       // The cross-fade into the next segment: the editor keeps it on the earlier of the two.
-      const next = track.segments[s + 1];
+      const next = laid[s + 1];
       if (next?.transition_in && next.transition_in.duration_us > 0) {
         const duration = fadeUs(next.transition_in.duration_us, seg.target.duration_us, next.target.duration_us, fps);
         if (duration > 0) {

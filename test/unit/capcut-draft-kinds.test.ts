@@ -324,6 +324,62 @@ describe('JianYing draft of clips, stills, motion, cross-fades, music and styled
     }
   });
 
+  it('lays music longer than its file as one editor segment per pass, the ducking envelope and fades unchanged', () => {
+    const draft = handBuiltDraft();
+    const keys = [
+      { offset_us: 0, volume: 1 },
+      { offset_us: 5_000_000, volume: 1 },
+      { offset_us: 7_000_000, volume: 0.2 },
+      { offset_us: 9_000_000, volume: 0.6 },
+    ];
+    const looped: MediaSegment = {
+      id: 'm1',
+      material_id: 'music',
+      target: { start_us: 0, duration_us: 10 * S },
+      volume: 0.5,
+      volume_keyframes: keys,
+      fade_in_us: 400_000,
+      fade_out_us: 1_000_000,
+    };
+    draft.tracks = draft.tracks.map((t) => (t.name === 'music' && t.type === 'audio' ? { ...t, segments: [looped] } : t));
+
+    const { content, folder } = build(draft);
+
+    expect(checkCapcutDraftFolder(folder, { folderName: FOLDER }).problems).toEqual([]);
+    const pieces = trackNamed(content, 'music').segments as Json[];
+    expect(pieces.map((p) => [p.source_timerange, p.target_timerange])).toEqual([
+      [
+        { start: 0, duration: 6 * S },
+        { start: 0, duration: 6 * S },
+      ],
+      [
+        { start: 0, duration: 4 * S },
+        { start: 6 * S, duration: 4 * S },
+      ],
+    ]);
+    // The editor's envelope, sampled every 100 ms, is draft.json's (volume × keyframes).
+    const editorAt = (t: number) => {
+      const seg = pieces.find((p) => t >= p.target_timerange.start && t <= p.target_timerange.start + p.target_timerange.duration)!;
+      const kf = keyframes(seg, 'KFTypeVolume').map(([o, v]) => ({ offset_us: seg.target_timerange.start + o, volume: v }));
+      const next = kf.findIndex((k) => k.offset_us >= t);
+      if (next <= 0) return kf[Math.max(0, next)].volume;
+      const [a, b] = [kf[next - 1], kf[next]];
+      return a.volume + ((b.volume - a.volume) * (t - a.offset_us)) / (b.offset_us - a.offset_us);
+    };
+    const oursAt = (t: number) => {
+      const next = keys.findIndex((k) => k.offset_us >= t);
+      if (next < 0) return 0.5 * keys.at(-1)!.volume;
+      if (next === 0) return 0.5 * keys[0].volume;
+      const [a, b] = [keys[next - 1], keys[next]];
+      return 0.5 * (a.volume + ((b.volume - a.volume) * (t - a.offset_us)) / (b.offset_us - a.offset_us));
+    };
+    for (let t = 0; t <= 10 * S; t += 100_000) expect(editorAt(t), `at ${t} µs`).toBeCloseTo(oursAt(t), 3);
+    const byId = materialsById(content);
+    const fadesOf = (seg: Json) => (seg.extra_material_refs as string[]).map((r) => byId.get(r)!).filter((m) => m.type === 'audio_fade');
+    expect(fadesOf(pieces[0])).toEqual([expect.objectContaining({ fade_in_duration: 400_000, fade_out_duration: 0 })]);
+    expect(fadesOf(pieces[1])).toEqual([expect.objectContaining({ fade_in_duration: 0, fade_out_duration: 1_000_000 })]);
+  });
+
   it('styles captions per preset and places them in the safe area', () => {
     const looks = (['plain', 'bold_outline', 'boxed', 'word_highlight'] as const).map((style) => {
       const { content } = build(handBuiltDraft(style, style === 'boxed' ? 'middle' : 'bottom'));
