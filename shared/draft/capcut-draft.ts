@@ -608,17 +608,8 @@ export function buildCapcutDraft(input: CapcutDraftInput): { content: Json; meta
       const baseScale = fit === 'cover' ? coverScale(width, height, draft.canvas) : 1;
       if (fit === 'blur') {
         const canvasId = id(`canvas/${seg.id}`);
-        lists.canvases.push({
-          id: canvasId,
-          type: 'canvas_blur',
-          blur: CANVAS_BLUR,
-          color: '',
-          source_platform: 0,
-          album_image: '',
-          image: '',
-          image_id: '',
-          image_name: '',
-        });
+        // colour: unused by a blur, transparent black as the editor writes it
+        lists.canvases.push({ id: canvasId, type: 'canvas_blur', blur: CANVAS_BLUR, color: '#00000000', source_platform: 0 });
         refs.push(canvasId);
       }
       // The cross-fade into the next segment: the editor keeps it on the earlier of the two.
