@@ -177,9 +177,10 @@ export const CANVAS_BLUR = 0.375;
 
 /**
  * Points the motion keyframes sample the renderer's eased (cosine) progress at: the editor
- * interpolates linearly between keyframes, so five points keep its path within ~2 % of the mp4's.
+ * interpolates linearly between keyframes, and nine points keep its path within 0.9 % of the
+ * motion's range from the mp4's (five: 3.5 %).
  */
-const MOTION_SAMPLES = [0, 0.25, 0.5, 0.75, 1];
+const MOTION_SAMPLES = Array.from({ length: 9 }, (_, i) => i / 8);
 
 const range = (start: number, duration: number) => ({ start, duration });
 

@@ -318,9 +318,19 @@ describe('JianYing draft of clips, stills, motion, cross-fades, music and styled
         expect(got.x).toBeCloseTo(want.x, 2);
         expect(got.y).toBeCloseTo(want.y, 2);
       }
-      // eased as the renderer eases it: halfway in time, halfway in zoom
-      const mid = scale[Math.floor(scale.length / 2)][1] / cover;
-      expect(mid).toBeCloseTo((ours.motion!.start.scale + ours.motion!.end.scale) / 2, 3);
+      // eased as the renderer eases it: the editor's linear path between keyframes stays within 1 % of the motion's range
+      const lastUs = scale.at(-1)![0];
+      const { start: from, end: to } = ours.motion!;
+      for (let t = 0; t <= lastUs; t += FRAME_US) {
+        const i = Math.max(
+          1,
+          scale.findIndex(([o]) => o >= t),
+        );
+        const [[o0, v0], [o1, v1]] = [scale[i - 1], scale[i]];
+        const editorZoom = (v0 + ((v1 - v0) * (t - o0)) / (o1 - o0)) / cover;
+        const rendererZoom = from.scale + (to.scale - from.scale) * ((1 - Math.cos((Math.PI * t) / lastUs)) / 2);
+        expect(Math.abs(editorZoom - rendererZoom), `at ${t} µs`).toBeLessThan(Math.abs(to.scale - from.scale) * 0.01 + 1e-4);
+      }
     }
   });
 
