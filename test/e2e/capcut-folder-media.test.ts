@@ -263,7 +263,7 @@ describe('draft folder media by object key', () => {
     expect((await readTarGz(tarGzStream([entry(10, 10)], 0))).get('f/materials/a.mp4')?.size).toBe(10);
   });
 
-  it('archives a 200 MiB clip while the process grows by a small fraction of it', async () => {
+  it('archives a 200 MiB clip, and lists it in the manifest, while the process grows by a small fraction of it', async () => {
     const CLIP_BYTES = 200 * MiB;
     const base = randomBytes(MiB);
     // Incompressible chunks that differ (a rotation of one random MiB): gzip passes them through at full size.
@@ -293,6 +293,7 @@ describe('draft folder media by object key', () => {
     const result = JSON.parse(out.trim().split('\n').pop() ?? '{}') as {
       sent: string[];
       archive_key: string;
+      manifest: Array<{ name: string; size: number; sha256: string }>;
       rss_growth: number;
       array_buffers_growth: number;
     };
@@ -305,10 +306,14 @@ describe('draft folder media by object key', () => {
     expect(copied.ContentLength).toBe(CLIP_BYTES);
     expect(result.sent.filter((c) => c === 'CopyObjectCommand')).toHaveLength(1);
     expect(result.sent.filter((c) => c === 'UploadPartCommand').length).toBeGreaterThanOrEqual(CLIP_BYTES / (8 * MiB));
+    const clipSha = expected.digest('hex');
     const archive = await readTarGz(await objectStream(result.archive_key));
-    expect(archive.get(`${folder}/materials/01-长镜头.mp4`)).toEqual({ size: CLIP_BYTES, sha256: expected.digest('hex') });
+    expect(archive.get(`${folder}/materials/01-长镜头.mp4`)).toEqual({ size: CLIP_BYTES, sha256: clipSha });
+    // Finalize's manifest hashes each artifact as it streams (the clip, its copy and the archive).
+    expect(result.manifest.find((e) => e.name === `draft/${folder}/materials/01-长镜头.mp4`)).toMatchObject({ size: CLIP_BYTES, sha256: clipSha });
+    expect(result.manifest.find((e) => e.name === 'editor_draft.tar.gz')?.size).toBeGreaterThan(CLIP_BYTES);
     // Held whole, both would grow by the clip at least (and by its gzip besides).
-    // (measured here: rss +46 MiB, array buffers +40 MiB, most of it chunks the collector has not taken yet)
+    // (measured here: rss +51 MiB, array buffers +45 MiB, most of it chunks the collector has not taken yet)
     expect(result.array_buffers_growth).toBeLessThan(CLIP_BYTES / 3);
     expect(result.rss_growth).toBeLessThan(CLIP_BYTES * 0.4);
   }, 180_000);

@@ -1,12 +1,13 @@
 /**
- * Stores one draft folder whose clip is a large object of the bucket, in a process of its own so
- * that its memory is the folder writer's alone (test/e2e/capcut-folder-media.test.ts). S3 is the
- * parent's s3rver. Prints one JSON line: the S3 commands sent, the peak growth of rss and of
- * ArrayBuffer memory over the baseline taken after a warm-up.
+ * Stores one draft folder whose clip is a large object of the bucket, then lists the task's
+ * artifacts with their sha256 as Finalize does, in a process of its own so that its memory is the
+ * folder writer's and the manifest's alone (test/e2e/capcut-folder-media.test.ts). S3 is the
+ * parent's s3rver. Prints one JSON line: the S3 commands sent, the manifest, the peak growth of
+ * rss and of ArrayBuffer memory over the baseline taken after a warm-up.
  *
  * Argument: JSON `{ s3Endpoint, bucket, taskId, clipKey, clipBytes }`.
  */
-import { objectExists } from '../../shared/artifacts.js';
+import { buildManifest, objectExists } from '../../shared/artifacts.js';
 import { storeCapcutDraftFolder } from '../../shared/draft/capcut-folder.js';
 import type { Draft } from '../../shared/draft/draft.js';
 import { setStdoutLogging } from '../../shared/logger.js';
@@ -69,9 +70,10 @@ const result = await storeCapcutDraftFolder(rt, {
   ],
   createdAtMs: Date.UTC(2026, 0, 2),
 });
+const manifest = await buildManifest(rt, { task_id: args.taskId, final_video_key: undefined });
 sample();
 clearInterval(sampler);
 process.stdout.write(
-  `${JSON.stringify({ sent, archive_key: result.archive_key, rss_growth: peakRss - baseline.rss, array_buffers_growth: peakArrayBuffers - baseline.arrayBuffers })}\n`,
+  `${JSON.stringify({ sent, archive_key: result.archive_key, manifest, rss_growth: peakRss - baseline.rss, array_buffers_growth: peakArrayBuffers - baseline.arrayBuffers })}\n`,
   () => process.exit(0),
 );
