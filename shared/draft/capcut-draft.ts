@@ -329,6 +329,21 @@ function cuePieces(cue: TextSegment, highlight: boolean): Array<{ start: number;
   return pieces;
 }
 
+/**
+ * The part of a clip a segment plays, inside the clip: the renderer holds a clip's last frame when
+ * the clip ends before its segment does, which an editor segment cannot; there the part is cut at
+ * the clip's end and plays slowed to fill the segment (the boundaries stay the same).
+ */
+function clipSource(seg: MediaSegment, clipUs: number | undefined): { start_us: number; duration_us: number } {
+  const source = seg.source ?? { start_us: 0, duration_us: seg.target.duration_us };
+  if (!clipUs || source.start_us + source.duration_us <= clipUs) return source;
+  const start = Math.min(source.start_us, Math.max(0, clipUs - MIN_CLIP_PART_US));
+  return { start_us: start, duration_us: clipUs - start };
+}
+
+/** Shortest part of a clip an editor segment plays when the draft asks for one past the clip's end. */
+const MIN_CLIP_PART_US = 40_000;
+
 /** The envelope's gain at `offset` (linear between keyframes, held before the first and after the last). */
 function envelopeAt(keys: VolumeKeyframe[], offset: number): number {
   if (offset <= keys[0].offset_us) return keys[0].volume;
@@ -564,7 +579,7 @@ export function buildCapcutDraft(input: CapcutDraftInput): { content: Json; meta
       const materialId = materialIds.get(seg.material_id);
       if (!material || !materialId) throw new RangeError(`segment "${seg.id}" refers to material "${seg.material_id}", which has no file`);
       const segmentId = id(`segment/${seg.id}`);
-      const source = seg.source ?? { start_us: 0, duration_us: seg.target.duration_us };
+      const source = material.type === 'video' ? clipSource(seg, material.duration_us) : (seg.source ?? { start_us: 0, duration_us: seg.target.duration_us });
       const speed = source.duration_us > 0 && seg.target.duration_us > 0 ? r4(source.duration_us / seg.target.duration_us) : 1;
       const refs = [speedFor(segmentId, speed)];
       const keyframes: Json[] = [];

@@ -390,6 +390,23 @@ describe('JianYing draft of clips, stills, motion, cross-fades, music and styled
     expect(fadesOf(pieces[1])).toEqual([expect.objectContaining({ fade_in_duration: 0, fade_out_duration: 1_000_000 })]);
   });
 
+  it('plays a clip that ends before its segment slowed to fill it, inside the clip, the boundaries unchanged', () => {
+    const draft = handBuiltDraft();
+    const visual = draft.tracks.find((t) => t.type === 'video')!;
+    // clip-2 lasts 2.5 s; its segment asks for 2.2 s from 1.8 s on (the renderer holds the last frame)
+    visual.segments[2] = { ...visual.segments[2], source: { start_us: 1_800_000, duration_us: 2_200_000 } };
+
+    const { content, folder } = build(draft);
+
+    expect(checkCapcutDraftFolder(folder, { folderName: FOLDER }).problems).toEqual([]);
+    const v3 = (trackNamed(content, 'visual').segments as Json[])[2];
+    expect([v3.source_timerange, v3.target_timerange, v3.speed]).toEqual([
+      { start: 1_800_000, duration: 700_000 },
+      { start: 6 * S, duration: 2_200_000 },
+      0.3182,
+    ]);
+  });
+
   it('styles captions per preset and places them in the safe area', () => {
     const looks = (['plain', 'bold_outline', 'boxed', 'word_highlight'] as const).map((style) => {
       const { content } = build(handBuiltDraft(style, style === 'boxed' ? 'middle' : 'bottom'));
