@@ -322,10 +322,14 @@ function cuePieces(cue: TextSegment, highlight: boolean): Array<{ start: number;
   const firstAt = Math.max(start, words[0].word.target.start_us);
   if (firstAt > start) pieces.push({ start, end: firstAt });
   words.forEach((w, i) => {
-    const from = Math.max(start, w.word.target.start_us);
+    // never before the piece ahead of it: word timings out of order must not overlap on the track
+    const from = Math.max(start, w.word.target.start_us, pieces.at(-1)?.end ?? start);
     const to = Math.min(end, i + 1 < words.length ? Math.max(start, words[i + 1].word.target.start_us) : end);
     if (to > from) pieces.push({ start: from, end: to, lit: w.at });
   });
+  // the cue's last moment belongs to its last piece whatever the timings said
+  const last = pieces.at(-1);
+  if (last && last.end < end) last.end = end;
   return pieces;
 }
 

@@ -407,6 +407,22 @@ describe('JianYing draft of clips, stills, motion, cross-fades, music and styled
     ]);
   });
 
+  it('keeps word-highlight pieces in order and without overlap when word timings are not', () => {
+    const draft = handBuiltDraft();
+    const text = draft.tracks.find((t) => t.type === 'text')!;
+    text.segments = [{ ...CUES[0], words: [word('山里', 300, 900), word('temple', 2100, 2700), word('有一座庙', 900, 1900), word('bells', 2700, 3400)] }];
+
+    const { content, folder } = build(draft);
+
+    expect(checkCapcutDraftFolder(folder, { folderName: FOLDER }).problems).toEqual([]);
+    const pieces = (trackNamed(content, 'subtitles').segments as Json[]).map((s) => [
+      s.target_timerange.start,
+      s.target_timerange.start + s.target_timerange.duration,
+    ]);
+    for (let i = 1; i < pieces.length; i++) expect(pieces[i][0]).toBeGreaterThanOrEqual(pieces[i - 1][1]);
+    expect([pieces[0][0], pieces.at(-1)![1]]).toEqual([CUES[0].target.start_us, CUES[0].target.start_us + CUES[0].target.duration_us]);
+  });
+
   it('styles captions per preset and places them in the safe area', () => {
     const looks = (['plain', 'bold_outline', 'boxed', 'word_highlight'] as const).map((style) => {
       const { content } = build(handBuiltDraft(style, style === 'boxed' ? 'middle' : 'bottom'));
