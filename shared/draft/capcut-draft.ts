@@ -359,6 +359,15 @@ function envelopeAt(keys: VolumeKeyframe[], offset: number): number {
   return keys[keys.length - 1].volume;
 }
 
+/** The envelope's keyframes inside a segment of `durationUs`: in time order, one at the end (with its gain there) instead of any past it. */
+function envelopeWithin(keys: VolumeKeyframe[], durationUs: number): VolumeKeyframe[] {
+  const sorted = [...keys].sort((a, b) => a.offset_us - b.offset_us);
+  const inside = sorted.filter((k) => k.offset_us >= 0 && k.offset_us <= durationUs);
+  if (sorted.some((k) => k.offset_us > durationUs) && inside.at(-1)?.offset_us !== durationUs)
+    inside.push({ offset_us: durationUs, volume: envelopeAt(sorted, durationUs) });
+  return inside.length ? inside : [{ offset_us: 0, volume: envelopeAt(sorted, 0) }];
+}
+
 /**
  * An audio segment that plays past the end of its material (music looped under a longer
  * narration: the renderer loops the file) as the editor needs it: one segment per pass through
@@ -609,7 +618,7 @@ export function buildCapcutDraft(input: CapcutDraftInput): { content: Json; meta
               id,
               name,
               'KFTypeVolume',
-              seg.volume_keyframes.map((k) => [k.offset_us, r4(volume * k.volume)]),
+              envelopeWithin(seg.volume_keyframes, seg.target.duration_us).map((k) => [k.offset_us, r4(volume * k.volume)]),
             ),
           );
         return {

@@ -407,6 +407,28 @@ describe('JianYing draft of clips, stills, motion, cross-fades, music and styled
     ]);
   });
 
+  it('keeps volume keyframes inside their segment: one at its end, with the gain there, instead of those past it', () => {
+    const draft = handBuiltDraft();
+    const music = draft.tracks.find((t) => t.name === 'music' && t.type === 'audio')!;
+    music.segments[1] = {
+      ...music.segments[1],
+      volume_keyframes: [
+        { offset_us: 0, volume: 1 },
+        { offset_us: 3 * S, volume: 1 },
+        { offset_us: 5 * S, volume: 0 },
+      ],
+    };
+
+    const { content, folder } = build(draft);
+
+    expect(checkCapcutDraftFolder(folder, { folderName: FOLDER }).problems).toEqual([]);
+    expect(keyframes((trackNamed(content, 'music').segments as Json[])[1], 'KFTypeVolume')).toEqual([
+      [0, 0.5],
+      [3 * S, 0.5],
+      [4 * S, 0.25],
+    ]);
+  });
+
   it('keeps word-highlight pieces in order and without overlap when word timings are not', () => {
     const draft = handBuiltDraft();
     const text = draft.tracks.find((t) => t.type === 'text')!;
