@@ -189,6 +189,26 @@ export function artifactObjectKey(task: Pick<TaskRecord, 'task_id' | 'final_vide
   return taskArtifactKey(task.task_id, name);
 }
 
+/** Size and sha256 of an object, read as a stream; undefined when it does not exist. */
+async function streamSha256(rt: Runtime, key: string): Promise<{ size: number; sha256: string } | undefined> {
+  let body: Readable;
+  try {
+    const out = await rt.s3.send(new GetObjectCommand({ Bucket: rt.settings.bucketName, Key: key }));
+    if (!out.Body) return { size: 0, sha256: createHash('sha256').digest('hex') };
+    body = out.Body as Readable;
+  } catch (error: unknown) {
+    if (isMissing(error)) return undefined;
+    throw error;
+  }
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of body) {
+    hash.update(chunk as Uint8Array);
+    size += (chunk as Uint8Array).length;
+  }
+  return { size, sha256: hash.digest('hex') };
+}
+
 /**
  * Lists every artifact of the task ({@link listTaskArtifacts}) with its size and sha256 (the
  * manifest itself and the log, which is appended after the manifest, excluded).
@@ -200,14 +220,10 @@ export async function buildManifest(rt: Runtime, task: Pick<TaskRecord, 'task_id
   );
   const entries: ArtifactEntry[] = [];
   for (const o of keys) {
-    const bytes = await getObjectBytes(rt, o.key);
-    if (!bytes) continue;
-    entries.push({
-      name: o.name,
-      key: o.key,
-      size: bytes.byteLength,
-      sha256: createHash('sha256').update(bytes).digest('hex'),
-    });
+    // Hashed as it streams: a task's artifacts include its clips (in the editor draft) and their archive.
+    const digest = await streamSha256(rt, o.key);
+    if (!digest) continue;
+    entries.push({ name: o.name, key: o.key, size: digest.size, sha256: digest.sha256 });
   }
   return entries.sort((a, b) => a.name.localeCompare(b.name));
 }

@@ -30,19 +30,26 @@ export interface CapcutDraftReport {
 /**
  * Checks a draft folder given as its files (path inside the folder → bytes):
  * - both JSON files parse; format version, 9:16 canvas, fps, duration in whole µs;
- * - a video track that covers the timeline from 0 to the end without gap or overlap, an audio
- *   track whose segments add up to the duration, a text track inside the timeline;
+ * - a main (first) video track that covers the timeline from 0 to the end without gap or
+ *   overlap, a first audio track (the narration) whose segments add up to the duration; every
+ *   track sorted, without overlaps, inside the timeline (an overlapping transition overlaps
+ *   nothing on the track: it sits on a cut between two abutting segments);
  * - every id unique; every segment's material and every extra material reference resolves, in
- *   the list its track type needs; source ranges inside their material;
- * - every media path points into the folder (placeholder, or `absoluteRoot`) at a file that exists;
+ *   the list its track type needs; source ranges inside their material; a transition no longer
+ *   than either segment of its cut; audio fades inside their segment; a canvas blur in (0, 1];
+ * - keyframes of properties the track type has, sorted, at times inside their segment;
+ * - every media path points into the folder's `materials/` (placeholder, or `absoluteRoot`) at a
+ *   file that exists, and never out of it;
  * - the meta file names the folder and the duration, and lists the media it imports.
+ *
+ * Media may be given as anything (an object key instead of bytes): only the two JSON files are read.
  */
-export function checkCapcutDraftFolder(files: Map<string, Uint8Array | string>, a: { folderName: string; absoluteRoot?: string }): CapcutDraftReport {
+export function checkCapcutDraftFolder(files: ReadonlyMap<string, unknown>, a: { folderName: string; absoluteRoot?: string }): CapcutDraftReport {
   const problems: string[] = [];
   const report: CapcutDraftReport = { problems, duration_us: 0, tracks: [], materials: { videos: 0, audios: 0, texts: 0 } };
   const read = (name: string): Json | undefined => {
     const raw = files.get(name);
-    if (raw === undefined) {
+    if (typeof raw !== 'string' && !(raw instanceof Uint8Array)) {
       problems.push(`${name} is missing`);
       return undefined;
     }
@@ -113,7 +120,10 @@ export function checkCapcutDraftFolder(files: Map<string, Uint8Array | string>, 
       return undefined;
     }
     const inside = p.slice(root.length + 1);
-    if (inside.split('/').includes('..') || !files.has(inside)) problems.push(`${what} path "${p}" names no file of the folder`);
+    const parts = inside.split('/');
+    if (parts[0] !== 'materials' || parts.some((part) => part === '..' || part === '.' || part === '' || part.includes('\\')))
+      problems.push(`${what} path "${p}" is not a file under the folder's materials/`);
+    else if (!files.has(inside)) problems.push(`${what} path "${p}" names no file of the folder`);
     return inside;
   };
   for (const list of ['videos', 'audios'] as const) {
@@ -138,6 +148,16 @@ export function checkCapcutDraftFolder(files: Map<string, Uint8Array | string>, 
   // Tracks and segments.
   const trackList = Array.isArray(content.tracks) ? content.tracks.filter(isObject) : [];
   const expectedList: Record<string, string> = { video: 'videos', audio: 'audios', text: 'texts' };
+  const keyframeTypes: Record<string, string[]> = {
+    video: ['KFTypeScaleX', 'KFTypeScaleY', 'KFTypePositionX', 'KFTypePositionY', 'KFTypeRotation', 'KFTypeAlpha', 'KFTypeVolume'],
+    audio: ['KFTypeVolume'],
+    text: ['KFTypeScaleX', 'KFTypeScaleY', 'KFTypePositionX', 'KFTypePositionY', 'KFTypeRotation', 'KFTypeAlpha'],
+  };
+  const firstOfType = new Set<Json>();
+  for (const type of ['video', 'audio']) {
+    const first = trackList.find((t) => t.type === type);
+    if (first) firstOfType.add(first);
+  }
   for (const track of trackList) {
     unique(track.id, `track ${String(track.name)}`);
     const type = String(track.type);
@@ -145,7 +165,7 @@ export function checkCapcutDraftFolder(files: Map<string, Uint8Array | string>, 
     let cursor = 0;
     let covered = 0;
     let contiguous = true;
-    for (const seg of segments) {
+    for (const [s, seg] of segments.entries()) {
       const what = `${type} segment ${String(seg.id)}`;
       unique(seg.id, what);
       const target = timerange(seg.target_timerange);
@@ -161,7 +181,42 @@ export function checkCapcutDraftFolder(files: Map<string, Uint8Array | string>, 
       const list = listOf.get(String(seg.material_id));
       if (list !== expectedList[type]) problems.push(`${what} refers to material ${String(seg.material_id)} ${list ? `in ${list}` : 'that does not exist'}`);
       for (const ref of Array.isArray(seg.extra_material_refs) ? seg.extra_material_refs : []) {
-        if (!listOf.has(String(ref))) problems.push(`${what} refers to extra material ${String(ref)} that does not exist`);
+        if (!listOf.has(String(ref))) {
+          problems.push(`${what} refers to extra material ${String(ref)} that does not exist`);
+          continue;
+        }
+        const extra = materialById.get(String(ref)) ?? {};
+        const kind = listOf.get(String(ref));
+        if (kind === 'transitions') {
+          const next = timerange(segments[s + 1]?.target_timerange);
+          const length = isUs(extra.duration) ? extra.duration : -1;
+          if (extra.is_overlap !== true) problems.push(`${what}: transition ${String(ref)} is not an overlapping one`);
+          if (!next || next.start !== target.start + target.duration)
+            problems.push(`${what}: transition ${String(ref)} is on no cut (no segment starts where it ends)`);
+          else if (!(length > 0 && length <= target.duration && length <= next.duration))
+            problems.push(`${what}: transition ${String(ref)} lasts ${length} µs, longer than a segment of its cut`);
+        } else if (kind === 'audio_fades') {
+          const fadeIn = isUs(extra.fade_in_duration) ? extra.fade_in_duration : -1;
+          const fadeOut = isUs(extra.fade_out_duration) ? extra.fade_out_duration : -1;
+          if (fadeIn < 0 || fadeOut < 0 || fadeIn + fadeOut > target.duration) problems.push(`${what}: its fades (${fadeIn} + ${fadeOut} µs) do not fit in it`);
+        } else if (kind === 'canvases' && extra.type === 'canvas_blur') {
+          if (!(typeof extra.blur === 'number' && extra.blur > 0 && extra.blur <= 1))
+            problems.push(`${what}: canvas blur ${String(extra.blur)} is not in (0, 1]`);
+        }
+      }
+      for (const list of Array.isArray(seg.common_keyframes) ? seg.common_keyframes.filter(isObject) : []) {
+        const property = String(list.property_type);
+        if (!(keyframeTypes[type] ?? []).includes(property)) problems.push(`${what} has ${property} keyframes, which a ${type} track has not`);
+        let last = -1;
+        for (const k of Array.isArray(list.keyframe_list) ? list.keyframe_list.filter(isObject) : []) {
+          const offset = k.time_offset;
+          const values = Array.isArray(k.values) ? (k.values as unknown[]) : [];
+          if (!isUs(offset) || offset > target.duration) problems.push(`${what}: a ${property} keyframe at ${String(offset)} µs is outside the segment`);
+          else if (offset < last) problems.push(`${what}: ${property} keyframes are not in time order`);
+          else last = offset;
+          if (!values.length || !values.every((v) => typeof v === 'number' && Number.isFinite(v)))
+            problems.push(`${what}: a ${property} keyframe has no value`);
+        }
       }
       const source = seg.source_timerange === null ? undefined : timerange(seg.source_timerange);
       const material = materialById.get(String(seg.material_id));
@@ -172,9 +227,10 @@ export function checkCapcutDraftFolder(files: Map<string, Uint8Array | string>, 
       }
     }
     report.tracks.push({ type, segments: segments.length, covered_us: covered });
-    if (type === 'video' && !(contiguous && cursor === duration))
+    const main = firstOfType.has(track);
+    if (main && type === 'video' && !(contiguous && cursor === duration))
       problems.push(`video track "${String(track.name)}" does not cover the timeline from 0 to ${duration} µs without gaps`);
-    if (type === 'audio' && covered !== duration) problems.push(`audio track "${String(track.name)}" lasts ${covered} µs, the draft ${duration} µs`);
+    if (main && type === 'audio' && covered !== duration) problems.push(`audio track "${String(track.name)}" lasts ${covered} µs, the draft ${duration} µs`);
   }
   for (const type of ['video', 'audio']) if (!trackList.some((t) => t.type === type)) problems.push(`no ${type} track`);
 

@@ -3,12 +3,21 @@
  * `DRAFT_LOCAL_DIR` is set, copies it there atomically: the folder is written under a temporary
  * name in the same directory and renamed into place, so an editor (or another task) never sees a
  * half-written draft, and two tasks never write the same folder (the name carries the task id).
+ *
+ * Media come as bytes (the narration, the generated background) or as an object key in the
+ * artifact bucket (clips, stills, music): those are copied into the folder by S3 itself
+ * (CopyObject, nothing passes through the function) and streamed into the archive, so a draft
+ * with 500 MB of clips never sits in memory.
  */
 import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { putObject } from '../artifacts.js';
-import { tarGz } from './tar-archive.js';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { CopyObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
+import { putObject, putObjectStream } from '../artifacts.js';
+import { tarGzStream, type TarStreamEntry } from './tar-archive.js';
 import { taskArtifactKey } from '../keys.js';
 import type { Runtime } from '../runtime.js';
 import { buildCapcutDraft, capcutFolderName, DRAFT_PATH_PLACEHOLDER, type CapcutMediaFile } from './capcut-draft.js';
@@ -28,17 +37,33 @@ export class DraftFolderError extends Error {
   }
 }
 
-/** A media file of the folder: bytes plus what the draft needs to know about it. */
-export interface CapcutFolderMedia {
+/** A media file of the folder: its bytes or where they are, plus what the draft needs to know about it. */
+export type CapcutFolderMedia = {
   /** draft.json material id it belongs to */
   materialId: string;
-  /** path inside the folder, e.g. `materials/narration.wav` */
+  /**
+   * path inside the folder: `materials/<name>`, one level, any readable Unicode name (Chinese
+   * names are normal) but no separator, `.`/`..`, control character or NUL
+   */
   path: string;
-  bytes: Uint8Array;
   contentType: string;
   width?: number;
   height?: number;
-}
+} & (
+  | {
+      /** small generated files (the narration, the generated background) */
+      bytes: Uint8Array;
+      key?: undefined;
+    }
+  | {
+      /** an object in the artifact bucket, copied server-side and streamed into the archive */
+      key: string;
+      bytes?: undefined;
+    }
+);
+
+/** A file of the folder: the JSON files as text, media as bytes or as an object key. */
+export type CapcutFolderFile = Uint8Array | string | { key: string };
 
 /** Where the folder went. */
 export interface CapcutFolderResult {
@@ -65,15 +90,46 @@ export function backgroundMedia(materialId: string, colors: [string, string]): C
   };
 }
 
-function folderFiles(draft: Draft, folder: string, media: CapcutFolderMedia[], createdAtMs: number, mediaRoot: string): Map<string, Uint8Array | string> {
+/** Why a media path cannot be a file of the folder, or undefined when it can. */
+export function unsafeMaterialPath(p: string): string | undefined {
+  const name = p.startsWith('materials/') ? p.slice('materials/'.length) : undefined;
+  if (name === undefined) return `"${p}" is not under materials/`;
+  if (name === '' || name === '.' || name === '..') return `"${p}" names no file`;
+  // eslint-disable-next-line no-control-regex
+  if (/[/\\\u0000-\u001f\u007f]/.test(name)) return `"${p}" has a separator or a control character in its name`;
+  if (Buffer.byteLength(name) > 255) return `"${p}" has a name longer than 255 bytes`;
+  return undefined;
+}
+
+function folderFiles(draft: Draft, folder: string, media: CapcutFolderMedia[], createdAtMs: number, mediaRoot: string): Map<string, CapcutFolderFile> {
+  const problems = media.map((m) => unsafeMaterialPath(m.path)).filter((p): p is string => p !== undefined);
+  const paths = media.map((m) => m.path);
+  for (const [i, p] of paths.entries()) if (paths.indexOf(p) !== i) problems.push(`"${p}" is the path of two media`);
+  if (problems.length) throw new DraftFolderError(problems);
   const files: Record<string, CapcutMediaFile> = Object.fromEntries(media.map((m) => [m.materialId, { path: m.path, width: m.width, height: m.height }]));
   const { content, meta } = buildCapcutDraft({ draft, folderName: folder, files, createdAtMs, mediaRoot });
-  const out = new Map<string, Uint8Array | string>([
+  const out = new Map<string, CapcutFolderFile>([
     ['draft_content.json', JSON.stringify(content)],
     ['draft_meta_info.json', JSON.stringify(meta)],
   ]);
-  for (const m of media) out.set(m.path, m.bytes);
+  for (const m of media) out.set(m.path, m.key !== undefined ? { key: m.key } : m.bytes);
   return out;
+}
+
+function isObjectFile(file: CapcutFolderFile): file is { key: string } {
+  return typeof file !== 'string' && !(file instanceof Uint8Array);
+}
+
+/** An object of the artifact bucket as a stream, with its size. */
+async function openObject(rt: Runtime, key: string): Promise<{ size: number; body: Readable }> {
+  const out = await rt.s3.send(new GetObjectCommand({ Bucket: rt.settings.bucketName, Key: key }));
+  if (!out.Body || out.ContentLength === undefined) throw new Error(`The object ${key} came without a body or a length.`);
+  return { size: out.ContentLength, body: out.Body as Readable };
+}
+
+/** `CopySource` of an object of the artifact bucket: bucket and key, each path segment URL-encoded. */
+function copySource(bucket: string, key: string): string {
+  return `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
 }
 
 /** The folder's own absolute path as the editor writes paths: forward slashes, also on Windows. */
@@ -85,15 +141,23 @@ function editorPath(p: string): string {
  * Writes `files` as `<root>/<name>/…` atomically: into `<root>/.<name>.tmp-…` first, then one
  * rename. A folder already there (an earlier attempt of the same task) is replaced whole.
  */
-export async function writeFolderAtomically(root: string, name: string, files: Map<string, Uint8Array | string>): Promise<string> {
+export async function writeFolderAtomically(
+  root: string,
+  name: string,
+  files: Map<string, CapcutFolderFile>,
+  open?: (key: string) => Promise<{ body: Readable }>,
+): Promise<string> {
   await mkdir(root, { recursive: true });
   const target = path.join(root, name);
   const temp = await mkdtemp(path.join(root, `.${name}.tmp-`));
   try {
     for (const [relative, bytes] of files) {
       const file = path.join(temp, ...relative.split('/'));
+      if (path.relative(temp, file).startsWith('..')) throw new DraftFolderError([`"${relative}" would leave the folder`]);
       await mkdir(path.dirname(file), { recursive: true });
-      await writeFile(file, bytes);
+      if (!isObjectFile(bytes)) await writeFile(file, bytes);
+      else if (open) await pipeline((await open(bytes.key)).body, createWriteStream(file));
+      else throw new RangeError(`"${relative}" is an object (${bytes.key}) and no reader was given`);
     }
     try {
       await rename(temp, target);
@@ -129,16 +193,27 @@ export async function storeCapcutDraftFolder(
 
   const keyPrefix = taskArtifactKey(a.draft.task_id, `draft/${folder}/`);
   const types = new Map(a.media.map((m) => [m.path, m.contentType]));
-  for (const [relative, bytes] of portable) {
-    await putObject(rt, `${keyPrefix}${relative}`, bytes, types.get(relative) ?? 'application/json');
+  const bucket = rt.settings.bucketName;
+  for (const [relative, file] of portable) {
+    const key = `${keyPrefix}${relative}`;
+    if (!isObjectFile(file)) await putObject(rt, key, file, types.get(relative) ?? 'application/json');
+    // S3 copies it (up to 5 GB in one call): the bytes never reach this function.
+    else await rt.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: key, CopySource: copySource(bucket, file.key) }));
   }
-  // The same folder in one download, for an exporter that unpacks it next to the editor.
+  // The same folder in one download, for an exporter that unpacks it next to the editor: read
+  // from the folder just stored, streamed through gzip into a multipart upload.
   const archiveKey = taskArtifactKey(a.draft.task_id, `editor_draft.tar.gz`);
-  const archive = tarGz(
-    [...portable].map(([relative, bytes]) => ({ path: `${folder}/${relative}`, bytes })),
-    Math.floor(a.createdAtMs / 1000),
-  );
-  await putObject(rt, archiveKey, archive, 'application/gzip');
+  const entries: TarStreamEntry[] = [...portable].map(([relative, file]) => ({
+    path: `${folder}/${relative}`,
+    open: async () => {
+      if (!isObjectFile(file)) {
+        const bytes = typeof file === 'string' ? Buffer.from(file, 'utf8') : file;
+        return { size: bytes.length, body: [bytes] };
+      }
+      return openObject(rt, `${keyPrefix}${relative}`);
+    },
+  }));
+  await putObjectStream(rt, { key: archiveKey, body: tarGzStream(entries, Math.floor(a.createdAtMs / 1000)), contentType: 'application/gzip' });
 
   let localPath: string | undefined;
   if (a.localDir) {
@@ -147,7 +222,9 @@ export async function storeCapcutDraftFolder(
     const local = folderFiles(a.draft, folder, a.media, a.createdAtMs, absolute);
     const localReport = checkCapcutDraftFolder(local, { folderName: folder, absoluteRoot: absolute });
     if (localReport.problems.length) throw new DraftFolderError(localReport.problems);
-    localPath = await writeFolderAtomically(root, folder, local);
+    // Media by key are read from the folder just stored, as the archive is.
+    const fromStore = new Map([...local].map(([relative, file]) => [relative, isObjectFile(file) ? { key: `${keyPrefix}${relative}` } : file]));
+    localPath = await writeFolderAtomically(root, folder, fromStore, (key) => openObject(rt, key));
   }
   return { folder, key_prefix: keyPrefix, archive_key: archiveKey, files: [...portable.keys()], local_path: localPath, report };
 }

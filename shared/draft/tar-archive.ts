@@ -1,4 +1,5 @@
-import { gzipSync } from 'node:zlib';
+import { Readable } from 'node:stream';
+import { createGzip, gzipSync } from 'node:zlib';
 
 /**
  * A gzipped POSIX tar (ustar with pax headers for long names) of in-memory files, so an exporter
@@ -9,14 +10,69 @@ export function tarGz(files: Array<{ path: string; bytes: Uint8Array | string }>
   const blocks: Buffer[] = [];
   for (const file of files) {
     const body = typeof file.bytes === 'string' ? Buffer.from(file.bytes, 'utf8') : Buffer.from(file.bytes);
-    if (Buffer.byteLength(file.path) > 100) {
-      const record = paxRecord('path', file.path);
-      blocks.push(header({ name: `PaxHeader/${shortName(file.path)}`, size: record.length, type: 'x', mtime: mtimeSeconds }), pad(record));
-    }
-    blocks.push(header({ name: shortName(file.path), size: body.length, type: '0', mtime: mtimeSeconds }), pad(body));
+    blocks.push(tarEntryHeader(file.path, body.length, mtimeSeconds), body, tarPadding(body.length));
   }
   blocks.push(Buffer.alloc(1024));
   return gzipSync(Buffer.concat(blocks));
+}
+
+/** The bytes of one archive entry, opened when the archive reaches it. */
+export interface TarStreamEntry {
+  path: string;
+  /** the entry's size and its bytes as a stream (read once, to its end) */
+  open: () => Promise<{ size: number; body: AsyncIterable<Uint8Array> | Iterable<Uint8Array> }>;
+}
+
+/** The stream ended short of, or ran past, the size its tar header announced. */
+export class TarEntrySizeError extends Error {
+  constructor(path: string, announced: number, actual: number) {
+    super(`The archive entry ${path} announced ${announced} bytes but its stream ${actual > announced ? 'ran past that' : `ended after ${actual}`}.`);
+    this.name = 'TarEntrySizeError';
+  }
+}
+
+/**
+ * The same gzipped tar as {@link tarGz}, as a stream: each entry is opened when the archive
+ * reaches it and its bytes pass straight through, so the archive of a folder of large clips
+ * never sits in memory (only the streams' buffers do). The stream fails if an entry's bytes do
+ * not match the size it announced.
+ */
+export function tarGzStream(entries: TarStreamEntry[], mtimeSeconds: number): Readable {
+  async function* tar(): AsyncGenerator<Buffer> {
+    for (const entry of entries) {
+      const { size, body } = await entry.open();
+      yield tarEntryHeader(entry.path, size, mtimeSeconds);
+      let seen = 0;
+      for await (const chunk of body) {
+        seen += chunk.length;
+        if (seen > size) throw new TarEntrySizeError(entry.path, size, seen);
+        yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      }
+      if (seen !== size) throw new TarEntrySizeError(entry.path, size, seen);
+      yield tarPadding(size);
+    }
+    yield Buffer.alloc(1024);
+  }
+  const source = Readable.from(tar(), { objectMode: false });
+  // Media are compressed already: the fastest level costs a fraction of the default's time and
+  // still shrinks the JSON files.
+  const gzip = createGzip({ level: 1 });
+  source.on('error', (error) => gzip.destroy(error));
+  gzip.on('close', () => source.destroy());
+  return source.pipe(gzip);
+}
+
+/** The header block(s) of an entry: a pax record first when the path is longer than ustar's 100 bytes. */
+function tarEntryHeader(path: string, size: number, mtimeSeconds: number): Buffer {
+  const main = header({ name: shortName(path), size, type: '0', mtime: mtimeSeconds });
+  if (Buffer.byteLength(path) <= 100) return main;
+  const record = paxRecord('path', path);
+  return Buffer.concat([
+    header({ name: `PaxHeader/${shortName(path)}`, size: record.length, type: 'x', mtime: mtimeSeconds }),
+    record,
+    tarPadding(record.length),
+    main,
+  ]);
 }
 
 /** `"<len> key=value\n"` where len counts the whole record, itself included. */
@@ -34,9 +90,10 @@ function shortName(path: string): string {
   return name;
 }
 
-function pad(body: Buffer): Buffer {
-  const remainder = body.length % 512;
-  return remainder ? Buffer.concat([body, Buffer.alloc(512 - remainder)]) : body;
+/** Zeros up to the next 512-byte block after `size` bytes. */
+function tarPadding(size: number): Buffer {
+  const remainder = size % 512;
+  return Buffer.alloc(remainder ? 512 - remainder : 0);
 }
 
 function header(a: { name: string; size: number; type: '0' | 'x'; mtime: number }): Buffer {

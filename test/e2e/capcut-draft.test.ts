@@ -74,7 +74,7 @@ function folderFiles(draft: Draft, media: CapcutFolderMedia[], mediaRoot = DRAFT
     ['draft_content.json', JSON.stringify(content)],
     ['draft_meta_info.json', JSON.stringify(meta)],
   ]);
-  for (const m of media) out.set(m.path, m.bytes);
+  for (const m of media) out.set(m.path, m.bytes ?? new Uint8Array());
   return { out, content: content as Record<string, any>, meta: meta as Record<string, any> };
 }
 
@@ -208,7 +208,7 @@ describe('pictures on the timeline', () => {
       const files: Record<string, string> = {};
       for (const m of media) {
         files[m.materialId] = path.join(work, path.basename(m.path));
-        await writeFile(files[m.materialId], m.bytes);
+        await writeFile(files[m.materialId], m.bytes ?? '');
       }
       files.subtitles = path.join(work, 'subtitles.srt');
       await writeFile(files.subtitles, '1\n00:00:00,100 --> 00:00:01,400\n第1句\n');

@@ -512,7 +512,14 @@ describe('least privilege', () => {
     ],
     tts: [...base('tts'), items('GetItem,UpdateItem', 'TASK'), items('GetItem,PutItem,UpdateItem,DeleteItem', 'RATE'), TASK_OBJECTS, LIST],
     // Draft snapshots the creator's stills from sources/<creator>/<video>/media/ (read only).
-    draft: [...base('draft'), items('GetItem,UpdateItem', 'TASK'), TASK_OBJECTS, 's3:GetObject on <bucket>/sources/*/media/*', LIST],
+    // Its editor-draft archive is a multipart upload (aborted when it fails).
+    draft: [
+      ...base('draft'),
+      items('GetItem,UpdateItem', 'TASK'),
+      's3:AbortMultipartUpload,s3:GetObject,s3:PutObject on <bucket>/tasks/*',
+      's3:GetObject on <bucket>/sources/*/media/*',
+      LIST,
+    ],
     finalize: [...base('finalize'), items('GetItem,UpdateItem', 'TASK'), items('DeleteItem', 'LOCK'), TASK_OBJECTS, LIST],
     fail: [
       ...base('fail'),

@@ -161,7 +161,8 @@ export class StageFunctions extends StackRoom {
     }
 
     grants.allowItems(this.draft, { TASK: ['GetItem', 'UpdateItem'] });
-    grants.allowObjects(this.draft, ['s3:GetObject', 's3:PutObject'], [PREFIX.tasks]);
+    // The editor draft's archive is a multipart upload: a failed one is aborted, not left billed.
+    grants.allowObjects(this.draft, ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], [PREFIX.tasks]);
     // The creator's stills: Draft lists sources/<creator>/<video>/media/ and snapshots each one.
     grants.allowObjects(this.draft, ['s3:GetObject'], [SOURCE_MEDIA_PATTERN]);
     grants.allowListing(this.draft);
