@@ -5,7 +5,37 @@ import { request as httpsRequest } from 'node:https';
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import type { RequestSigner } from './sigv4.js';
+
+/** What the API client hands a signer: the request as it will be sent. */
+export interface SignableRequest {
+  method: string;
+  url: URL;
+  headers: Record<string, string>;
+  /** the body, or the hex sha256 of a streamed one */
+  body?: string | Buffer;
+  bodySha256?: string;
+}
+
+/** Adds authentication headers to a request about to be sent. */
+export type RequestSigner = (request: SignableRequest) => Promise<Record<string, string>>;
+
+/** The region in an API Gateway URL (`https://<id>.execute-api.<region>.amazonaws.com/...`). */
+export function regionOfApiUrl(url: string): string | undefined {
+  const host = new URL(url).hostname;
+  return /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$/.exec(host)?.[1];
+}
+
+/**
+ * A SigV4 signer loaded on first use: the AWS credential chain is a large module graph that a
+ * command against the embedded stack never needs.
+ */
+export function lazySigV4Signer(region: string): RequestSigner {
+  let signer: Promise<RequestSigner> | undefined;
+  return async (request) => {
+    signer ??= import('./sigv4.js').then((m) => m.sigV4Signer(region));
+    return (await signer)(request);
+  };
+}
 
 /** The API refused a request: its status, stable code and sentence. */
 export class ApiError extends Error {

@@ -1,11 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InvalidRequestError } from '../shared/errors.js';
-import { ApiClient, ApiError, ApiUnreachableError } from './api-client.js';
+import { ApiClient, ApiError, ApiUnreachableError, lazySigV4Signer, regionOfApiUrl } from './api-client.js';
 import { batchSummary, runBatch } from './batch.js';
 import { ProgressDisplay, statusText, watchRows, type ProgressOutput } from './progress.js';
 import { coerceFieldValue, requestFields } from './request-fields.js';
-import { regionOfApiUrl, sigV4Signer } from './sigv4.js';
 import { prepareSubmission, sendSubmission } from './submission.js';
 import { downloadTaskFiles, getTask, isTerminal, pause, type TaskWithArtifacts } from './task-files.js';
 
@@ -131,7 +130,7 @@ function contextOf(values: Record<string, unknown>, io: CliIo): Context {
   if (signed && !region) throw new UsageError('Signing needs a region: pass --region (or set AWS_REGION).');
   const interval = values.interval === undefined ? 1 : Number(values.interval);
   if (!Number.isFinite(interval) || interval <= 0 || interval > 3600) throw new UsageError('--interval must be a number of seconds above 0.');
-  return { client: new ApiClient(api, signed ? sigV4Signer(region!) : undefined), signed, json: values.json === true, intervalMs: interval * 1000, io };
+  return { client: new ApiClient(api, signed ? lazySigV4Signer(region!) : undefined), signed, json: values.json === true, intervalMs: interval * 1000, io };
 }
 
 const print = (io: CliIo, text: string) => io.stdout.write(`${text}\n`);

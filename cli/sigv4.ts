@@ -2,18 +2,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 
-/** What the API client hands a signer: the request as it will be sent. */
-export interface SignableRequest {
-  method: string;
-  url: URL;
-  headers: Record<string, string>;
-  /** the body, or the hex sha256 of a streamed one */
-  body?: string | Buffer;
-  bodySha256?: string;
-}
-
-/** Adds authentication headers to a request about to be sent. */
-export type RequestSigner = (request: SignableRequest) => Promise<Record<string, string>>;
+import type { RequestSigner } from './api-client.js';
 
 type SourceData = string | ArrayBuffer | ArrayBufferView;
 const bytesOf = (data: SourceData): Buffer =>
@@ -35,12 +24,6 @@ class NodeSha256 {
   digest(): Promise<Uint8Array> {
     return Promise.resolve(new Uint8Array(this.hash.digest()));
   }
-}
-
-/** The region in an API Gateway URL (`https://<id>.execute-api.<region>.amazonaws.com/...`). */
-export function regionOfApiUrl(url: string): string | undefined {
-  const host = new URL(url).hostname;
-  return /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$/.exec(host)?.[1];
 }
 
 /**
