@@ -75,7 +75,8 @@ describe('reel batch FILE.jsonl --wait --out DIR --idempotent', () => {
       expect(JSON.parse(readFileSync(join(out(), `${id}.draft.json`), 'utf8'))).toMatchObject({ task_id: id });
     }
     expect(await taskCount()).toBe(16);
-  });
+    // 16 renders: ~15 s on two idle cores, several times that while other suites share them
+  }, 240_000);
 
   it('run again, submits nothing twice: the same 16 tasks, no new one, the same 4 lines reported', async () => {
     const run = await runReel(args());
@@ -99,12 +100,13 @@ describe('reel batch FILE.jsonl --wait --out DIR --idempotent', () => {
 });
 
 describe('reel batch FILE.csv', () => {
-  it('types each cell as the schema wants it and reports the API duplicate of a running task by its holder', async () => {
+  it('types each cell as the schema wants it, reports the API duplicate of a running task by its holder and an API refusal by its code', async () => {
     const csv = [
       'creator_id,video_id,gender,export_video,source_text',
       'csv,v1,1,false,"One short line, with a comma."',
       'csv,v1,2,false,Another short line.',
       'csv,v2,7,false,One short line.',
+      'csv,v5,,false,',
       '',
     ].join('\n');
     const file = join(dir, 'requests.csv');
@@ -117,12 +119,14 @@ describe('reel batch FILE.csv', () => {
     expect(run.code, run.stderr).toBe(1);
     const result = JSON.parse(run.stdout) as { ok: boolean; lines: Array<Record<string, unknown>> };
     expect(result.ok).toBe(false);
-    const [a, b, c] = result.lines;
+    const [a, b, c, d] = result.lines;
     expect(a).toMatchObject({ line: 2, outcome: 'accepted' });
     expect(b).toMatchObject({ line: 3, outcome: 'duplicate', duplicate_of: a.task_id, code: 'duplicate_task' });
     expect(String(b.reason)).toContain(`duplicate of ${String(a.task_id)} (line 2)`);
     expect(c).toMatchObject({ line: 4, outcome: 'invalid', code: 'invalid_request' });
     expect(String(c.reason)).toContain('gender must be 0 (provider default), 1 (male) or 2 (female)');
+    expect(d).toMatchObject({ line: 5, outcome: 'refused', code: 'source_missing' });
+    expect(String(d.reason)).toMatch(/source/);
     const task = await stack.finished(String(a.task_id));
     expect(task).toMatchObject({ status: 'SUCCEEDED', gender: 1, export_video: false });
   });

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -139,6 +139,20 @@ describe('reel cancel, watch, retry, get, list', () => {
     expect(tasks.map((t) => t.video_id)).toEqual(['v3', 'v1']);
     expect(plain.code).toBe(0);
     expect(plain.stdout.trim().split('\n')).toEqual(tasks.map((t) => expect.stringMatching(new RegExp(`^${t.task_id}  SUCCEEDED  cli/${t.video_id}`))));
+  });
+});
+
+describe('reel batch --wait with a task that fails', () => {
+  it('reports the failed line with its stage and sentence and exits 1', async () => {
+    const file = join(dir, 'one.jsonl');
+    writeFileSync(file, `${JSON.stringify({ creator_id: 'cli', video_id: 'v4', export_video: false, source_text: 'One short line.' })}\n`);
+    stack.controls.armFault('Tts', { error: 'TtsFailedError', message: 'the voice engine crashed', times: 1 });
+
+    const run = await reel(stack, 'batch', file, '--wait', '--interval', '0.2');
+
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stdout).toMatch(/^1 +failed +\S+ +cli\/v4 — failed at tts: .*the voice engine crashed/m);
+    expect(run.stderr).toMatch(/FAILED at tts/);
   });
 });
 
