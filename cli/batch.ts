@@ -2,7 +2,7 @@ import { dirname } from 'node:path';
 import { InvalidRequestError } from '../shared/errors.js';
 import { ApiError, type ApiClient } from './api-client.js';
 import { readBatchFile } from './batch-file.js';
-import { ProgressDisplay, batchRow, type ProgressOutput } from './progress.js';
+import { ProgressDisplay, batchRows, type ProgressOutput } from './progress.js';
 import { prepareSubmission, sendSubmission, type Submission, type SubmitOutcome } from './submission.js';
 import { downloadTaskFiles, getTask, isTerminal, pause, type TaskWithArtifacts } from './task-files.js';
 
@@ -38,6 +38,8 @@ export interface BatchOptions {
   signed: boolean;
   progress: ProgressOutput;
   progressTty: boolean;
+  /** the terminal's height, when progress goes to one */
+  progressRows?: number;
 }
 
 async function mapPool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -133,7 +135,9 @@ async function followAndDownload(client: ApiClient, accepted: LineResult[], o: B
         if (!(error instanceof ApiError) || error.status === 404) throw error;
       }
     }
-    display.update(accepted.filter((r) => tasks.has(r)).map((r) => [r.task_id!, batchRow(r.line, tasks.get(r)!)]));
+    const known = accepted.filter((r) => tasks.has(r)).map((r) => ({ line: r.line, task: tasks.get(r)! }));
+    // Piped, every row is a line of history: nothing to fit.
+    display.update(batchRows(known, o.progressTty ? Math.max(3, (o.progressRows ?? 24) - 2) : Infinity));
     if (accepted.every((r) => tasks.has(r) && isTerminal(tasks.get(r)!))) break;
     await pause(o.intervalMs);
   }
@@ -179,6 +183,7 @@ export function batchSummary(lines: LineResult[]): string {
 
 function summaryDetail(r: LineResult): string {
   const who = r.creator_id && r.video_id ? `${r.creator_id}/${r.video_id}` : '';
-  const what = r.reason ?? (r.files?.length ? r.files.join(', ') : r.replayed ? 'the task of an earlier run with the same request' : '');
+  const files = r.files?.length ? `${r.files[0]}${r.files.length > 1 ? ` (+ ${r.files.length - 1} draft file${r.files.length > 2 ? 's' : ''})` : ''}` : '';
+  const what = r.reason ?? (files || (r.replayed ? 'the task of an earlier run with the same request' : ''));
   return [who, what].filter(Boolean).join(' — ');
 }

@@ -24,7 +24,7 @@ export class UsageError extends Error {
 
 export interface CliIo {
   stdout: ProgressOutput & { isTTY?: boolean };
-  stderr: ProgressOutput & { isTTY?: boolean };
+  stderr: ProgressOutput & { isTTY?: boolean; rows?: number };
   env: Record<string, string | undefined>;
 }
 
@@ -286,6 +286,7 @@ async function run(command: string, values: Record<string, unknown>, positionals
         signed: ctx.signed,
         progress: io.stderr,
         progressTty: io.stderr.isTTY === true,
+        progressRows: io.stderr.rows,
       }).catch((error: unknown) => {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`reel batch: no such file ${positionals[0]}.`);
         throw error;

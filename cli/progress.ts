@@ -90,3 +90,20 @@ export function batchRow(line: number, task: TaskView): string {
   const detail = task.status === 'RUNNING' && current ? ` (${current.status})` : '';
   return `line ${String(line).padEnd(3)} ${`${task.creator_id}/${task.video_id}`.padEnd(24)} ${task.task_id}  ${statusText(task)}${detail}`;
 }
+
+/**
+ * The rows of the batch display. When there are more tasks than fit (`maxRows`, the terminal's
+ * height less the prompt), a count of tasks by status comes first and only the tasks still
+ * running are shown — a redraw taller than the screen cannot move the cursor back to its top.
+ */
+export function batchRows(tasks: Array<{ line: number; task: TaskView }>, maxRows: number): Array<[string, string]> {
+  const rows = tasks.map(({ line, task }): [string, string] => [task.task_id, batchRow(line, task)]);
+  if (rows.length <= maxRows) return rows;
+  const counts = new Map<string, number>();
+  for (const { task } of tasks) counts.set(task.status, (counts.get(task.status) ?? 0) + 1);
+  const running = tasks.filter(({ task }) => !TERMINAL_STATUSES.includes(task.status));
+  const head: [string, string] = ['counts', `${tasks.length} tasks: ${[...counts].map(([k, n]) => `${n} ${k}`).join(', ')}`];
+  const shown = running.slice(0, Math.max(0, maxRows - 2)).map(({ line, task }): [string, string] => [task.task_id, batchRow(line, task)]);
+  const more = running.length - shown.length;
+  return [head, ...shown, ...(more > 0 ? [['more', `… and ${more} more running`] as [string, string]] : [])];
+}

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { regionOfApiUrl } from '../../cli/api-client.js';
 import { readBatchFile } from '../../cli/batch-file.js';
-import { ProgressDisplay, watchRows, type TaskView } from '../../cli/progress.js';
+import { ProgressDisplay, batchRows, watchRows, type TaskView } from '../../cli/progress.js';
 import { coerceFieldValue, requestFields } from '../../cli/request-fields.js';
 import { canonicalJson, contentIdempotencyKey } from '../../cli/submission.js';
 import { runRequestSchema } from '../../shared/request.js';
@@ -62,6 +62,33 @@ describe('the progress display', () => {
       '  draft   pending\n',
       '  export  pending\n',
       'task t1 FAILED at tts: tts_failed — The voice failed.\n',
+    ]);
+  });
+});
+
+describe('the batch display', () => {
+  const many = Array.from({ length: 30 }, (_, i) => ({
+    line: i + 1,
+    task: task({ task_id: `t${i + 1}`, video_id: `v${i + 1}`, status: i < 20 ? 'SUCCEEDED' : i < 22 ? 'FAILED' : 'RUNNING' }),
+  }));
+
+  it('shows a row per task when they fit', () => {
+    const rows = batchRows(many.slice(0, 3), 10);
+
+    expect(rows.map(([key]) => key)).toEqual(['t1', 't2', 't3']);
+    expect(rows[0][1]).toMatch(/^line 1 +c\/v1 +t1 +SUCCEEDED$/);
+  });
+
+  it('when they do not, counts them by status and shows the running ones within the height', () => {
+    const rows = batchRows(many, 6);
+
+    expect(rows.map(([, text]) => text.replace(/ +/g, ' '))).toEqual([
+      '30 tasks: 20 SUCCEEDED, 2 FAILED, 8 RUNNING',
+      'line 23 c/v23 t23 RUNNING at tts (running)',
+      'line 24 c/v24 t24 RUNNING at tts (running)',
+      'line 25 c/v25 t25 RUNNING at tts (running)',
+      'line 26 c/v26 t26 RUNNING at tts (running)',
+      '… and 4 more running',
     ]);
   });
 });
