@@ -235,7 +235,10 @@ async function list(ctx: Context, values: Record<string, unknown>): Promise<numb
     return EXIT.ok;
   }
   const tasks = (json.tasks ?? []) as TaskWithArtifacts[];
-  for (const t of tasks) print(ctx.io, `${t.task_id}  ${t.status.padEnd(9)}  ${`${t.creator_id}/${t.video_id}`.padEnd(24)}  ${statusText(t)}`);
+  for (const t of tasks) {
+    const detail = t.status === 'RUNNING' || t.status === 'FAILED' ? `  ${statusText(t).replace(/^\S+ /, '')}` : '';
+    print(ctx.io, `${t.task_id}  ${t.status.padEnd(9)}  ${`${t.creator_id}/${t.video_id}`.padEnd(24)}  ${t.created_at}${detail}`);
+  }
   if (!tasks.length) print(ctx.io, 'no tasks');
   return EXIT.ok;
 }

@@ -42,6 +42,7 @@ export interface TaskView {
   video_id: string;
   status: string;
   stage: string;
+  created_at?: string;
   stages: Record<string, { status: string; attempts: number; started_at?: string; ended_at?: string; queued_at?: string; error?: { code: string } }>;
   error?: { stage: string; code: string; message: string };
   redrives?: number;
