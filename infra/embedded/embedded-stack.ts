@@ -168,6 +168,8 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
   const log = createLogger({ stage: 'embedded-stack' });
   const host = options.host ?? '127.0.0.1';
   await ensurePortFree(host, options.port);
+  // The API answers only for its own address (DNS rebinding), so its port is known before it starts.
+  const apiPort = options.port || (await freePort(host));
   const dataDir = resolve(options.dataDir);
   for (const dir of ['dynamodb', 's3', 'exporter', 'step-functions']) mkdirSync(join(dataDir, dir), { recursive: true });
   const closers: Array<() => Promise<void>> = [];
@@ -210,6 +212,14 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       EXPORT_VISIBILITY_SECONDS: String(options.exportVisibilitySeconds ?? 60),
       EXPORT_POLL_SECONDS: String(options.exportPollSeconds ?? 20),
       ...options.extraEnv,
+      API_ALLOWED_HOSTS: [
+        `${host.includes(':') ? `[${host}]` : host}:${apiPort}`,
+        `127.0.0.1:${apiPort}`,
+        `localhost:${apiPort}`,
+        options.extraEnv?.API_ALLOWED_HOSTS,
+      ]
+        .filter(Boolean)
+        .join(','),
       // The API refuses exports that could not finish within the definition's Export timeout.
       EXPORT_TIMEOUT_SECONDS: String(definitionOptions.exportTimeoutSeconds),
     };
@@ -421,13 +431,11 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       // The test controls are the test's own hand, not the API function's.
       const fetch: typeof root.fetch = (request, ...rest) =>
         new URL(request.url).pathname.startsWith('/__test') ? root.fetch(request, ...rest) : as('api', () => root.fetch(request, ...rest));
-      const s = serve({ fetch, port: options.port, hostname: host }, () => ok(s));
+      const s = serve({ fetch, port: apiPort, hostname: host }, () => ok(s));
       // Taken since the check at the start (a race): fail the same way; the catch below stops the rest.
-      s.once('error', (error: NodeJS.ErrnoException) => fail(portError(options.port, host)(error)));
+      s.once('error', (error: NodeJS.ErrnoException) => fail(portError(apiPort, host)(error)));
     });
     closers.push(() => new Promise<void>((ok) => server.close(() => ok())));
-    const address = server.address();
-    const apiPort = typeof address === 'object' && address ? address.port : options.port;
 
     return {
       apiUrl: `http://${host}:${apiPort}`,
