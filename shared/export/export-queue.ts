@@ -142,7 +142,11 @@ function exporterUtilization(tasks: ExportQueueTaskView[], now: number): ExportQ
     busyMs += Math.max(0, Math.min(end, now) - Math.max(start, windowStart));
   }
   const busy = Math.min(UTILIZATION_WINDOW_SECONDS, busyMs / 1000);
-  return { window_seconds: UTILIZATION_WINDOW_SECONDS, busy_seconds: Math.round(busy), ratio: Math.round((busy / UTILIZATION_WINDOW_SECONDS) * 1000) / 1000 };
+  return {
+    window_seconds: UTILIZATION_WINDOW_SECONDS,
+    busy_seconds: Math.round(busy * 10) / 10,
+    ratio: Math.round((busy / UTILIZATION_WINDOW_SECONDS) * 10_000) / 10_000,
+  };
 }
 
 /** Reads the tasks created within the execution timeout (one index query, paged) and describes the queue. */

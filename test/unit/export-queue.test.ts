@@ -55,7 +55,7 @@ describe('the export queue view', () => {
 
   it("counts the exporter's busy time in the last hour, the running and cancelled exports included", () => {
     // 60 + 100 + 30 (running) + 20 (cancelled) seconds
-    expect(view.utilization).toEqual({ window_seconds: 3600, busy_seconds: 210, ratio: 0.058 });
+    expect(view.utilization).toEqual({ window_seconds: 3600, busy_seconds: 210, ratio: 0.0583 });
   });
 
   it('clips exports that began before the window and assumes the mean before any was measured', () => {

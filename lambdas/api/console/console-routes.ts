@@ -43,5 +43,7 @@ export function consoleRoutes() {
       return c.body(asset.body, 200, { 'content-type': asset.type });
     });
   }
+  // Browsers ask for it unprompted; no icon, and no 404 in the page's console.
+  app.get('/favicon.ico', (c) => c.body(null, 204));
   return app;
 }

@@ -303,7 +303,7 @@ export const CONSOLE_SCRIPT = String.raw`(function () {
         if (a.status !== 200) { clear(summary); summary.appendChild(errorBox(a, 'Export queue')); return; }
         var q = a.body;
         clear(summary);
-        var pctBusy = Math.round(q.utilization.ratio * 100);
+        var pctBusy = (q.utilization.ratio * 100).toFixed(1);
         summary.appendChild(el('dl', { class: 'facts' }, [
           el('dt', { text: 'Mean export time' }), el('dd', { id: 'mean-export', text: q.mean_export_seconds + ' s ' + (q.mean_samples ? '(last ' + q.mean_samples + ')' : '(assumed; none measured yet)') }),
           el('dt', { text: 'Exporter busy, last hour' }), el('dd', null, [el('meter', { min: 0, max: 1, value: q.utilization.ratio, id: 'utilization' }), ' ' + pctBusy + ' % (' + q.utilization.busy_seconds + ' s)']),
