@@ -114,7 +114,7 @@ describe('the console', () => {
     expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
     expect(await stack.itemKeys()).not.toContain('LOCK#web#v1');
 
-    await page.fill('#account_name', '晨光');
+    await page.fill('#account_name', 'Morgenrot');
     await page.setInputFiles('#media', join(media, 'sunrise.png'));
     await page.setInputFiles('#music', join(media, 'theme.wav'));
     await page.click('#submit');

@@ -187,6 +187,10 @@ export const CONSOLE_SCRIPT = String.raw`(function () {
         track.appendChild(seg(st.status, Date.parse(st.started_at), stop, st.status));
         words.push((st.status === 'running' ? 'running ' : 'ran ') + secs(stop - Date.parse(st.started_at)));
       }
+      if (st.status === 'failed' && !st.started_at && task.ended_at) {
+        // Failed before it could record a start: a mark where the task ended.
+        track.appendChild(seg('failed', Date.parse(task.ended_at) - span * 0.01, Date.parse(task.ended_at), 'failed'));
+      }
       if (st.attempts > 1) words.push(st.attempts + ' attempts (' + (st.attempts - 1) + ' retried or waited out a rate limit)');
       else if (st.attempts === 1) words.push('1 attempt');
       if (st.error) words.push((st.status === 'queued' ? 'waiting: ' : 'error: ') + st.error.code + ' — ' + st.error.message);
