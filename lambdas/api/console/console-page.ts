@@ -44,6 +44,7 @@ table { border-collapse: collapse; width: 100%; margin-bottom: 1.5rem; }
 caption { text-align: left; font-weight: 600; padding: .3rem 0; }
 th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 code { font-family: ui-monospace, monospace; font-size: .9em; word-break: break-all; }
+.task-id code, td a code { white-space: nowrap; word-break: normal; }
 .filters, .actions { display: flex; flex-wrap: wrap; gap: .8rem; align-items: end; margin-bottom: 1rem; }
 input, select, textarea, button { font: inherit; }
 input:not([type]), textarea, select { padding: .3rem; border: 1px solid var(--line); border-radius: 4px; background: var(--bg); color: var(--fg); }
