@@ -9,12 +9,12 @@ export const CHROMIUM_PATH = '/usr/bin/chromium';
  * makes a temporary one per launch and refuses `--user-data-dir`). Throws — the browser tests fail, they
  * do not skip — when it is not installed.
  */
-export async function launchChromium(): Promise<{ browser: Browser; close: () => Promise<void> }> {
-  if (!existsSync(CHROMIUM_PATH)) {
-    throw new Error(`${CHROMIUM_PATH} is missing: the browser tests need Debian's chromium (apt-get install -y chromium; .ci/run installs it).`);
+export async function launchChromium(executablePath = CHROMIUM_PATH): Promise<{ browser: Browser; close: () => Promise<void> }> {
+  if (!existsSync(executablePath)) {
+    throw new Error(`${executablePath} is missing: the browser tests need Debian's chromium (apt-get install -y chromium; .ci/run installs it).`);
   }
   const browser = await chromium.launch({
-    executablePath: CHROMIUM_PATH,
+    executablePath,
     headless: true,
     args: [
       '--headless',
