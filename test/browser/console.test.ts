@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Exporter } from '../../shared/export/exporter.js';
 import { defaultFfmpegPath } from '../../shared/render/ffmpeg-process.js';
 import { launchChromium } from '../support/chromium.js';
+import { gemini429, geminiText, startFakeGemini } from '../support/fake-gemini.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
 
 /**
@@ -21,6 +22,8 @@ let stack: TestStack;
 let browser: Browser;
 let closeBrowser: () => Promise<void>;
 let media: string;
+let gemini: Awaited<ReturnType<typeof startFakeGemini>>;
+let throttled = 0;
 const SHOTS = process.env.SCREENSHOTS === '1' ? join(process.cwd(), 'docs/console') : mkdtempSync(join(tmpdir(), 'console-shots-'));
 
 /** While set, every export job stays `running` at its first status call (the queue test). */
@@ -29,7 +32,19 @@ let openExporterGate = () => undefined as void;
 
 beforeAll(async () => {
   ({ browser, close: closeBrowser } = await launchChromium());
+  // The story comes from a local fake Gemini, which refuses a "Marker wait" text's first call (a 1 s retry delay).
+  gemini = await startFakeGemini((request) =>
+    request.prompt.includes('Marker wait') && throttled++ === 0 ? gemini429('1s') : geminiText('The sun rose over the quiet hill.'),
+  );
   stack = await startTestStack({
+    extraEnv: {
+      GEMINI_API_KEY: 'test-key',
+      GEMINI_BASE_URL: gemini.url,
+      STORY_LANGUAGE: 'en',
+      STORY_TARGET_CHARS: '200',
+      STORY_RPM: '6000',
+      RATE_LIMIT_MAX_WAIT_SECONDS: '0.5',
+    },
     wrapExporter: (inner: Exporter): Exporter => ({
       submit: (id, job, signal) => inner.submit(id, job, signal),
       status: async (id, wait, signal) => {
@@ -51,6 +66,7 @@ afterAll(async () => {
   openExporterGate();
   await closeBrowser?.();
   await stack?.close();
+  await gemini?.close();
   if (media) rmSync(media, { recursive: true, force: true });
 });
 
@@ -193,6 +209,17 @@ describe('the console', () => {
     const rows = page.locator('#task-rows tr');
     await eventually(() => rows.count()).toBe(1);
     expect(await rows.first().locator('.failure').textContent()).toBe(`${task.error!.stage} · ${task.error!.code} · ${task.error!.message}`);
+  });
+
+  it('draws a rate-limit wait on the stage it held', async () => {
+    const sub = await stack.post({ creator_id: 'web', video_id: 'waited', export_video: false, source_text: 'Marker wait. The sun rose.' });
+    const task = await stack.finished(sub.body.task_id as string);
+    expect(task.stages.story.rate_limit_waits).toHaveLength(1);
+    const page = await openPage(`#/task/${task.task_id}`);
+    const story = page.locator('.stage[data-stage="story"]');
+    await eventually(() => story.locator('.seg-wait').count()).toBe(1);
+    expect(await story.locator('.seg-wait').getAttribute('title')).toBe(`rate-limit wait ${task.stages.story.rate_limit_waits![0].seconds} s (gemini)`);
+    expect(await story.locator('.stage-words').textContent()).toMatch(/2 attempts · 1 rate-limit wait, \d+ s$/);
   });
 
   it('shows markup in an id or a message as text, never as markup', async () => {

@@ -62,6 +62,7 @@ button:disabled { background: var(--line); color: var(--muted); cursor: default;
 .track { position: relative; height: 1.1rem; background: color-mix(in srgb, var(--line) 40%, transparent); border-radius: 3px; }
 .seg { position: absolute; top: 0; bottom: 0; border-radius: 3px; }
 .seg-queued { background: repeating-linear-gradient(45deg, var(--wait), var(--wait) 4px, transparent 4px, transparent 8px); border: 1px solid var(--wait); }
+.seg-wait { background: repeating-linear-gradient(-45deg, var(--muted), var(--muted) 3px, transparent 3px, transparent 6px); border: 1px solid var(--muted); }
 .seg-running { background: var(--run); } .seg-succeeded { background: var(--ok); } .seg-failed { background: var(--bad); }
 .stage-words { color: var(--muted); font-size: .9em; }
 .field { display: flex; flex-direction: column; gap: .2rem; margin-bottom: .8rem; max-width: 36rem; }

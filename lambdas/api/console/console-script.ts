@@ -191,8 +191,16 @@ export const CONSOLE_SCRIPT = String.raw`(function () {
         // Failed before it could record a start: a mark where the task ended.
         track.appendChild(seg('failed', Date.parse(task.ended_at) - span * 0.01, Date.parse(task.ended_at), 'failed'));
       }
-      if (st.attempts > 1) words.push(st.attempts + ' attempts (' + (st.attempts - 1) + ' retried or waited out a rate limit)');
+      var waits = st.rate_limit_waits || [];
+      var waited = 0;
+      waits.forEach(function (w) {
+        waited += w.seconds;
+        track.appendChild(seg('wait', Date.parse(w.at), Date.parse(w.at) + w.seconds * 1000, 'rate-limit wait ' + w.seconds + ' s (' + w.provider + ')'));
+      });
+      var retried = st.attempts - 1 - waits.length;
+      if (st.attempts > 1) words.push(st.attempts + ' attempts' + (retried > 0 ? ' (' + retried + ' retried)' : ''));
       else if (st.attempts === 1) words.push('1 attempt');
+      if (waits.length) words.push(waits.length + ' rate-limit wait' + (waits.length > 1 ? 's' : '') + ', ' + waited + ' s');
       if (st.error) words.push((st.status === 'queued' ? 'waiting: ' : 'error: ') + st.error.code + ' — ' + st.error.message);
       list.appendChild(el('li', { class: 'stage stage-' + st.status, 'data-stage': s }, [
         el('span', { class: 'stage-name', text: s }),
