@@ -1,9 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Three projects, by what a test needs: `unit` (no emulator, no ffmpeg, no child process: seconds,
+ * Projects, by what a test needs: `unit` (no emulator, no ffmpeg, no child process: seconds,
  * `npm run test:unit`), `e2e` (the embedded emulators, the pipeline through its HTTP API, renders),
- * `infra` (the synthesized CDK template: IAM, cdk-nag, the resource model). `npm test` runs all.
+ * `infra` (the synthesized CDK template: IAM, cdk-nag, the resource model) — `npm test` runs these three —
+ * and `browser` (the console in Debian's chromium: `npm run test:browser`, after `apt-get install chromium`).
  */
 export default defineConfig({
   test: {
@@ -18,6 +19,8 @@ export default defineConfig({
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'] } },
       { extends: true, test: { name: 'infra', include: ['test/infra/**/*.test.ts'] } },
+      // Debian's chromium driven by playwright-core; needs apt, so not part of `npm test` (`npm run test:browser`).
+      { extends: true, test: { name: 'browser', include: ['test/browser/**/*.test.ts'], testTimeout: 120_000 } },
     ],
   },
 });

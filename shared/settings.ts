@@ -183,6 +183,13 @@ const shape = {
     5,
   ),
 
+  apiAllowedHosts: text({
+    env: 'API_ALLOWED_HOSTS',
+    readBy: ['api'],
+    description:
+      'the `Host` names the API answers (comma-separated `host` — any port — or `host:port`; `*`: any), a guard against DNS rebinding; the embedded stack sets its own address and `localhost`/`127.0.0.1` on its port and adds these; empty: no check (API Gateway routes only its own domains, docs/console.md)',
+  }),
+
   // The creator's media (docs/media.md)
   mediaUpload: oneOf(
     {

@@ -30,6 +30,15 @@ export interface StageRecord {
   error?: TaskError;
   /** what the stage chose: provider, voice, durations… */
   details?: Record<string, unknown>;
+  /** the waits a rate limit sent the stage to before it could run (story, tts) */
+  rate_limit_waits?: RateLimitWait[];
+}
+
+/** One wait of the state machine's rate-limit loop: asked at `at`, for `seconds`, by `provider`. */
+export interface RateLimitWait {
+  at: string;
+  seconds: number;
+  provider: string;
 }
 
 export interface ArtifactEntry {
@@ -265,6 +274,20 @@ export async function commitExportedVideo(
       values: { ':k': a.videoKey, ':s': 'succeeded', ':t': isoNow(rt.clock), ':d': a.details },
     },
     { fence: a.fence },
+  );
+}
+
+/** Appends a rate-limit wait to the stage's record (the console draws it on the stage's timeline). */
+export async function recordRateLimitWait(rt: Runtime, taskId: string, stage: StageName, wait: RateLimitWait): Promise<void> {
+  await updateWhileRunning(
+    rt,
+    taskId,
+    {
+      set: ['stages.#st.#waits = list_append(if_not_exists(stages.#st.#waits, :none), :wait)'],
+      names: { '#st': stage, '#waits': 'rate_limit_waits' },
+      values: { ':none': [], ':wait': [wait] },
+    },
+    'not_revoked',
   );
 }
 

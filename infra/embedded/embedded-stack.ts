@@ -4,6 +4,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
+import type { Hono } from 'hono';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { startFauxqs } from 'fauxqs';
@@ -168,6 +169,31 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
   const log = createLogger({ stage: 'embedded-stack' });
   const host = options.host ?? '127.0.0.1';
   await ensurePortFree(host, options.port);
+  // The API's socket is bound first: the API answers only for its own address (DNS rebinding), so
+  // it is built knowing its port; until then the socket answers 503.
+  let apiFetch: Hono['fetch'] | undefined;
+  const server: ServerType = await new Promise((ok, fail) => {
+    const s = serve(
+      {
+        fetch: (request, ...rest) =>
+          apiFetch
+            ? apiFetch(request, ...rest)
+            : Response.json(
+                { error: 'starting', message: 'The pipeline is still starting; try again in a moment.' },
+                { status: 503, headers: { 'retry-after': '1' } },
+              ),
+        port: options.port,
+        hostname: host,
+      },
+      () => ok(s),
+    );
+    // Taken since the check above (a race): fail the same way.
+    s.once('error', (error: NodeJS.ErrnoException) => fail(portError(options.port, host)(error)));
+  });
+  const closeServer = () => new Promise<void>((ok) => server.close(() => ok()));
+  let serverInClosers = false;
+  const address = server.address();
+  const apiPort = typeof address === 'object' && address ? address.port : options.port;
   const dataDir = resolve(options.dataDir);
   for (const dir of ['dynamodb', 's3', 'exporter', 'step-functions']) mkdirSync(join(dataDir, dir), { recursive: true });
   const closers: Array<() => Promise<void>> = [];
@@ -210,6 +236,14 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       EXPORT_VISIBILITY_SECONDS: String(options.exportVisibilitySeconds ?? 60),
       EXPORT_POLL_SECONDS: String(options.exportPollSeconds ?? 20),
       ...options.extraEnv,
+      API_ALLOWED_HOSTS: [
+        `${host.includes(':') ? `[${host}]` : host}:${apiPort}`,
+        `127.0.0.1:${apiPort}`,
+        `localhost:${apiPort}`,
+        options.extraEnv?.API_ALLOWED_HOSTS,
+      ]
+        .filter(Boolean)
+        .join(','),
       // The API refuses exports that could not finish within the definition's Export timeout.
       EXPORT_TIMEOUT_SECONDS: String(definitionOptions.exportTimeoutSeconds),
     };
@@ -417,17 +451,11 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     // HTTP API
     const root = createApiApp(rt);
     if (options.testControls) root.route('/__test', controls.routes());
-    const server: ServerType = await new Promise((ok, fail) => {
-      // The test controls are the test's own hand, not the API function's.
-      const fetch: typeof root.fetch = (request, ...rest) =>
-        new URL(request.url).pathname.startsWith('/__test') ? root.fetch(request, ...rest) : as('api', () => root.fetch(request, ...rest));
-      const s = serve({ fetch, port: options.port, hostname: host }, () => ok(s));
-      // Taken since the check at the start (a race): fail the same way; the catch below stops the rest.
-      s.once('error', (error: NodeJS.ErrnoException) => fail(portError(options.port, host)(error)));
-    });
-    closers.push(() => new Promise<void>((ok) => server.close(() => ok())));
-    const address = server.address();
-    const apiPort = typeof address === 'object' && address ? address.port : options.port;
+    // The test controls are the test's own hand, not the API function's.
+    apiFetch = (request, ...rest) =>
+      new URL(request.url).pathname.startsWith('/__test') ? root.fetch(request, ...rest) : as('api', () => root.fetch(request, ...rest));
+    closers.push(closeServer);
+    serverInClosers = true;
 
     return {
       apiUrl: `http://${host}:${apiPort}`,
@@ -450,6 +478,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     };
   } catch (error: unknown) {
     await closeAll();
+    if (!serverInClosers) await closeServer();
     throw error;
   }
 }

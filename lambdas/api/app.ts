@@ -1,5 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { etag } from 'hono/etag';
 import { artifactObjectKey, getObjectBytes, listKeys, listTaskArtifacts, presignGet, putObject } from '../../shared/artifacts.js';
 import {
   DuplicateTaskError,
@@ -24,6 +25,9 @@ import { IdempotencyKeyReusedError, IdempotentRequestInProgressError, assertIdem
 import { getTask, listTasks, type TaskRecord, type TaskStatus } from '../../shared/task-record.js';
 import { sourceMediaRoutes } from './source-media-routes.js';
 import { artifactNameFromPath, artifactPathOf } from './artifact-name.js';
+import { consoleRoutes } from './console/console-routes.js';
+import { crossSiteGuard } from './cross-site-guard.js';
+import { loadExportQueue } from '../../shared/export/export-queue.js';
 
 const TASK_STATUSES: TaskStatus[] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
 
@@ -115,7 +119,14 @@ export function createApiApp(rt: Runtime) {
     },
   });
 
+  // Before every route: the Host allow-list, and no state change from another site (docs/console.md).
+  app.use('*', crossSiteGuard(rt.settings.apiAllowedHosts));
+  // Polling clients (the console) send If-None-Match and get 304 while nothing changed.
+  app.on('GET', [`${base}/tasks`, `${base}/tasks/:task_id`], etag());
+
   app.get('/api/health', (c) => c.json({ status: 'ok' }));
+
+  app.get(`${base}/export-queue`, async (c) => c.json(await loadExportQueue(rt)));
 
   app.post(`${base}/run`, limit, async (c) => {
     const type = c.req.header('content-type') ?? '';
@@ -246,5 +257,6 @@ export function createApiApp(rt: Runtime) {
   });
 
   app.route('/', sourceMediaRoutes(rt, base));
+  app.route('/', consoleRoutes());
   return app;
 }

@@ -1,7 +1,9 @@
+import { isoNow } from '../clock.js';
+import { createLogger, taskLogFields } from '../logger.js';
 import { emitMetric } from '../metrics.js';
 import type { Runtime } from '../runtime.js';
 import { runStage, type StageEvent, type StageWork } from '../stage.js';
-import type { StageName } from '../task-record.js';
+import { recordRateLimitWait, type StageName } from '../task-record.js';
 import { RateLimitHandBackError, RateLimitWaitsExhaustedError } from './errors.js';
 
 /**
@@ -30,7 +32,8 @@ export function isRateLimitedStageOutput(value: unknown): value is RateLimitedSt
  * {@link RateLimitWaitsExhaustedError} with that sentence, and the execution fails at the stage.
  */
 export async function runRateLimitedStage<T>(rt: Runtime, event: StageEvent, stage: StageName, work: StageWork<T>): Promise<T | RateLimitedStageOutput> {
-  return runStage(rt, event, stage, work, (error, log, durationMs): RateLimitedStageOutput | undefined => {
+  let provider = '';
+  const result = await runStage(rt, event, stage, work, (error, log, durationMs): RateLimitedStageOutput | undefined => {
     if (!(error instanceof RateLimitHandBackError)) return undefined;
     if (event.rate_limit_give_up !== undefined) {
       log.error('stage still rate limited on its last attempt: the task gives up', { provider: error.provider, reason: error.reason, duration_ms: durationMs });
@@ -43,6 +46,14 @@ export async function runRateLimitedStage<T>(rt: Runtime, event: StageEvent, sta
       duration_ms: durationMs,
     });
     emitMetric('RateLimitWaits', 1, 'Count', {}, { task_id: event.task_id, stage, provider: error.provider, reason: error.reason });
+    provider = error.provider;
     return { rate_limited: true, retry_after_seconds: error.retryAfterSeconds };
   });
+  if (isRateLimitedStageOutput(result)) {
+    // Bookkeeping for the task's timeline: the wait happens whether or not it is written.
+    await recordRateLimitWait(rt, event.task_id, stage, { at: isoNow(rt.clock), seconds: result.retry_after_seconds, provider }).catch((error: unknown) =>
+      createLogger(taskLogFields(event, stage)).warn('rate-limit wait not recorded on the task', { error }),
+    );
+  }
+  return result;
 }

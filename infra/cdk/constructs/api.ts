@@ -96,6 +96,8 @@ export class PipelineApi extends StackRoom {
       requestValidator: fullValidator,
       requestModels: { 'application/json': runModel },
     });
+    // The console's queue view (docs/console.md); the page itself (`/`) is not routed here.
+    pipeline.addResource('export-queue').addMethod('GET', integration);
     const tasks = pipeline.addResource('tasks');
     tasks.addMethod('GET', integration);
     // The filter retry (operators): the body is validated by the handler's zod schema.
