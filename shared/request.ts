@@ -33,6 +33,11 @@ export const runRequestSchema = z.strictObject(
       .max(MAX_SOURCE_TEXT_CHARS, `source_text must be at most ${MAX_SOURCE_TEXT_CHARS} characters`)
       .refine((s) => s.trim().length > 0, 'source_text must not be empty')
       .optional(),
+    webhook_url: z
+      .string({ error: 'webhook_url must be a string' })
+      .max(2048, 'webhook_url must be at most 2048 characters')
+      .refine((s) => /^https?:\/\/[^/?#]/i.test(s) && URL.canParse(s), 'webhook_url must be an absolute http(s) URL such as https://hooks.example.com/reel')
+      .optional(),
   },
   { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown field(s): ${iss.keys.join(', ')}` : 'the body must be a JSON object') },
 );

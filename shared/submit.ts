@@ -13,6 +13,7 @@ import { confirmIdempotencyKey, releaseIdempotencyKey, requestHash, reserveIdemp
 import type { ExecutionInput } from './state-machine.js';
 import { emitMetric } from './metrics.js';
 import type { ExportAdmission } from './export/export-backlog.js';
+import { checkWebhookUrl, systemResolver } from './webhook/webhook-hosts.js';
 
 export interface SubmitResult {
   task_id: string;
@@ -39,6 +40,9 @@ export interface SubmitOptions {
  */
 export async function submitTask(rt: Runtime, request: RunRequest, log: Logger, options: SubmitOptions = {}): Promise<SubmitResult> {
   const key = options.idempotencyKey;
+  // Before anything is written: a webhook host that is not allowed is a 400 (shared/webhook/webhook-hosts.ts).
+  const webhookUrl = request.webhook_url ?? (rt.settings.webhookUrl || undefined);
+  if (webhookUrl) await checkWebhookUrl(webhookUrl, rt.settings.webhookAllowedHosts, rt.resolveHost ?? systemResolver);
   const taskId = newTaskId(rt.clock.now());
   if (key) {
     const reservation = await reserveIdempotencyKey(rt, key, requestHash(request), taskId);
@@ -110,6 +114,7 @@ async function startAdmittedTask(rt: Runtime, request: RunRequest, log: Logger, 
         exportVideo: request.export_video,
         now: isoNow(rt.clock),
         lockFence,
+        webhookUrl: request.webhook_url ?? (rt.settings.webhookUrl || undefined),
       }),
     );
   } catch (error: unknown) {

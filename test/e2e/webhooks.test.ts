@@ -1,0 +1,238 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WebhookDeliveryAttempt } from '../../shared/task-record.js';
+import type { ResolvedAddress } from '../../shared/webhook/webhook-hosts.js';
+import { verifyWebhook } from '../../shared/webhook/webhook-signature.js';
+import { startTestStack, type TestStack } from '../support/stack.js';
+
+const SECRET = 'receiver-test-secret-4f1c';
+const SRC = 'A short story for the webhook test. It ends well.';
+
+interface Received {
+  path: string;
+  host: string | undefined;
+  signature: string | undefined;
+  raw: string;
+}
+
+/** A receiver on loopback: records every POST, answers what the test scripted for its path (default 200). */
+function startReceiver() {
+  const received: Received[] = [];
+  const scripted = new Map<string, number[]>();
+  const waiters: Array<{ path: string; count: number; resolve: () => void }> = [];
+  const readBody = async (req: IncomingMessage) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  };
+  const server: Server = createServer((req, res) => {
+    void readBody(req).then((raw) => {
+      const path = req.url ?? '/';
+      received.push({ path, host: req.headers.host, signature: req.headers['x-reel-signature'] as string | undefined, raw });
+      const status = scripted.get(path)?.shift() ?? 200;
+      res.writeHead(status).end();
+      for (const w of waiters.filter((x) => x.path === path && received.filter((r) => r.path === path).length >= x.count)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    });
+  });
+  return {
+    received,
+    at: (path: string) => received.filter((r) => r.path === path),
+    script: (path: string, statuses: number[]) => scripted.set(path, statuses),
+    /** resolves once `count` POSTs reached `path` */
+    arrivals: (path: string, count: number) =>
+      received.filter((r) => r.path === path).length >= count ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ path, count, resolve })),
+    listen: () => new Promise<number>((ok) => server.listen(0, '127.0.0.1', () => ok((server.address() as AddressInfo).port))),
+    close: () => new Promise<void>((ok) => server.close(() => ok())),
+  };
+}
+
+let receiver: ReturnType<typeof startReceiver>;
+let port: number;
+let stack: TestStack;
+/** What `hooks.test` and `rebind.test` resolve to: the test changes it between submission and delivery. */
+const dns = new Map<string, ResolvedAddress[]>();
+
+/** Polls the task record until its webhook attempts satisfy `done` (the wait, not the outcome, is bounded by time). */
+async function deliveries(taskId: string, done: (a: WebhookDeliveryAttempt[]) => boolean): Promise<WebhookDeliveryAttempt[]> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const attempts = (await stack.getTask(taskId)).webhook_deliveries ?? [];
+    if (done(attempts) || Date.now() > deadline) return attempts;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+beforeAll(async () => {
+  receiver = startReceiver();
+  port = await receiver.listen();
+  stack = await startTestStack({
+    exportWorker: false,
+    extraEnv: {
+      WEBHOOK_ALLOWED_HOSTS: '127.0.0.1,hooks.test,rebind.test',
+      WEBHOOK_SECRET: SECRET,
+      WEBHOOK_RETRY_BASE_SECONDS: '0',
+      WEBHOOK_MAX_ATTEMPTS: '4',
+    },
+    webhookResolver: (host) => Promise.resolve(dns.get(host) ?? []),
+  });
+});
+
+afterAll(async () => {
+  await stack?.close();
+  await receiver?.close();
+});
+
+const url = (path: string, host = '127.0.0.1') => `http://${host}:${port}${path}`;
+
+describe('completion webhooks', () => {
+  it('POSTs one signed delivery for SUCCEEDED with the artifact links, which verifies and fails verification when tampered', async () => {
+    // act
+    const res = await stack.post({ creator_id: 'hook', video_id: 'ok', export_video: false, source_text: SRC, webhook_url: url('/ok') });
+    const taskId = res.body.task_id as string;
+    const task = await stack.finished(taskId);
+    await receiver.arrivals('/ok', 1);
+    const attempts = await deliveries(taskId, (a) => a.length >= 1);
+
+    // assess
+    expect(task.status).toBe('SUCCEEDED');
+    const [delivery] = receiver.at('/ok');
+    const check = verifyWebhook(SECRET, delivery.raw, delivery.signature);
+    expect(check.ok).toBe(true);
+    const event = JSON.parse(delivery.raw) as Record<string, unknown> & { artifacts: Array<{ name: string; url: string }> };
+    expect(event).toMatchObject({
+      type: 'task.ended',
+      task_id: taskId,
+      status: 'SUCCEEDED',
+      error: null,
+      redrives: 0,
+      attempt: 1,
+      delivery_id: `${taskId}:SUCCEEDED:0`,
+    });
+    expect(Math.abs(Date.parse(event.sent_at as string) - Date.now())).toBeLessThan(60_000);
+    expect(event.artifacts.map((a) => a.name)).toContain('subtitles.srt');
+    expect(event.artifacts.find((a) => a.name === 'subtitles.srt')?.url).toBe(`/api/pipeline/tasks/${taskId}/artifacts/subtitles.srt`);
+    expect(verifyWebhook(SECRET, delivery.raw.replace('SUCCEEDED', 'FAILED'), delivery.signature)).toEqual({ ok: false, reason: 'bad_signature' });
+    expect(attempts).toEqual([expect.objectContaining({ status: 'SUCCEEDED', redrives: 0, attempt: 1, outcome: 'delivered', http_status: 200 })]);
+    expect(receiver.at('/ok')).toHaveLength(1);
+  });
+
+  it('POSTs one delivery for FAILED (a timeout, with its code) and one for CANCELLED', async () => {
+    // prepare: Draft times out, as Step Functions reports a state over its TimeoutSeconds
+    stack.controls.armFault('Draft', { error: 'States.Timeout', message: 'the draft took too long', times: 3 });
+    stack.controls.closeGate('Story');
+    const storyBefore = stack.controls.arrivalsAt('Story');
+
+    // act
+    const failed = await stack.post({ creator_id: 'hook', video_id: 'fails', export_video: false, source_text: SRC, webhook_url: url('/failed') });
+    const cancelled = await stack.post({ creator_id: 'hook', video_id: 'cancels', export_video: false, source_text: SRC, webhook_url: url('/cancelled') });
+    await stack.controls.waitForArrivals('Story', storyBefore + 2);
+    const cancel = await fetch(`${stack.apiUrl}/api/pipeline/tasks/${cancelled.body.task_id as string}/cancel`, { method: 'POST' });
+    stack.controls.openGate('Story');
+    const failedTask = await stack.finished(failed.body.task_id as string);
+    await stack.finished(cancelled.body.task_id as string);
+    await Promise.all([receiver.arrivals('/failed', 1), receiver.arrivals('/cancelled', 1)]);
+
+    // assess
+    expect(cancel.status).toBe(200);
+    expect(failedTask.status).toBe('FAILED');
+    const failedEvent = JSON.parse(receiver.at('/failed')[0].raw) as Record<string, unknown>;
+    expect(failedTask.error?.code).toBe('stage_timed_out');
+    expect(failedEvent).toMatchObject({ status: 'FAILED', error: { stage: 'draft', code: 'stage_timed_out' }, artifacts: [] });
+    expect((failedEvent.error as { message: string }).message).toBe(failedTask.error?.message);
+    const cancelledEvent = JSON.parse(receiver.at('/cancelled')[0].raw) as Record<string, unknown>;
+    expect(cancelledEvent).toMatchObject({ status: 'CANCELLED', task_id: cancelled.body.task_id, error: { code: 'cancelled' } });
+    expect(verifyWebhook(SECRET, receiver.at('/cancelled')[0].raw, receiver.at('/cancelled')[0].signature).ok).toBe(true);
+    stack.controls.clearFaults();
+    await deliveries(failed.body.task_id as string, (a) => a.length >= 1);
+    await deliveries(cancelled.body.task_id as string, (a) => a.length >= 1);
+    expect(receiver.at('/failed')).toHaveLength(1);
+    expect(receiver.at('/cancelled')).toHaveLength(1);
+  });
+
+  it('gets a receiver that answers 500 twice its third attempt, each attempt recorded on the task', async () => {
+    // prepare
+    receiver.script('/flaky', [500, 500]);
+
+    // act
+    const res = await stack.post({ creator_id: 'hook', video_id: 'flaky', export_video: false, source_text: SRC, webhook_url: url('/flaky') });
+    const taskId = res.body.task_id as string;
+    await stack.finished(taskId);
+    await receiver.arrivals('/flaky', 3);
+    const attempts = await deliveries(taskId, (a) => a.length >= 3);
+
+    // assess
+    const posts = receiver.at('/flaky').map((r) => JSON.parse(r.raw) as { attempt: number; delivery_id: string });
+    expect(posts.map((p) => p.attempt)).toEqual([1, 2, 3]);
+    expect(new Set(posts.map((p) => p.delivery_id))).toEqual(new Set([`${taskId}:SUCCEEDED:0`]));
+    for (const r of receiver.at('/flaky')) expect(verifyWebhook(SECRET, r.raw, r.signature).ok).toBe(true);
+    expect(attempts.map((a) => [a.attempt, a.outcome, a.http_status])).toEqual([
+      [1, 'retrying', 500],
+      [2, 'retrying', 500],
+      [3, 'delivered', 200],
+    ]);
+  });
+
+  it('refuses a host that is not allowed at submission with 400, writing nothing', async () => {
+    // prepare
+    const objectsBefore = await stack.objectKeys();
+    const itemsBefore = await stack.itemKeys();
+
+    // act
+    const unlisted = await stack.post({ creator_id: 'hook', video_id: 'denied', source_text: SRC, webhook_url: 'https://evil.example.com/hook' });
+    const metadata = await stack.post({ creator_id: 'hook', video_id: 'denied', source_text: SRC, webhook_url: 'http://169.254.169.254/latest/meta-data' });
+    dns.set('hooks.test', [{ address: '10.1.2.3', family: 4 }]);
+    const privateDns = await stack.post({ creator_id: 'hook', video_id: 'denied', source_text: SRC, webhook_url: url('/never', 'hooks.test') });
+
+    // assess
+    expect([unlisted.status, metadata.status, privateDns.status]).toEqual([400, 400, 400]);
+    expect(unlisted.body).toMatchObject({ error: 'webhook_host_not_allowed', details: [{ field: 'webhook_url' }] });
+    expect(unlisted.body.message).toMatch(/not in WEBHOOK_ALLOWED_HOSTS/);
+    expect(metadata.body.error).toBe('webhook_host_not_allowed');
+    expect(privateDns.body.error).toBe('webhook_address_not_allowed');
+    expect(await stack.objectKeys()).toEqual(objectsBefore);
+    expect(await stack.itemKeys()).toEqual(itemsBefore);
+  });
+
+  it('connects to the address it checked, with the name as Host, and refuses a name rebound to a private address by delivery', async () => {
+    // prepare: both names pass at submission (loopback is listed); one moves to a private address before delivery
+    dns.set('hooks.test', [{ address: '127.0.0.1', family: 4 }]);
+    dns.set('rebind.test', [{ address: '127.0.0.1', family: 4 }]);
+    stack.controls.closeGate('Finalize');
+    const before = stack.controls.arrivalsAt('Finalize');
+    const pinned = await stack.post({
+      creator_id: 'hook',
+      video_id: 'pinned',
+      export_video: false,
+      source_text: SRC,
+      webhook_url: url('/pinned', 'hooks.test'),
+    });
+    const rebound = await stack.post({
+      creator_id: 'hook',
+      video_id: 'rebound',
+      export_video: false,
+      source_text: SRC,
+      webhook_url: url('/rebound', 'rebind.test'),
+    });
+    expect([pinned.status, rebound.status]).toEqual([202, 202]);
+    await stack.controls.waitForArrivals('Finalize', before + 2);
+
+    // act
+    dns.set('rebind.test', [{ address: '10.9.9.9', family: 4 }]);
+    stack.controls.openGate('Finalize');
+    await stack.finished(pinned.body.task_id as string);
+    await stack.finished(rebound.body.task_id as string);
+    await receiver.arrivals('/pinned', 1);
+    const refused = await deliveries(rebound.body.task_id as string, (a) => a.length >= 1);
+
+    // assess
+    expect(receiver.at('/pinned')[0].host).toBe(`hooks.test:${port}`);
+    expect(refused).toEqual([
+      expect.objectContaining({ attempt: 1, outcome: 'refused', error: expect.stringMatching(/^webhook_address_not_allowed: .*10\.9\.9\.9/) as unknown }),
+    ]);
+    expect(receiver.at('/rebound')).toHaveLength(0);
+  });
+});
