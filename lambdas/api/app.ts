@@ -22,6 +22,7 @@ import { ExportBacklogFullError, ExportBacklogGauge, loadExportBacklog } from '.
 import { IdempotencyKeyReusedError, IdempotentRequestInProgressError, assertIdempotencyKey } from '../../shared/idempotency.js';
 import { getTask, listTasks, type TaskRecord, type TaskStatus } from '../../shared/task-record.js';
 import { sourceMediaRoutes } from './source-media-routes.js';
+import { openApiDocument } from './openapi.js';
 
 const TASK_STATUSES: TaskStatus[] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
 const ARTIFACT_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
@@ -103,6 +104,9 @@ export function createApiApp(rt: Runtime) {
   });
 
   app.get('/api/health', (c) => c.json({ status: 'ok' }));
+  // Every route has a row in API_ROUTES (lambdas/api/openapi.ts), checked by test/unit/openapi.test.ts.
+  let openApi: ReturnType<typeof openApiDocument> | undefined;
+  app.get('/api/openapi.json', (c) => c.json((openApi ??= openApiDocument())));
 
   app.post(`${base}/run`, limit, async (c) => {
     const type = c.req.header('content-type') ?? '';
