@@ -33,9 +33,12 @@ export const postToTarget: WebhookPoster = (target, body, headers, timeoutMs) =>
     };
     const send = target.url.protocol === 'https:' ? httpsRequest : httpRequest;
     let settled = false;
+    // The whole exchange, not only an idle socket: a receiver that drips its answer is cut off too.
+    const timer = setTimeout(() => req.destroy(new Error(`no complete answer within ${timeoutMs} ms`)), timeoutMs);
     const done = (result: PostResult) => {
       if (settled) return;
       settled = true;
+      clearTimeout(timer);
       resolve(result);
     };
     const req = send(
@@ -47,9 +50,6 @@ export const postToTarget: WebhookPoster = (target, body, headers, timeoutMs) =>
         res.on('error', () => done({ status: res.statusCode ?? 0 }));
       },
     );
-    req.setTimeout(timeoutMs, () => {
-      req.destroy(new Error(`no answer within ${timeoutMs} ms`));
-    });
     req.on('error', (error) => done({ error: errorMessage(error) }));
     req.end(body);
   });

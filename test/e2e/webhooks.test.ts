@@ -21,6 +21,7 @@ function startReceiver() {
   const received: Received[] = [];
   const scripted = new Map<string, number[]>();
   const waiters: Array<{ path: string; count: number; resolve: () => void }> = [];
+  const held: Array<{ destroy: () => void }> = [];
   const readBody = async (req: IncomingMessage) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -31,7 +32,10 @@ function startReceiver() {
       const path = req.url ?? '/';
       received.push({ path, host: req.headers.host, signature: req.headers['x-reel-signature'] as string | undefined, raw });
       const status = scripted.get(path)?.shift() ?? 200;
-      res.writeHead(status).end();
+      // 0: never answer (the sender's timeout ends it)
+      if (status === 0) held.push(res);
+      else if (status === 302) res.writeHead(302, { location: url('/elsewhere') }).end();
+      else res.writeHead(status).end();
       for (const w of waiters.filter((x) => x.path === path && received.filter((r) => r.path === path).length >= x.count)) {
         waiters.splice(waiters.indexOf(w), 1);
         w.resolve();
@@ -46,7 +50,10 @@ function startReceiver() {
     arrivals: (path: string, count: number) =>
       received.filter((r) => r.path === path).length >= count ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ path, count, resolve })),
     listen: () => new Promise<number>((ok) => server.listen(0, '127.0.0.1', () => ok((server.address() as AddressInfo).port))),
-    close: () => new Promise<void>((ok) => server.close(() => ok())),
+    close: () => {
+      for (const res of held) res.destroy();
+      return new Promise<void>((ok) => server.close(() => ok()));
+    },
   };
 }
 
@@ -76,6 +83,7 @@ beforeAll(async () => {
       WEBHOOK_SECRET: SECRET,
       WEBHOOK_RETRY_BASE_SECONDS: '0',
       WEBHOOK_MAX_ATTEMPTS: '4',
+      WEBHOOK_TIMEOUT_SECONDS: '2',
     },
     webhookResolver: (host) => Promise.resolve(dns.get(host) ?? []),
   });
@@ -173,6 +181,49 @@ describe('completion webhooks', () => {
       [1, 'retrying', 500],
       [2, 'retrying', 500],
       [3, 'delivered', 200],
+    ]);
+  });
+
+  it('retries a receiver that does not answer in time, and gives up at once on a redirect, which it does not follow', async () => {
+    // prepare
+    receiver.script('/hang', [0]);
+    receiver.script('/moved', [302]);
+
+    // act
+    const hang = await stack.post({ creator_id: 'hook', video_id: 'hang', export_video: false, source_text: SRC, webhook_url: url('/hang') });
+    const moved = await stack.post({ creator_id: 'hook', video_id: 'moved', export_video: false, source_text: SRC, webhook_url: url('/moved') });
+    const hangAttempts = await deliveries(hang.body.task_id as string, (a) => a.length >= 2);
+    const movedAttempts = await deliveries(moved.body.task_id as string, (a) => a.length >= 1);
+
+    // assess
+    expect(hangAttempts.map((a) => [a.attempt, a.outcome])).toEqual([
+      [1, 'retrying'],
+      [2, 'delivered'],
+    ]);
+    expect(hangAttempts[0].error).toMatch(/no complete answer within 2000 ms/);
+    expect(movedAttempts).toEqual([expect.objectContaining({ attempt: 1, outcome: 'rejected', http_status: 302, error: 'redirect not followed' })]);
+    expect(receiver.at('/elsewhere')).toHaveLength(0);
+    expect(receiver.at('/moved')).toHaveLength(1);
+  });
+
+  it('delivers again when a redriven task ends again, under a new delivery id', async () => {
+    // prepare: the first run fails at Draft
+    stack.controls.armFault('Draft', { error: 'DraftInputError', message: 'the draft could not be built', times: 1 });
+    const res = await stack.post({ creator_id: 'hook', video_id: 'redrive', export_video: false, source_text: SRC, webhook_url: url('/redrive') });
+    const taskId = res.body.task_id as string;
+    await stack.finished(taskId);
+    await receiver.arrivals('/redrive', 1);
+
+    // act
+    const retry = await fetch(`${stack.apiUrl}/api/pipeline/tasks/${taskId}/retry`, { method: 'POST' });
+    await receiver.arrivals('/redrive', 2);
+
+    // assess
+    expect(retry.status).toBe(202);
+    const events = receiver.at('/redrive').map((r) => JSON.parse(r.raw) as { status: string; redrives: number; delivery_id: string });
+    expect(events.map((e) => [e.status, e.redrives, e.delivery_id])).toEqual([
+      ['FAILED', 0, `${taskId}:FAILED:0`],
+      ['SUCCEEDED', 1, `${taskId}:SUCCEEDED:1`],
     ]);
   });
 
