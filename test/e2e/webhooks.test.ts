@@ -5,6 +5,9 @@ import type { WebhookDeliveryAttempt } from '../../shared/task-record.js';
 import type { ResolvedAddress } from '../../shared/webhook/webhook-hosts.js';
 import { verifyWebhook } from '../../shared/webhook/webhook-signature.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
+import { createWebhookHandler } from '../../lambdas/webhook/handler.js';
+import { endedTaskEvent } from '../../shared/webhook/webhook-event.js';
+import { getTask } from '../../shared/task-record.js';
 
 const SECRET = 'receiver-test-secret-4f1c';
 const SRC = 'A short story for the webhook test. It ends well.';
@@ -285,5 +288,32 @@ describe('completion webhooks', () => {
       expect.objectContaining({ attempt: 1, outcome: 'refused', error: expect.stringMatching(/^webhook_address_not_allowed: .*10\.9\.9\.9/) as unknown }),
     ]);
     expect(receiver.at('/rebound')).toHaveLength(0);
+  });
+
+  it('runs as the webhook Lambda: a batch delivered in parallel, a message it could not record reported as a batch item failure', async () => {
+    // prepare: an ended task to report, and a message about a task that does not exist
+    const res = await stack.post({ creator_id: 'hook', video_id: 'lambda', export_video: false, source_text: SRC });
+    const taskId = res.body.task_id as string;
+    await stack.finished(taskId);
+    const task = (await getTask(stack.runtime, taskId))!;
+    const event = endedTaskEvent({ task, status: 'SUCCEEDED', endedAt: new Date().toISOString() });
+    const ghost = { ...event, task_id: '00000000-0000-4000-8000-000000000000', delivery_id: 'ghost' };
+    const handler = createWebhookHandler(stack.runtime, { secret: { get: () => Promise.resolve(SECRET), forget: () => undefined } });
+
+    // act
+    const out = await handler({
+      Records: [
+        { messageId: 'm1', body: JSON.stringify({ url: url('/lambda'), event, attempt: 1 }) },
+        { messageId: 'm2', body: JSON.stringify({ url: url('/lambda'), event: ghost, attempt: 1 }) },
+        { messageId: 'm3', body: 'not json' },
+      ],
+    });
+
+    // assess
+    expect(out.batchItemFailures).toEqual([{ itemIdentifier: 'm2' }]);
+    expect(out.outcomes).toEqual(['delivered', 'malformed']);
+    const delivered = receiver.at('/lambda').map((r) => JSON.parse(r.raw) as { task_id: string });
+    expect(delivered.map((d) => d.task_id).sort()).toEqual([ghost.task_id, taskId].sort());
+    expect((await stack.getTask(taskId)).webhook_deliveries).toEqual([expect.objectContaining({ attempt: 1, outcome: 'delivered' })]);
   });
 });
