@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { checkWebhookUrl, isPublicAddress, type HostResolver } from '../../shared/webhook/webhook-hosts.js';
 import { isRetryablePost, retryDelaySeconds } from '../../shared/webhook/webhook-delivery.js';
 import { signWebhook, verifyWebhook } from '../../shared/webhook/webhook-signature.js';
+import { parseRunRequest } from '../../shared/request.js';
 
 const SECRET = 'test-secret-0123456789';
 const NOW = Date.parse('2026-12-01T10:00:00Z');
@@ -76,6 +77,22 @@ describe('the webhook host policy', () => {
       false,
       false,
     ]);
+  });
+});
+
+describe('webhook_url in the run request', () => {
+  it('takes an absolute http(s) URL and refuses anything else with a sentence naming the field', () => {
+    const base = { creator_id: 'c', video_id: 'v' };
+    expect(parseRunRequest({ ...base, webhook_url: 'https://hooks.example.com/reel?x=1' }).webhook_url).toBe('https://hooks.example.com/reel?x=1');
+    for (const bad of ['ftp://hooks.example.com/', '/relative', 'https://', 42, `https://h.example.com/${'a'.repeat(2048)}`]) {
+      let details: unknown;
+      try {
+        parseRunRequest({ ...base, webhook_url: bad });
+      } catch (error: unknown) {
+        details = (error as { details?: unknown }).details;
+      }
+      expect(details, String(bad)).toEqual([expect.objectContaining({ field: 'webhook_url' })]);
+    }
   });
 });
 
