@@ -31,8 +31,8 @@ export interface SubmitOptions {
 
 /**
  * Accepts a validated request. The order is fixed so every caller gets the same answer for the
- * same state: idempotency key (same task, or 422 for another body) → source exists (422) →
- * export backlog (503 `export_backlog_full`, only for `export_video: true`) → lock (409) →
+ * same state: webhook host allowed (400) → idempotency key (same task, or 422 for another body) →
+ * source exists (422) → export backlog (503 `export_backlog_full`, only for `export_video: true`) → lock (409) →
  * snapshot the source into the task's prefix → task record → StartExecution (on failure: lock
  * released, task FAILED, 503). Nothing but the key's reservation is written before the lock is
  * held (and, when an expired lock is taken over, its holder's revocation: see shared/lock.ts),
