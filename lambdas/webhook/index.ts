@@ -6,4 +6,4 @@ import { createWebhookHandler } from './handler.js';
 
 const rt = sharedRuntime();
 requireSettings(rt.settings, ['tableName', 'webhookQueueUrl']);
-export const handler = withLambdaContext(createWebhookHandler(rt, { secret: webhookSecretSource(rt) }));
+export const handler = withLambdaContext(createWebhookHandler(rt, { secret: webhookSecretSource(rt.settings) }));

@@ -1,11 +1,12 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
-import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { isoNow } from '../clock.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import { createLogger, taskLogFields } from '../logger.js';
 import type { Runtime } from '../runtime.js';
+import type { Settings } from '../settings.js';
 import { rememberUntilFailure, secretsManagerFor, type RememberedValue } from '../secret-source.js';
 import { recordWebhookAttempt, type WebhookDeliveryAttempt } from '../task-record.js';
 import { checkWebhookUrl, systemResolver, WebhookNotAllowedError, type HostResolver, type WebhookTarget } from './webhook-hosts.js';
@@ -61,16 +62,23 @@ export function isRetryablePost(result: PostResult): boolean {
   return result.status >= 500; // the receiver failed; 3xx (not followed) and other 4xx will not change
 }
 
-/** The signing secret: WEBHOOK_SECRET, else the Secrets Manager secret WEBHOOK_SECRET_ARN (read once per cold start). */
-export function webhookSecretSource(rt: Runtime): RememberedValue<string> {
-  const { webhookSecret, webhookSecretArn } = rt.settings;
+/**
+ * The signing secret: WEBHOOK_SECRET as is, else the Secrets Manager secret WEBHOOK_SECRET_ARN
+ * (its whole SecretString), read once per cold start — the read starts here, at module scope of
+ * the Lambda — and again after a failed read. Neither set is a {@link ConfigError} at start-up.
+ */
+export function webhookSecretSource(
+  settings: Pick<Settings, 'webhookSecret' | 'webhookSecretArn'>,
+  options: { secrets?: SecretsManagerClient } = {},
+): RememberedValue<string> {
+  const { webhookSecret, webhookSecretArn } = settings;
   if (webhookSecret) return { get: () => Promise.resolve(webhookSecret), forget: () => undefined };
   if (!webhookSecretArn) throw new ConfigError('WEBHOOK_SECRET', 'set WEBHOOK_SECRET or WEBHOOK_SECRET_ARN: webhooks are signed');
-  const client = secretsManagerFor(webhookSecretArn);
+  const client = options.secrets ?? secretsManagerFor(webhookSecretArn);
   return rememberUntilFailure(async () => {
     const out = await client.send(new GetSecretValueCommand({ SecretId: webhookSecretArn }));
     const text = (out.SecretString ?? '').trim();
-    if (!text) throw new Error('the webhook secret is empty');
+    if (!text) throw new Error('the secret named by WEBHOOK_SECRET_ARN is empty');
     return text;
   });
 }

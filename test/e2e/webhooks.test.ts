@@ -87,6 +87,8 @@ beforeAll(async () => {
       WEBHOOK_RETRY_BASE_SECONDS: '0',
       WEBHOOK_MAX_ATTEMPTS: '4',
       WEBHOOK_TIMEOUT_SECONDS: '2',
+      // The webhook of a submission that names none.
+      WEBHOOK_URL: `http://127.0.0.1:${port}/default`,
     },
     webhookResolver: (host) => Promise.resolve(dns.get(host) ?? []),
   });
@@ -187,6 +189,25 @@ describe('completion webhooks', () => {
     ]);
   });
 
+  it('gives up after WEBHOOK_MAX_ATTEMPTS failed POSTs, recorded as gave_up', async () => {
+    // prepare
+    receiver.script('/down', [503, 503, 503, 503, 503]);
+
+    // act
+    const res = await stack.post({ creator_id: 'hook', video_id: 'down', export_video: false, source_text: SRC, webhook_url: url('/down') });
+    await stack.finished(res.body.task_id as string);
+    const attempts = await deliveries(res.body.task_id as string, (a) => a.some((x) => x.outcome === 'gave_up'));
+
+    // assess
+    expect(attempts.map((a) => [a.attempt, a.outcome, a.http_status])).toEqual([
+      [1, 'retrying', 503],
+      [2, 'retrying', 503],
+      [3, 'retrying', 503],
+      [4, 'gave_up', 503],
+    ]);
+    expect(receiver.at('/down')).toHaveLength(4);
+  });
+
   it('retries a receiver that does not answer in time, and gives up at once on a redirect, which it does not follow', async () => {
     // prepare
     receiver.script('/hang', [0]);
@@ -195,6 +216,7 @@ describe('completion webhooks', () => {
     // act
     const hang = await stack.post({ creator_id: 'hook', video_id: 'hang', export_video: false, source_text: SRC, webhook_url: url('/hang') });
     const moved = await stack.post({ creator_id: 'hook', video_id: 'moved', export_video: false, source_text: SRC, webhook_url: url('/moved') });
+    await Promise.all([stack.finished(hang.body.task_id as string), stack.finished(moved.body.task_id as string)]);
     const hangAttempts = await deliveries(hang.body.task_id as string, (a) => a.length >= 2);
     const movedAttempts = await deliveries(moved.body.task_id as string, (a) => a.length >= 1);
 
@@ -290,11 +312,25 @@ describe('completion webhooks', () => {
     expect(receiver.at('/rebound')).toHaveLength(0);
   });
 
+  it('sends a submission without webhook_url to WEBHOOK_URL', async () => {
+    // act
+    const res = await stack.post({ creator_id: 'hook', video_id: 'default', export_video: false, source_text: SRC });
+    const taskId = res.body.task_id as string;
+    await stack.finished(taskId);
+    const attempts = await deliveries(taskId, (a) => a.length >= 1);
+
+    // assess
+    expect((await stack.getTask(taskId)).webhook_url).toBe(url('/default'));
+    expect(attempts).toEqual([expect.objectContaining({ outcome: 'delivered', http_status: 200 })]);
+    expect(receiver.at('/default').map((r) => (JSON.parse(r.raw) as { task_id: string }).task_id)).toContain(taskId);
+  });
+
   it('runs as the webhook Lambda: a batch delivered in parallel, a message it could not record reported as a batch item failure', async () => {
-    // prepare: an ended task to report, and a message about a task that does not exist
+    // prepare: an ended task to report (its own default delivery done), and a message about a task that does not exist
     const res = await stack.post({ creator_id: 'hook', video_id: 'lambda', export_video: false, source_text: SRC });
     const taskId = res.body.task_id as string;
     await stack.finished(taskId);
+    await deliveries(taskId, (a) => a.length >= 1);
     const task = (await getTask(stack.runtime, taskId))!;
     const event = endedTaskEvent({ task, status: 'SUCCEEDED', endedAt: new Date().toISOString() });
     const ghost = { ...event, task_id: '00000000-0000-4000-8000-000000000000', delivery_id: 'ghost' };
@@ -314,6 +350,9 @@ describe('completion webhooks', () => {
     expect(out.outcomes).toEqual(['delivered', 'malformed']);
     const delivered = receiver.at('/lambda').map((r) => JSON.parse(r.raw) as { task_id: string });
     expect(delivered.map((d) => d.task_id).sort()).toEqual([ghost.task_id, taskId].sort());
-    expect((await stack.getTask(taskId)).webhook_deliveries).toEqual([expect.objectContaining({ attempt: 1, outcome: 'delivered' })]);
+    expect((await stack.getTask(taskId)).webhook_deliveries).toEqual([
+      expect.objectContaining({ attempt: 1, outcome: 'delivered' }),
+      expect.objectContaining({ attempt: 1, outcome: 'delivered' }),
+    ]);
   });
 });

@@ -1,6 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { checkWebhookUrl, isPublicAddress, type HostResolver } from '../../shared/webhook/webhook-hosts.js';
-import { isRetryablePost, retryDelaySeconds } from '../../shared/webhook/webhook-delivery.js';
+import { isRetryablePost, retryDelaySeconds, webhookSecretSource } from '../../shared/webhook/webhook-delivery.js';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { readSettings } from '../../shared/settings.js';
 import { signWebhook, verifyWebhook } from '../../shared/webhook/webhook-signature.js';
 import { parseRunRequest } from '../../shared/request.js';
 
@@ -111,5 +115,37 @@ describe('webhook retries', () => {
   it('doubles the delay per attempt up to the 15 minutes SQS can delay a message', () => {
     expect([2, 3, 4, 5, 12].map((next) => retryDelaySeconds(30, next))).toEqual([30, 60, 120, 240, 900]);
     expect(retryDelaySeconds(0, 3)).toBe(0);
+  });
+});
+
+describe('the signing secret', () => {
+  const ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:webhook-AbCdEf';
+  const reads: string[] = [];
+  let server: Server | undefined;
+  afterAll(() => new Promise<void>((ok) => (server ? server.close(() => ok()) : ok())));
+
+  it('is WEBHOOK_SECRET as given, else WEBHOOK_SECRET_ARN read once from Secrets Manager, else a start-up error naming the setting', async () => {
+    // prepare: a Secrets Manager stand-in answering GetSecretValue
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        reads.push((JSON.parse(body) as { SecretId: string }).SecretId);
+        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify({ ARN, SecretString: ' from-secrets-manager \n' }));
+      });
+    });
+    await new Promise<void>((ok) => server!.listen(0, '127.0.0.1', () => ok()));
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const secrets = new SecretsManagerClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+
+    // act
+    const given = webhookSecretSource(readSettings({ WEBHOOK_SECRET: 'given', WEBHOOK_SECRET_ARN: ARN }), { secrets });
+    const stored = webhookSecretSource(readSettings({ WEBHOOK_SECRET_ARN: ARN }), { secrets });
+    const values = [await given.get(), await stored.get(), await stored.get()];
+
+    // assess
+    expect(values).toEqual(['given', 'from-secrets-manager', 'from-secrets-manager']);
+    expect(reads).toEqual([ARN]);
+    expect(() => webhookSecretSource(readSettings({}))).toThrow(/WEBHOOK_SECRET/);
   });
 });
