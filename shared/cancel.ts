@@ -3,6 +3,7 @@ import { PipelineError, TaskNotFoundError } from './errors.js';
 import { releaseVideoLock } from './lock.js';
 import type { Logger } from './logger.js';
 import type { Runtime } from './runtime.js';
+import { enqueueCompletionWebhook } from './webhook/webhook-queue.js';
 import { STAGES, getTask, markTaskCancelled, type StageName, type TaskRecord, type TaskStatus } from './task-record.js';
 
 /** Only a RUNNING task can be cancelled. HTTP 409 with its status. */
@@ -49,6 +50,12 @@ export async function cancelTask(rt: Runtime, taskId: string, log: Logger): Prom
     if (!(error instanceof ExecutionDoesNotExist)) taskLog.warn('stop execution failed after cancel', { error });
   }
   await releaseVideoLock(rt, { creatorId: task.creator_id, videoId: task.video_id, taskId });
+  const cancelled = (await getTask(rt, taskId)) ?? task;
+  await enqueueCompletionWebhook(
+    rt,
+    { task: cancelled, status: 'CANCELLED', error: { stage: stage ?? 'execution', code: 'cancelled', message: 'The task was cancelled through the API.' } },
+    taskLog,
+  );
   taskLog.info('task cancelled', { stage_at_cancel: task.stage });
-  return (await getTask(rt, taskId)) ?? task;
+  return cancelled;
 }

@@ -70,6 +70,11 @@ export const runRequestSchema = z.strictObject(
     music: musicName,
     music_volume: gain('music_volume'),
     source_audio_volume: gain('source_audio_volume'),
+    webhook_url: z
+      .string({ error: 'webhook_url must be a string' })
+      .max(2048, 'webhook_url must be at most 2048 characters')
+      .refine((s) => /^https?:\/\/[^/?#]/i.test(s) && URL.canParse(s), 'webhook_url must be an absolute http(s) URL such as https://hooks.example.com/reel')
+      .optional(),
   },
   { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown field(s): ${iss.keys.join(', ')}` : 'the body must be a JSON object') },
 );

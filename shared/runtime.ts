@@ -5,6 +5,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { systemClock, type Clock } from './clock.js';
 import { readSettings, type Settings } from './settings.js';
+import type { HostResolver } from './webhook/webhook-hosts.js';
 
 /**
  * The dependency object every handler works through: AWS clients, settings and the clock.
@@ -18,6 +19,8 @@ export interface Runtime {
   s3: S3Client;
   sqs: SQSClient;
   sfn: SFNClient;
+  /** DNS for webhook hosts; unset: the system resolver (tests inject one) */
+  resolveHost?: HostResolver;
 }
 
 type Env = Record<string, string | undefined>;

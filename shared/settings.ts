@@ -15,7 +15,20 @@ import { DEFAULT_DEFINITION_OPTIONS } from './state-machine.js';
  */
 
 /** Who reads settings: the functions, by their folder under `lambdas/`, and the export agent. */
-export const SETTING_READERS = ['api', 'inbox', 'start', 'story', 'tts', 'draft', 'finalize', 'fail', 'export', 'export-dlq', 'export-agent'] as const;
+export const SETTING_READERS = [
+  'api',
+  'inbox',
+  'start',
+  'story',
+  'tts',
+  'draft',
+  'finalize',
+  'fail',
+  'export',
+  'export-dlq',
+  'webhook',
+  'export-agent',
+] as const;
 export type SettingReader = (typeof SETTING_READERS)[number];
 
 /** What docs/settings.md says about one setting, registered on its parser. */
@@ -118,7 +131,7 @@ const shape = {
   // Where things are
   tableName: text({
     env: 'TABLE_NAME',
-    readBy: ['api', 'inbox', 'start', 'story', 'tts', 'draft', 'finalize', 'fail', 'export', 'export-agent'],
+    readBy: ['api', 'inbox', 'start', 'story', 'tts', 'draft', 'finalize', 'fail', 'export', 'webhook', 'export-agent'],
     description: 'the DynamoDB table (locks, tasks, idempotency keys, rate limits); required where read',
   }),
   bucketName: text({
@@ -413,6 +426,51 @@ const shape = {
       description: "lease of a concurrency slot, renewed every third while held; a crashed holder's slot comes back within it",
     },
     60,
+  ),
+
+  // Completion webhooks (docs/webhooks.md)
+  webhookUrl: text({
+    env: 'WEBHOOK_URL',
+    readBy: SUBMIT,
+    description: "where a task's completion webhook goes when its request names no `webhook_url`; empty: no webhook",
+  }),
+  webhookAllowedHosts: text({
+    env: 'WEBHOOK_ALLOWED_HOSTS',
+    readBy: [...SUBMIT, 'webhook'],
+    description:
+      'comma-separated host names or addresses (any port) webhooks may go to, checked at submission (400 otherwise) and at each delivery; a loopback, private, link-local or metadata address is refused unless it is listed itself; empty: no webhooks',
+  }),
+  webhookQueueUrl: text({
+    env: 'WEBHOOK_QUEUE_URL',
+    readBy: ['api', 'finalize', 'fail', 'webhook'],
+    description: 'the webhook delivery queue: where a task that ends (finalize, fail, cancel) queues its webhook, and the webhook function its retries',
+  }),
+  webhookSecret: text({
+    env: 'WEBHOOK_SECRET',
+    readBy: ['webhook'],
+    description:
+      'the key of the `X-Reel-Signature` HMAC-SHA256; this or `WEBHOOK_SECRET_ARN` is required to deliver (the embedded stack makes one per start unless set)',
+  }),
+  webhookSecretArn: text({
+    env: 'WEBHOOK_SECRET_ARN',
+    readBy: ['webhook'],
+    description: 'Secrets Manager secret holding that key (its whole SecretString), read once per cold start; used when `WEBHOOK_SECRET` is empty',
+  }),
+  webhookMaxAttempts: positive(
+    { env: 'WEBHOOK_MAX_ATTEMPTS', readBy: ['webhook'], description: 'POSTs of one delivery before it is given up (recorded `gave_up`)' },
+    8,
+  ),
+  webhookRetryBaseSeconds: count(
+    {
+      env: 'WEBHOOK_RETRY_BASE_SECONDS',
+      readBy: ['webhook'],
+      description: 'delay before the second attempt, doubled for each next one (at most 900 s, the queue delay limit); `0`: retry at once',
+    },
+    30,
+  ),
+  webhookTimeoutSeconds: positive(
+    { env: 'WEBHOOK_TIMEOUT_SECONDS', readBy: ['webhook'], description: "one POST's time limit (connect to answer); a timeout is retried" },
+    10,
   ),
 
   // Draft

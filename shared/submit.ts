@@ -15,6 +15,7 @@ import type { ExecutionInput } from './state-machine.js';
 import { emitMetric } from './metrics.js';
 import { footageCanBeTheSource } from './story/footage-source.js';
 import type { ExportAdmission } from './export/export-backlog.js';
+import { checkWebhookUrl, systemResolver } from './webhook/webhook-hosts.js';
 
 export interface SubmitResult {
   task_id: string;
@@ -32,9 +33,9 @@ export interface SubmitOptions {
 
 /**
  * Accepts a validated request. The order is fixed so every caller gets the same answer for the
- * same state: idempotency key (same task, or 422 for another body) → source exists (422) → the
- * named `music` file exists (422 `music_missing`; one HeadObject, only when a name is given) →
- * export backlog (503 `export_backlog_full`, only for `export_video: true`) → lock (409) →
+ * same state: webhook host allowed (400) → idempotency key (same task, or 422 for another body) →
+ * source exists (422) → the named `music` file exists (422 `music_missing`; one HeadObject, only
+ * when a name is given) → export backlog (503 `export_backlog_full`, only for `export_video: true`) → lock (409) →
  * snapshot the source into the task's prefix → task record → StartExecution (on failure: lock
  * released, task FAILED, 503). Nothing but the key's reservation is written before the lock is
  * held (and, when an expired lock is taken over, its holder's revocation: see shared/lock.ts),
@@ -42,6 +43,9 @@ export interface SubmitOptions {
  */
 export async function submitTask(rt: Runtime, request: RunRequest, log: Logger, options: SubmitOptions = {}): Promise<SubmitResult> {
   const key = options.idempotencyKey;
+  // Before anything is written: a webhook host that is not allowed is a 400 (shared/webhook/webhook-hosts.ts).
+  const webhookUrl = request.webhook_url ?? (rt.settings.webhookUrl || undefined);
+  if (webhookUrl) await checkWebhookUrl(webhookUrl, rt.settings.webhookAllowedHosts, rt.resolveHost ?? systemResolver);
   const taskId = newTaskId(rt.clock.now());
   if (key) {
     const reservation = await reserveIdempotencyKey(rt, key, requestHash(request), taskId);
@@ -122,6 +126,7 @@ async function startAdmittedTask(rt: Runtime, request: RunRequest, log: Logger, 
         videoOptions,
         now: isoNow(rt.clock),
         lockFence,
+        webhookUrl: request.webhook_url ?? (rt.settings.webhookUrl || undefined),
       }),
     );
   } catch (error: unknown) {

@@ -41,6 +41,20 @@ export interface RateLimitWait {
   provider: string;
 }
 
+/** One attempt to deliver a completion webhook (shared/webhook/), as the task record keeps it. */
+export interface WebhookDeliveryAttempt {
+  /** the terminal status the delivery reports, and the redrive it ended */
+  status: TaskStatus;
+  redrives: number;
+  /** 1 for the first POST of this status, counting up over retries */
+  attempt: number;
+  at: string;
+  /** `delivered` (2xx), `retrying` (another attempt is queued), `gave_up` (attempts used up), `rejected` (the receiver refused: a 4xx or a redirect), `refused` (the host or its address is not allowed now) */
+  outcome: 'delivered' | 'retrying' | 'gave_up' | 'rejected' | 'refused';
+  http_status?: number;
+  error?: string;
+}
+
 export interface ArtifactEntry {
   name: string;
   key: string;
@@ -78,6 +92,10 @@ export interface TaskRecord {
   lock_lost?: { to_task_id: string; at: string };
   /** the committed video (an attempt-scoped key, see {@link commitExportedVideo}) */
   final_video_key?: string;
+  /** where completion webhooks go (the request's `webhook_url`, or WEBHOOK_URL) */
+  webhook_url?: string;
+  /** every delivery attempt of its completion webhooks, oldest first */
+  webhook_deliveries?: WebhookDeliveryAttempt[];
   gsi1pk: string;
   gsi1sk: string;
   gsi2pk: string;
@@ -96,6 +114,7 @@ export function newTaskRecord(a: {
   now: string;
   /** the token {@link acquireVideoLock} returned */
   lockFence?: number;
+  webhookUrl?: string;
 }): TaskRecord {
   const pending = (): StageRecord => ({ status: 'pending', attempts: 0 });
   const sortKey = `${a.now}#${a.taskId}`;
@@ -110,6 +129,7 @@ export function newTaskRecord(a: {
     export_video: a.exportVideo,
     ...(a.videoOptions !== undefined ? { video_options: a.videoOptions } : {}),
     ...(a.lockFence !== undefined ? { lock_fence: a.lockFence } : {}),
+    ...(a.webhookUrl ? { webhook_url: a.webhookUrl } : {}),
     status: 'RUNNING',
     stage: 'submitted',
     stages: {
@@ -365,6 +385,22 @@ export async function markTaskCancelled(rt: Runtime, taskId: string, stageAtCanc
     if (e instanceof TaskNotRunningError) return false;
     throw e;
   }
+}
+
+/**
+ * Appends one webhook delivery attempt to the record, whatever its status (a delivery reports an
+ * ended task). Not conditional: attempts are a log, and a redriven task keeps its earlier ones.
+ */
+export async function recordWebhookAttempt(rt: Runtime, taskId: string, attempt: WebhookDeliveryAttempt): Promise<void> {
+  await rt.ddb.send(
+    new UpdateCommand({
+      TableName: rt.settings.tableName,
+      Key: { pk: taskKey(taskId) },
+      UpdateExpression: 'SET webhook_deliveries = list_append(if_not_exists(webhook_deliveries, :none), :a)',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeValues: { ':none': [], ':a': [attempt] },
+    }),
+  );
 }
 
 export interface TaskQuery {

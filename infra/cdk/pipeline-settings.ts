@@ -55,6 +55,10 @@ export interface PipelineSettings {
   exportWorkerMemoryMb: number;
   /** receives of one export message before it moves to the dead-letter queue (at least 3) */
   exportMaxReceiveCount: number;
+  /** WEBHOOK_ALLOWED_HOSTS: comma-separated hosts completion webhooks may go to (docs/webhooks.md); empty: no webhooks */
+  webhookAllowedHosts: string;
+  /** WEBHOOK_URL: the webhook of submissions that name none; empty: none */
+  webhookUrl: string;
   /** alarm when at least this many executions fail or time out in 5 minutes */
   alarmFailedExecutions: number;
   /** alarm when the oldest export message is older than this */
@@ -93,6 +97,8 @@ export const DEFAULT_PIPELINE_SETTINGS: Readonly<PipelineSettings> = {
   logRetentionDays: 30,
   exportWorkerMemoryMb: 4096,
   exportMaxReceiveCount: DEFAULT_EXPORT_MAX_RECEIVE_COUNT,
+  webhookAllowedHosts: '',
+  webhookUrl: '',
   alarmFailedExecutions: 1,
   alarmExportQueueAgeSeconds: 3600,
   alarmApi5xxErrors: 1,
@@ -183,6 +189,7 @@ export function resolvePipelineSettings(given: Partial<PipelineSettings> = {}): 
   if (s.geminiApiKeySecretArn && !/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/.test(s.geminiApiKeySecretArn)) {
     throw new PipelineSettingError('geminiApiKeySecretArn', `expected a Secrets Manager secret ARN, got "${s.geminiApiKeySecretArn}"`);
   }
+  if (s.webhookUrl && !/^https?:\/\/\S+$/.test(s.webhookUrl)) throw new PipelineSettingError('webhookUrl', `expected an http(s) URL, got "${s.webhookUrl}"`);
   if (s.alarmTopicArn && !/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:.+$/.test(s.alarmTopicArn)) {
     throw new PipelineSettingError('alarmTopicArn', `expected an SNS topic ARN, got "${s.alarmTopicArn}"`);
   }

@@ -10,6 +10,7 @@
  *   Entry          API and inbox functions, the S3 upload trigger  constructs/entry-functions.ts
  *   ExportWorker   Lambda worker, or the agent's policy            constructs/export-worker.ts
  *   Api            API Gateway, IAM (SigV4) on every method        constructs/api.ts
+ *   Webhooks       completion webhooks: function, signing secret   constructs/webhooks.ts
  *   Observability  dashboard and alarms                            constructs/observability.ts
  * ```
  *
@@ -40,6 +41,7 @@ import { PipelineQueues } from './constructs/queues.js';
 import { StageFunctions } from './constructs/stage-functions.js';
 import { PipelineStateMachine } from './constructs/state-machine.js';
 import { PipelineStorage } from './constructs/storage.js';
+import { WebhookDelivery } from './constructs/webhooks.js';
 import type { PipelineFunction, PipelineFunctionName } from './pipeline-function.js';
 import { resolvePipelineSettings, type PipelineSettings } from './pipeline-settings.js';
 import { logicalIdWithoutRooms } from './stable-logical-ids.js';
@@ -68,6 +70,9 @@ export class PipelineStack extends Stack {
   /** `lambda` + `http`: the export service's bearer token, readable by the export worker only */
   readonly exportAuthSecret?: secretsmanager.ISecret;
   readonly exportAgentPolicy?: iam.ManagedPolicy;
+  readonly webhookQueue: sqs.Queue;
+  /** the completion webhooks' signing key (receivers verify X-Reel-Signature with it) */
+  readonly webhookSecret: secretsmanager.ISecret;
   readonly dashboard: cloudwatch.Dashboard;
   readonly alarms: Record<PipelineAlarmName, cloudwatch.Alarm>;
 
@@ -119,6 +124,16 @@ export class PipelineStack extends Stack {
     });
     const exportWorker = new ExportWorker(this, 'ExportWorker', { settings, storage, queues, grants, logRetention });
     const api = new PipelineApi(this, 'Api', { settings, fn: entry.api, logRetention });
+    const webhooks = new WebhookDelivery(this, 'Webhooks', {
+      settings,
+      storage,
+      queues,
+      grants,
+      logRetention,
+      // Where a task ends: Finalize, the fail handler, the API's cancel.
+      senders: [stages.finalize, stages.fail, entry.api],
+      submitters: [entry.api, entry.inbox],
+    });
 
     this.table = storage.table;
     this.bucket = storage.bucket;
@@ -133,6 +148,8 @@ export class PipelineStack extends Stack {
     this.executionEndedRule = orchestration.executionEndedRule;
     this.exportAuthSecret = exportWorker.exportAuthSecret;
     this.exportAgentPolicy = exportWorker.exportAgentPolicy;
+    this.webhookQueue = queues.webhookQueue;
+    this.webhookSecret = webhooks.secret;
     this.api = api.api;
     // The order the dashboard plots them in.
     this.functions = {
@@ -145,6 +162,7 @@ export class PipelineStack extends Stack {
       exportDlq: stages.exportDlq,
       api: entry.api,
       inbox: entry.inbox,
+      webhook: webhooks.fn,
       ...(exportWorker.worker ? { export: exportWorker.worker } : {}),
     };
 
@@ -180,6 +198,10 @@ export class PipelineStack extends Stack {
     new CfnOutput(this, 'ExportDeadLetterQueueUrl', { value: this.exportDeadLetterQueue.queueUrl });
     new CfnOutput(this, 'DashboardUrl', {
       value: `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${this.dashboard.dashboardName}`,
+    });
+    new CfnOutput(this, 'WebhookSecretArn', {
+      value: this.webhookSecret.secretArn,
+      description: 'The key receivers verify X-Reel-Signature with (docs/webhooks.md); read it with get-secret-value',
     });
     if (this.geminiSecret) new CfnOutput(this, 'GeminiApiKeySecretArn', { value: this.geminiSecret.secretArn, description: 'Put the Gemini API key here' });
     if (this.exportAuthSecret) {

@@ -7,7 +7,16 @@
 import { CreateTableCommand, DescribeTableCommand, ResourceNotFoundException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { DEFAULT_EXPORT_MAX_RECEIVE_COUNT, EXPORT_DEAD_LETTER_QUEUE, EXPORT_QUEUE, createQueueAttributes } from '../../shared/resources/queues.js';
+import {
+  DEFAULT_EXPORT_MAX_RECEIVE_COUNT,
+  EXPORT_DEAD_LETTER_QUEUE,
+  EXPORT_QUEUE,
+  WEBHOOK_DEAD_LETTER_QUEUE,
+  WEBHOOK_MAX_RECEIVE_COUNT,
+  WEBHOOK_QUEUE,
+  WEBHOOK_QUEUE_VISIBILITY_SECONDS,
+  createQueueAttributes,
+} from '../../shared/resources/queues.js';
 import { createTableRequest } from '../../shared/resources/table.js';
 
 /** Creates the table unless it exists (dynalite keeps it on disk between starts). */
@@ -57,4 +66,24 @@ export async function createExportQueues(client: SQSClient, options: { visibilit
     }),
   );
   return { exportQueueUrl: queue.QueueUrl ?? '', exportDlqUrl: dlq.QueueUrl ?? '' };
+}
+
+/** Creates the standard webhook queue and its dead-letter queue (shared/resources/queues.ts); answers the queue's URL. */
+export async function createWebhookQueue(client: SQSClient): Promise<string> {
+  const retention = (seconds: number) => ({ MessageRetentionPeriod: String(seconds) });
+  const dlq = await client.send(
+    new CreateQueueCommand({ QueueName: WEBHOOK_DEAD_LETTER_QUEUE.name, Attributes: retention(WEBHOOK_DEAD_LETTER_QUEUE.retentionSeconds) }),
+  );
+  const dlqArn = (await client.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn;
+  const queue = await client.send(
+    new CreateQueueCommand({
+      QueueName: WEBHOOK_QUEUE.name,
+      Attributes: {
+        ...retention(WEBHOOK_QUEUE.retentionSeconds),
+        VisibilityTimeout: String(WEBHOOK_QUEUE_VISIBILITY_SECONDS),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: WEBHOOK_MAX_RECEIVE_COUNT }),
+      },
+    }),
+  );
+  return queue.QueueUrl ?? '';
 }

@@ -43,7 +43,10 @@ import { startLocalStepFunctions, type ExecutionSummary, type LambdaLike } from 
 import { createStateMachineHandlers } from './state-machine-handlers.js';
 import { TestControls, injectedError } from './test-controls.js';
 import { runAsPrincipal, type EmbeddedPrincipal } from './aws-principal.js';
-import { createExportQueues, ensureBucket, ensureTable } from './embedded-resources.js';
+import { createExportQueues, createWebhookQueue, ensureBucket, ensureTable } from './embedded-resources.js';
+import { runWebhookConsumer } from '../../shared/webhook/webhook-consumer.js';
+import type { DeliveryOutcome } from '../../shared/webhook/webhook-delivery.js';
+import type { HostResolver } from '../../shared/webhook/webhook-hosts.js';
 
 import { ACCOUNT, BUCKET_NAME, EXPORT_DLQ, EXPORT_QUEUE, REGION, STATE_MACHINE_ARN, TABLE_NAME } from './embedded-names.js';
 
@@ -78,6 +81,9 @@ export interface EmbeddedStackOptions {
   onExportOutcome?: (outcome: ExportOutcome, messageBody: string) => void;
   /** more handler settings (e.g. GEMINI_API_KEY, STORY_RPM), merged into the handlers' environment */
   extraEnv?: Record<string, string>;
+  /** DNS of webhook hosts, at submission and delivery (tests inject one); default the system's */
+  webhookResolver?: HostResolver;
+  onWebhookOutcome?: (outcome: DeliveryOutcome) => void;
 }
 
 export interface EmbeddedStack {
@@ -89,6 +95,7 @@ export interface EmbeddedStack {
   controls: TestControls;
   exportQueueUrl: string;
   exportDlqUrl: string;
+  webhookQueueUrl: string;
   exportService?: Awaited<ReturnType<typeof startExportService>>;
   /** delivers an S3 event to the inbox trigger, as S3 does on AWS (tests use it to deliver duplicates) */
   deliverS3Event(event: InboxS3Event): Promise<{ outcomes: string[] }>;
@@ -259,6 +266,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       maxReceiveCount: options.exportMaxReceiveCount,
     });
     env.EXPORT_QUEUE_URL = exportQueueUrl;
+    env.WEBHOOK_QUEUE_URL = await createWebhookQueue(bootstrap.sqs);
+    // The webhook signing key: the one given, or a fresh one per start (receivers of a laptop stack read it from .data/webhook-secret).
+    env.WEBHOOK_SECRET ||= randomBytes(32).toString('base64url');
+    writeFileSync(join(dataDir, 'webhook-secret'), `${env.WEBHOOK_SECRET}\n`, { mode: 0o600 });
 
     // Export service (the single-threaded exporter), unless an external one is named.
     let exportService: Awaited<ReturnType<typeof startExportService>> | undefined;
@@ -276,6 +287,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     env.EXPORT_VIDEO_URL = exportVideoUrl;
 
     const rt = createRuntime(env);
+    if (options.webhookResolver) rt.resolveHost = options.webhookResolver;
     // What an export agent on this machine needs (npm run export-agent): source this file. It
     // holds the exporter's secret, so only its owner may read it.
     const agentEnvFile = join(dataDir, 'export-agent.env');
@@ -429,6 +441,21 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       await dlqDone;
     });
 
+    // Webhook consumer: what the webhook function does on AWS, fed by the same kind of queue.
+    const webhookAbort = new AbortController();
+    const webhookDone = as('webhook', () =>
+      runWebhookConsumer(rt, {
+        queueUrl: env.WEBHOOK_QUEUE_URL,
+        signal: webhookAbort.signal,
+        deps: { secret: { get: () => Promise.resolve(env.WEBHOOK_SECRET), forget: () => undefined }, resolve: rt.resolveHost },
+        onOutcome: options.onWebhookOutcome,
+      }),
+    );
+    closers.push(async () => {
+      webhookAbort.abort();
+      await webhookDone;
+    });
+
     // S3 upload trigger: s3rver reports object writes; S3 event notifications on AWS.
     const inbox = createInboxHandler(rt);
     let inboxQueue: Promise<unknown> = Promise.resolve();
@@ -465,6 +492,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       controls,
       exportQueueUrl,
       exportDlqUrl,
+      webhookQueueUrl: env.WEBHOOK_QUEUE_URL,
       exportService,
       deliverS3Event,
       startExportWorker,

@@ -28,6 +28,7 @@ import { artifactNameFromPath, artifactPathOf } from './artifact-name.js';
 import { consoleRoutes } from './console/console-routes.js';
 import { crossSiteGuard } from './cross-site-guard.js';
 import { loadExportQueue } from '../../shared/export/export-queue.js';
+import { openApiDocument } from './openapi.js';
 
 const TASK_STATUSES: TaskStatus[] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
 
@@ -125,6 +126,9 @@ export function createApiApp(rt: Runtime) {
   app.on('GET', [`${base}/tasks`, `${base}/tasks/:task_id`], etag());
 
   app.get('/api/health', (c) => c.json({ status: 'ok' }));
+  // Every route has a row in API_ROUTES (lambdas/api/openapi.ts), checked by test/unit/openapi.test.ts.
+  let openApi: ReturnType<typeof openApiDocument> | undefined;
+  app.get('/api/openapi.json', (c) => c.json((openApi ??= openApiDocument())));
 
   app.get(`${base}/export-queue`, async (c) => c.json(await loadExportQueue(rt)));
 

@@ -4,6 +4,7 @@ import { createLogger, taskLogFields } from '../../shared/logger.js';
 import type { Runtime } from '../../shared/runtime.js';
 import { taskErrorFromCatch, taskErrorFromExecutionEnd, type CaughtError } from '../../shared/failure.js';
 import { getTask, markTaskFailed, type FailureStage, type TaskError } from '../../shared/task-record.js';
+import { enqueueCompletionWebhook } from '../../shared/webhook/webhook-queue.js';
 
 /**
  * From a Catch path: the definition no longer has one (a failed execution stays failed at its
@@ -64,6 +65,8 @@ export function createFailHandler(rt: Runtime) {
     }
     const recorded = await markTaskFailed(rt, taskId, taskError);
     const released = await releaseVideoLock(rt, { creatorId: record.creator_id, videoId: record.video_id, taskId });
+    // Only the report that ended the task queues its webhook (a repeated event finds it ended).
+    if (recorded) await enqueueCompletionWebhook(rt, { task: record, status: 'FAILED', error: taskError }, log);
     if (recorded) log.error('task failed', { error: taskError, lock_released: released });
     else log.info('failure report for a task that had already ended', { status: record.status, lock_released: released });
     return { recorded, lock_released: released };

@@ -6,6 +6,7 @@ import { createLogger, taskLogFields } from '../../shared/logger.js';
 import type { Runtime } from '../../shared/runtime.js';
 import type { StageEvent } from '../../shared/stage.js';
 import { getTask, markTaskSucceeded } from '../../shared/task-record.js';
+import { enqueueCompletionWebhook } from '../../shared/webhook/webhook-queue.js';
 
 /**
  * Last state: writes `manifest.json` (every artifact with size and sha256), marks the task
@@ -30,6 +31,7 @@ export function createFinalizeHandler(rt: Runtime) {
     );
     await markTaskSucceeded(rt, event.task_id, artifacts, task.lock_fence);
     await releaseVideoLock(rt, { creatorId: event.creator_id, videoId: event.video_id, taskId: event.task_id });
+    await enqueueCompletionWebhook(rt, { task, status: 'SUCCEEDED', artifacts }, log);
     log.info('task succeeded', { artifacts: artifacts.length });
     return { manifest_key: manifestKey, artifacts: artifacts.length };
   };

@@ -33,11 +33,11 @@ export const STATE_OF_FUNCTION = Object.fromEntries(STATE_MACHINE_FUNCTION_NAMES
  * Every function of the stack, by the name the tests, the IAM checks and the docs use: the API,
  * the S3 inbox trigger, the state machine's, the fail handler (no state invokes it: it receives
  * the execution-ended events, so that a failed execution stays failed at its stage and a redrive
- * re-runs that stage), the export worker and the export dead-letter consumer (each is a
+ * re-runs that stage), the export worker, the export dead-letter consumer and the webhook delivery function (each is a
  * `lambdas/<folder>/`; `exportDlq` is `lambdas/export-dlq/`).
  */
-export const PIPELINE_FUNCTION_NAMES = ['api', 'inbox', ...STATE_MACHINE_FUNCTION_NAMES, 'fail', 'export', 'exportDlq'] as const;
-export type PipelineFunctionName = 'api' | 'inbox' | StateMachineFunction | 'fail' | 'export' | 'exportDlq';
+export const PIPELINE_FUNCTION_NAMES = ['api', 'inbox', ...STATE_MACHINE_FUNCTION_NAMES, 'fail', 'export', 'exportDlq', 'webhook'] as const;
+export type PipelineFunctionName = 'api' | 'inbox' | StateMachineFunction | 'fail' | 'export' | 'exportDlq' | 'webhook';
 
 /** The placeholder of the export queue's URL (the Export state sends to it, it is no function). */
 export const EXPORT_QUEUE_PLACEHOLDER = 'ExportQueueUrl';

@@ -86,3 +86,31 @@ export function createQueueAttributes(
       : {}),
   };
 }
+
+/**
+ * The webhook delivery queue and its dead-letter queue: standard (no order between tasks, no
+ * dedup — a receiver dedupes by `delivery_id`). A message is one POST; a failed POST queues the
+ * next attempt with a DelaySeconds backoff. Only a message whose handler crashed (the attempt
+ * not recorded, the retry not queued) is received again, and after
+ * {@link WEBHOOK_MAX_RECEIVE_COUNT} such receives it moves to the dead-letter queue (alarmed).
+ *
+ * ```
+ *   Finalize · fail · cancel ──SendMessage──▶ webhook ──▶ webhook function ──POST──▶ receiver
+ *                                               ▲   │ crashed 5 times               │ 5xx / timeout
+ *                                               │   ▼                               │
+ *                                               │  webhook-dlq                      │
+ *                                               └──SendMessage (DelaySeconds backoff)┘
+ * ```
+ */
+export interface StandardQueueModel {
+  name: string;
+  fifo: false;
+  retentionSeconds: number;
+}
+
+export const WEBHOOK_QUEUE = { name: 'reel-pipeline-webhook', fifo: false, retentionSeconds: 4 * DAY } as const satisfies StandardQueueModel;
+export const WEBHOOK_DEAD_LETTER_QUEUE = { name: 'reel-pipeline-webhook-dlq', fifo: false, retentionSeconds: 14 * DAY } as const satisfies StandardQueueModel;
+/** Receives of one webhook message (crashed handlers, not failed POSTs) before it is dead-lettered. */
+export const WEBHOOK_MAX_RECEIVE_COUNT = 5;
+/** Above the webhook function's timeout (30 s), as the Lambda event source requires. */
+export const WEBHOOK_QUEUE_VISIBILITY_SECONDS = 60;

@@ -34,7 +34,11 @@ describe('agent mode with the http exporter, Gemini and Polly', () => {
 
   it('has no export worker function and no event source on the export queue', () => {
     expect(agent.stack.functions.export).toBeUndefined();
-    const sources = Object.values(agent.json.Resources).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
+    // The webhook queue has its consumer in every mode; no other queue but the dead-letter queue has one.
+    const webhookQueue = JSON.stringify({ 'Fn::GetAtt': [logicalId(agent.stack, agent.stack.webhookQueue), 'Arn'] });
+    const sources = Object.values(agent.json.Resources).filter(
+      (r) => r.Type === 'AWS::Lambda::EventSourceMapping' && JSON.stringify(r.Properties!.EventSourceArn) !== webhookQueue,
+    );
     expect(sources).toHaveLength(1);
     expect(sources[0].Properties!.EventSourceArn).toEqual({ 'Fn::GetAtt': [logicalId(agent.stack, agent.stack.exportDeadLetterQueue), 'Arn'] });
   });
@@ -81,7 +85,10 @@ describe('agent mode with the http exporter, Gemini and Polly', () => {
       .filter((r) => r.Type === 'AWS::IAM::Policy')
       .flatMap((r) => (r.Properties!.PolicyDocument as { Statement: PolicyStatementJson[] }).Statement)
       .filter((s) => JSON.stringify(s.Action).includes('secretsmanager'));
-    expect(statements.map((s) => describeStatement(s))).toEqual([`secretsmanager:GetSecretValue on <${secretId}>`]);
+    const webhookSecretId = logicalId(stack, stack.webhookSecret);
+    expect(statements.map((s) => describeStatement(s)).sort()).toEqual(
+      [`secretsmanager:GetSecretValue on <${secretId}>`, `secretsmanager:GetSecretValue on <${webhookSecretId}>`].sort(),
+    );
   });
 
   it('narrates with Polly and the chosen voice, allowed SynthesizeSpeech only', () => {
@@ -126,6 +133,10 @@ describe('the Lambda worker with the http exporter', () => {
         ).map((s) => `${((r.Properties!.Roles ?? []) as Array<{ Ref: string }>).map((role) => role.Ref).join(',') || '(no role)'}: ${describeStatement(s)}`),
       );
 
+  /** The webhook signing key's one reader, in every mode: the webhook function. */
+  const webhookSecretReader = (stack: PipelineStack) =>
+    `${logicalId(stack, stack.functions.webhook!.role)}: secretsmanager:GetSecretValue on <${logicalId(stack, stack.webhookSecret)}>`;
+
   it("generates the exporter's bearer token in Secrets Manager; only the export worker may read it, and the template never holds it", () => {
     const { stack, json, template } = remote;
     const secretId = logicalId(stack, stack.exportAuthSecret as unknown as Construct);
@@ -138,7 +149,7 @@ describe('the Lambda worker with the http exporter', () => {
     });
     expect(worker.Environment.Variables.EXPORT_AUTH_SECRET_ARN).toEqual({ Ref: secretId });
     expect(worker.Environment.Variables.EXPORT_AUTH_TOKEN).toBeUndefined();
-    expect(secretReaders(json)).toEqual([`${workerRole}: secretsmanager:GetSecretValue on <${secretId}>`]);
+    expect(secretReaders(json).sort()).toEqual([`${workerRole}: secretsmanager:GetSecretValue on <${secretId}>`, webhookSecretReader(stack)].sort());
     template.hasOutput('ExportAuthSecretArn', { Value: { Ref: secretId } });
   });
 
@@ -151,9 +162,12 @@ describe('the Lambda worker with the http exporter', () => {
     });
     const worker = json.Resources[logicalId(stack, stack.functions.export!.fn)].Properties as Record<string, any>;
 
-    expect(Object.values(json.Resources).filter((r) => r.Type === 'AWS::SecretsManager::Secret')).toEqual([]);
+    const webhookSecretId = logicalId(stack, stack.webhookSecret);
+    expect(Object.entries(json.Resources).filter(([id, r]) => r.Type === 'AWS::SecretsManager::Secret' && id !== webhookSecretId)).toEqual([]);
     expect(worker.Environment.Variables.EXPORT_AUTH_SECRET_ARN).toBe(arn);
-    expect(secretReaders(json)).toEqual([`${logicalId(stack, stack.functions.export!.role)}: secretsmanager:GetSecretValue on ${arn}`]);
+    expect(secretReaders(json).sort()).toEqual(
+      [`${logicalId(stack, stack.functions.export!.role)}: secretsmanager:GetSecretValue on ${arn}`, webhookSecretReader(stack)].sort(),
+    );
     expect(() => resolvePipelineSettings({ exporter: 'http', exportVideoUrl: 'https://x', exportAuthSecretArn: 'token' })).toThrow(
       /Setting exportAuthSecretArn/,
     );

@@ -41,6 +41,8 @@ beforeAll(() => {
     [logicalId(stack.exportQueue)]: 'ExportQueue',
     [logicalId(stack.exportDeadLetterQueue)]: 'ExportDLQ',
     [logicalId(stack.undeliveredEventsQueue)]: 'UndeliveredEvents',
+    [logicalId(stack.webhookQueue)]: 'WebhookQueue',
+    [logicalId(stack.webhookSecret as unknown as Construct)]: 'WebhookSecret',
     [logicalId(stack.stateMachine)]: 'StateMachine',
   });
   for (const [name, f] of Object.entries(stack.functions)) {
@@ -357,7 +359,9 @@ describe('the functions', () => {
   };
 
   it('run nodejs22.x on arm64 (x86_64 only for the ffmpeg worker, and the API and story, which probe media with the x86_64 ffprobe), traced, each with its own log group and retention', () => {
-    expect(Object.keys(stack.functions).sort()).toEqual(['api', 'draft', 'exportDlq', 'export', 'fail', 'finalize', 'inbox', 'start', 'story', 'tts'].sort());
+    expect(Object.keys(stack.functions).sort()).toEqual(
+      ['api', 'draft', 'exportDlq', 'export', 'fail', 'finalize', 'inbox', 'start', 'story', 'tts', 'webhook'].sort(),
+    );
     for (const name of Object.keys(stack.functions) as PipelineFunctionName[]) {
       const p = fnProps(name);
       expect(p.Runtime, name).toBe('nodejs22.x');
@@ -427,6 +431,8 @@ describe('the functions', () => {
       STATE_MACHINE_ARN: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:x`,
       EXPORT_QUEUE_URL: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/q.fifo`,
       EXPORTER: 'builtin',
+      WEBHOOK_QUEUE_URL: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/webhook`,
+      WEBHOOK_SECRET_ARN: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:webhook-AbCdEf`,
       AWS_REGION: REGION,
     };
 
@@ -472,6 +478,7 @@ describe('least privilege', () => {
       .join(',')} on <Table.Arn> [ForAllValues:StringLike dynamodb:LeadingKeys=${kind}#*]`;
   const base = (name: string) => [`logs:CreateLogStream,logs:PutLogEvents on <logs:${name}.Arn>`, 'xray:PutTelemetryRecords,xray:PutTraceSegments on *'];
   const LIST = 's3:ListBucket on <bucket>';
+  const WEBHOOK_SEND = 'sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:SendMessage on <WebhookQueue.Arn>';
   const TASK_OBJECTS = 's3:GetObject,s3:PutObject on <bucket>/tasks/*';
   const SUBMIT_ITEMS = [
     items('GetItem,PutItem,DeleteItem', 'LOCK'),
@@ -491,6 +498,8 @@ describe('least privilege', () => {
       LIST,
       'states:StartExecution on <StateMachine>',
       'states:DescribeExecution,states:RedriveExecution,states:StopExecution on arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<StateMachine.Name>:*',
+      // Cancel queues the task's completion webhook.
+      WEBHOOK_SEND,
     ],
     inbox: [
       ...base('inbox'),
@@ -522,12 +531,13 @@ describe('least privilege', () => {
       's3:GetObject on <bucket>/sources/*/media/*',
       LIST,
     ],
-    finalize: [...base('finalize'), items('GetItem,UpdateItem', 'TASK'), items('DeleteItem', 'LOCK'), TASK_OBJECTS, LIST],
+    finalize: [...base('finalize'), items('GetItem,UpdateItem', 'TASK'), items('DeleteItem', 'LOCK'), TASK_OBJECTS, LIST, WEBHOOK_SEND],
     fail: [
       ...base('fail'),
       items('GetItem,UpdateItem', 'TASK'),
       items('DeleteItem', 'LOCK'),
       'sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:SendMessage on <UndeliveredEvents.Arn>',
+      WEBHOOK_SEND,
     ],
     export: [
       ...base('export'),
@@ -541,6 +551,14 @@ describe('least privilege', () => {
       ...base('exportDlq'),
       'sqs:ChangeMessageVisibility,sqs:DeleteMessage,sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:ReceiveMessage on <ExportDLQ.Arn>',
       'states:SendTaskFailure on *',
+    ],
+    // One POST per message; a retry is a new message with a delay; the attempt is logged on the task.
+    webhook: [
+      ...base('webhook'),
+      'sqs:ChangeMessageVisibility,sqs:DeleteMessage,sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:ReceiveMessage on <WebhookQueue.Arn>',
+      WEBHOOK_SEND,
+      items('UpdateItem', 'TASK'),
+      'secretsmanager:GetSecretValue on <WebhookSecret>',
     ],
   };
 
@@ -641,7 +659,13 @@ describe('observability', () => {
     expect(uses('DeadLettersUnresolved')).toEqual([
       expect.objectContaining({ Namespace: METRIC_NAMESPACE, Statistic: 'Sum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' }),
     ]);
-    expect(alarms).toHaveLength(6);
+    // A webhook message the webhook function kept crashing on.
+    expect(
+      uses('ApproximateNumberOfMessagesVisible').some(
+        (a) => JSON.stringify(a).includes(logicalId(stack.webhookQueue.deadLetterQueue!.queue)) && a.Threshold === 0,
+      ),
+    ).toBe(true);
+    expect(alarms).toHaveLength(7);
   });
 
   it('outputs the API URL, the bucket, the queue and the dashboard URL', () => {

@@ -1,5 +1,6 @@
 import { DescribeTableCommand, DynamoDBClient, type TableDescription } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { WEBHOOK_DEAD_LETTER_QUEUE } from '../../shared/resources/queues.js';
 import { App, type CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { Construct } from 'constructs';
@@ -135,5 +136,37 @@ describe('the resource model', () => {
     expect(embeddedQueues.deadLetterQueue.retentionSeconds).toBeGreaterThan(embeddedQueues.exportQueue.retentionSeconds);
     // Visibility is the world's, not the queue's: locally the agent's lease, on AWS above the worker's timeout.
     expect(queueAttrs.VisibilityTimeout).toBe(embedded.env.EXPORT_VISIBILITY_SECONDS);
+  });
+
+  it('gives the embedded webhook queue the standard kind, retention, visibility and redrive of the synthesized one', async () => {
+    // prepare
+    const attrs =
+      (await embedded.runtime.sqs.send(new GetQueueAttributesCommand({ QueueUrl: embedded.webhookQueueUrl, AttributeNames: ['All'] }))).Attributes ?? {};
+    const declared = propsOf(cdk.webhookQueue);
+    const dlqDeclared = propsOf(cdk.webhookQueue.deadLetterQueue!.queue);
+    const dlqUrl = embedded.webhookQueueUrl.replace(/[^/]+$/, WEBHOOK_DEAD_LETTER_QUEUE.name);
+    const dlqAttrs = (await embedded.runtime.sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['All'] }))).Attributes ?? {};
+    const redrive = JSON.parse(attrs.RedrivePolicy ?? '{}') as { deadLetterTargetArn?: string; maxReceiveCount?: number | string };
+
+    // act
+    const fromEmulator = {
+      fifo: attrs.FifoQueue === 'true',
+      retentionSeconds: Number(attrs.MessageRetentionPeriod),
+      visibilitySeconds: Number(attrs.VisibilityTimeout),
+      maxReceiveCount: Number(redrive.maxReceiveCount),
+      deadLetterRetentionSeconds: Number(dlqAttrs.MessageRetentionPeriod),
+    };
+    const fromTemplate = {
+      fifo: declared.FifoQueue === true,
+      retentionSeconds: Number(declared.MessageRetentionPeriod),
+      visibilitySeconds: Number(declared.VisibilityTimeout),
+      maxReceiveCount: Number(declared.RedrivePolicy.maxReceiveCount),
+      deadLetterRetentionSeconds: Number(dlqDeclared.MessageRetentionPeriod),
+    };
+
+    // assess
+    expect(fromEmulator).toEqual(fromTemplate);
+    expect(redrive.deadLetterTargetArn).toBe(dlqAttrs.QueueArn);
+    expect(fromEmulator.fifo).toBe(false);
   });
 });

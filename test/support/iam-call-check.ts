@@ -4,12 +4,12 @@
  * role that function has on AWS, in every deployment mode the stack supports.
  *
  * The embedded world is mapped onto the template as follows:
- * - principal `api`, `inbox`, `start`, `story`, `tts`, `draft`, `finalize`, `fail`, `exportDlq`
+ * - principal `api`, `inbox`, `start`, `story`, `tts`, `draft`, `finalize`, `fail`, `exportDlq`, `webhook`
  *   → that function's role;
  * - `export` (the in-process export agent) → the export worker Lambda's role in
  *   `lambda`+`builtin` and `lambda`+`http`, and the ExportAgentPolicy in `agent`+`http`;
  * - `stateMachine` → the state machine's role;
- * - the embedded table, bucket, export queue, dead-letter queue and state machine → the
+ * - the embedded table, bucket, export queue, dead-letter queue, webhook queue and state machine → the
  *   template's (names and ARNs resolved from its intrinsics, account/region/partition of the
  *   embedded stack).
  * The deployment's providers follow the handlers' settings (TTS_PROVIDER, Gemini on or off),
@@ -29,6 +29,7 @@ import type { CfnTemplate, PolicyStatementJson } from '../../infra/cdk/template-
 import type { PipelineSettings } from '../../infra/cdk/pipeline-settings.js';
 import type { Settings } from '../../shared/settings.js';
 import type { IamRequest, RecordedCall } from './aws-call-recorder.js';
+import { WEBHOOK_QUEUE } from '../../shared/resources/queues.js';
 import { isAllowed, type ResolvedStatement } from './iam-policy.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -49,7 +50,7 @@ export interface SynthesizedPolicies {
   /** role logical id per function, `stateMachine` included */
   roles: Partial<Record<EmbeddedPrincipal, string>>;
   exportAgentPolicy?: string;
-  ids: { table: string; bucket: string; exportQueue: string; exportDlq: string; stateMachine: string };
+  ids: { table: string; bucket: string; exportQueue: string; exportDlq: string; webhookQueue: string; stateMachine: string };
 }
 
 /** The providers of a deployment that runs the handlers with these settings. */
@@ -126,6 +127,7 @@ async function synthesize(props: DeploymentProps): Promise<SynthesizedPolicies> 
       bucket: id(stack.bucket),
       exportQueue: id(stack.exportQueue),
       exportDlq: id(stack.exportDeadLetterQueue),
+      webhookQueue: id(stack.webhookQueue),
       stateMachine: id(stack.stateMachine),
     },
   };
@@ -244,6 +246,7 @@ export function toTemplateRequest(policies: SynthesizedPolicies, request: IamReq
     [new RegExp(`^${escape(`arn:aws:s3:::${BUCKET_NAME}`)}(?=$|/)`), resolveRef(template, ids.bucket, 'Arn')],
     [new RegExp(`^${escape(queue(EXPORT_QUEUE))}$`), resolveRef(template, ids.exportQueue, 'Arn')],
     [new RegExp(`^${escape(queue(EXPORT_DLQ))}$`), resolveRef(template, ids.exportDlq, 'Arn')],
+    [new RegExp(`^${escape(queue(WEBHOOK_QUEUE.name))}$`), resolveRef(template, ids.webhookQueue, 'Arn')],
     [new RegExp(`^${escape(STATE_MACHINE_ARN)}$`), resolveRef(template, ids.stateMachine)],
     [
       new RegExp(`^${escape(`arn:aws:states:${REGION}:${ACCOUNT}:execution:${smName}:`)}`),

@@ -91,6 +91,7 @@ export class PipelineApi extends StackRoom {
 
     const root = this.api.root.addResource('api');
     root.addResource('health').addMethod('GET', integration);
+    root.addResource('openapi.json').addMethod('GET', integration);
     const pipeline = root.addResource('pipeline');
     pipeline.addResource('run').addMethod('POST', integration, {
       requestValidator: fullValidator,

@@ -66,6 +66,7 @@ const RESOURCE_STAR_REASONS: Record<PipelineFunctionName, (s: PipelineSettings) 
   fail: () => XRAY_ONLY_REASON,
   export: () => `${XRAY_REASON} The other is ${SEND_TASK_REASON}`,
   exportDlq: () => `${XRAY_REASON} The other is states:SendTaskFailure alone: ${SEND_TASK_REASON}`,
+  webhook: () => XRAY_ONLY_REASON,
 };
 
 /**

@@ -20,7 +20,8 @@ import type { PipelineSettings } from '../pipeline-settings.js';
 import { StackRoom } from '../stable-logical-ids.js';
 import type { PipelineQueues } from './queues.js';
 
-export type PipelineAlarmName = 'exportDeadLetters' | 'exportDeadLettersUnresolved' | 'failedExecutions' | 'exportQueueAge' | 'api5xx' | 'undeliveredEvents';
+export type PipelineAlarmName =
+  'exportDeadLetters' | 'exportDeadLettersUnresolved' | 'failedExecutions' | 'exportQueueAge' | 'api5xx' | 'undeliveredEvents' | 'webhookDeadLetters';
 
 export interface ObservabilityProps {
   settings: PipelineSettings;
@@ -106,6 +107,14 @@ export class Observability extends StackRoom {
         alarmDescription:
           'An execution-status event or an inbox upload event could not be handled: a task may stay RUNNING or an inbox document unprocessed. Read the queue.',
         metric: queueDepth(queues.undeliveredEventsQueue, 'undelivered events', 'undelivered'),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+      }),
+      webhookDeadLetters: alarm('WebhookDeadLettersAlarm', {
+        alarmDescription:
+          'A completion webhook message reached its dead-letter queue: the webhook function crashed on it 5 times (the attempt could not be recorded or the retry queued). Its receiver was not told; read the queue.',
+        metric: queueDepth(queues.webhookDeadLetterQueue, 'webhook DLQ depth', 'webhookDlq'),
         threshold: 0,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,

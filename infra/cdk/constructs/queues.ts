@@ -7,7 +7,15 @@ import { Duration } from 'aws-cdk-lib';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { EXPORT_DEAD_LETTER_QUEUE, EXPORT_QUEUE, UNDELIVERED_EVENTS_RETENTION_DAYS } from '../../../shared/resources/queues.js';
+import {
+  EXPORT_DEAD_LETTER_QUEUE,
+  EXPORT_QUEUE,
+  UNDELIVERED_EVENTS_RETENTION_DAYS,
+  WEBHOOK_DEAD_LETTER_QUEUE,
+  WEBHOOK_MAX_RECEIVE_COUNT,
+  WEBHOOK_QUEUE,
+  WEBHOOK_QUEUE_VISIBILITY_SECONDS,
+} from '../../../shared/resources/queues.js';
 import type { PipelineSettings } from '../pipeline-settings.js';
 import { StackRoom } from '../stable-logical-ids.js';
 import { acknowledge } from './nag-acknowledgements.js';
@@ -28,6 +36,9 @@ export class PipelineQueues extends StackRoom {
   readonly undeliveredEventsQueue: sqs.Queue;
   /** the undelivered-events queue as the failure destination of an async invoke (fail, inbox) */
   readonly undeliveredEvents: destinations.SqsDestination;
+  /** completion webhooks, one message per POST (standard: no order between tasks) */
+  readonly webhookQueue: sqs.Queue;
+  readonly webhookDeadLetterQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, settings: PipelineSettings) {
     super(scope, id);
@@ -57,6 +68,19 @@ export class PipelineQueues extends StackRoom {
       enforceSSL: true,
     });
     this.undeliveredEvents = new destinations.SqsDestination(this.undeliveredEventsQueue);
+    this.webhookDeadLetterQueue = new sqs.Queue(this, 'WebhookDeadLetterQueue', {
+      retentionPeriod: Duration.seconds(WEBHOOK_DEAD_LETTER_QUEUE.retentionSeconds),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    this.webhookQueue = new sqs.Queue(this, 'WebhookQueue', {
+      visibilityTimeout: Duration.seconds(WEBHOOK_QUEUE_VISIBILITY_SECONDS),
+      retentionPeriod: Duration.seconds(WEBHOOK_QUEUE.retentionSeconds),
+      deadLetterQueue: { queue: this.webhookDeadLetterQueue, maxReceiveCount: WEBHOOK_MAX_RECEIVE_COUNT },
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+
     acknowledge(
       this.undeliveredEventsQueue,
       'AwsSolutions-SQS3',
