@@ -97,6 +97,11 @@ export function acknowledgeFunctionFindings(o: {
   acknowledge(f.api!, objects(PREFIX.sources), SOURCES_REASON);
   acknowledge(f.inbox!, objects(PREFIX.sources), SOURCES_REASON);
   acknowledge(f.draft!, objects(SOURCE_MEDIA_PATTERN), SOURCE_MEDIA_REASON);
+  acknowledge(
+    f.story!,
+    objects(SOURCE_MEDIA_PATTERN),
+    'The creator names their own clips at sources/<creator>/<video>/media/<file>; with Gemini the Story stage reads (never writes) them there to stream them to the Gemini Files API.',
+  );
   for (const pattern of [SOURCE_MEDIA_PATTERN, SOURCE_MUSIC_PATTERN]) {
     acknowledge(
       f.api!,
