@@ -15,7 +15,7 @@ import { StackRoom } from '../stable-logical-ids.js';
 import type { ItemAction, PipelineGrants } from './grants.js';
 
 /** The static ffprobe (linux x64) as the package the media checks resolve it from (shared/render/ffmpeg-process.ts). */
-const FFPROBE_FILES: BundledFiles[] = [
+export const FFPROBE_FILES: BundledFiles[] = [
   { from: 'node_modules/@ffprobe-installer/ffprobe', files: ['package.json', 'index.js', 'lib/verify-file.js'] },
   { from: 'node_modules/@ffprobe-installer/linux-x64', files: ['package.json', 'ffprobe'], executables: ['ffprobe'] },
 ];

@@ -96,6 +96,11 @@ export function acknowledgeFunctionFindings(o: {
   acknowledge(f.api!, objects(PREFIX.sources), SOURCES_REASON);
   acknowledge(f.inbox!, objects(PREFIX.sources), SOURCES_REASON);
   acknowledge(f.draft!, objects(SOURCE_MEDIA_PATTERN), SOURCE_MEDIA_REASON);
+  acknowledge(
+    f.draft!,
+    objects(SOURCE_MUSIC_PATTERN),
+    'The creator uploads background music per video at sources/<creator>/<video>/music/<file>, names chosen by the caller; Draft reads (never writes) only objects under a music/ folder of sources/.',
+  );
   for (const pattern of [SOURCE_MEDIA_PATTERN, SOURCE_MUSIC_PATTERN]) {
     acknowledge(
       f.api!,
