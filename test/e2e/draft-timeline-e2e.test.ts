@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getObjectBytes, getObjectText, listKeys, putObject } from '../../shared/artifacts.js';
 import type { Draft, MediaSegment } from '../../shared/draft/draft.js';
 import type { NarrationTimings } from '../../shared/tts/narration-timings.js';
+import type { VisualPlan } from '../../shared/video-options.js';
 import { startFakeHttpTts, type FakeHttpTts, type FakeSynthesis } from '../support/fake-tts-services.js';
 import { fakeWords } from '../support/fake-speech.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
@@ -209,4 +210,48 @@ describe('the timeline the Draft stage builds, in the mp4', () => {
     }
     expectCutsWhereTheDraftSays(video, visual, colourOf);
   }, 120_000);
+
+  it('cuts the footage plan’s ranges under their sentences, and falls back to name order with the reason when the plan is wrong', async () => {
+    const media = 'sources/film/planned/media/';
+    await put(`${media}1 red.mp4`, 'red.mp4', 'video/mp4');
+    await put(`${media}2 blue.mp4`, 'blue.mp4', 'video/mp4');
+    const text = 'Blue water first. Red sky later.';
+    const plan = (clip: string): VisualPlan => ({
+      version: 1,
+      source: 'gemini',
+      sentences: [
+        { text: 'Blue water first.', clip: '2 blue.mp4', start_ms: 500, end_ms: 1500 },
+        { text: 'Red sky later.', clip, start_ms: 0, end_ms: 1000 },
+      ],
+    });
+    /** A task held before Draft while the plan artifact is written, as the story would have. */
+    const runWithPlan = async (p: VisualPlan) => {
+      stack.controls.closeGate('Draft');
+      const before = stack.controls.arrivalsAt('Draft');
+      const sub = await stack.post({ creator_id: 'film', video_id: 'planned', export_video: false, source_text: text });
+      await stack.controls.waitForArrivals('Draft', before + 1);
+      await putObject(stack.runtime, `tasks/${sub.body.task_id as string}/visual-plan.json`, JSON.stringify(p), 'application/json');
+      stack.controls.openGate('Draft');
+      const task = await stack.finished(sub.body.task_id as string);
+      expect(task.status, JSON.stringify(task.error)).toBe('SUCCEEDED');
+      const draft = JSON.parse((await getObjectText(stack.runtime, `tasks/${task.task_id}/draft.json`))!) as Draft;
+      const timings = JSON.parse((await getObjectText(stack.runtime, `tasks/${task.task_id}/narration.timings.json`))!) as NarrationTimings;
+      const visual = draft.tracks.find((t) => t.type === 'video')!.segments;
+      const keys = visual.map((seg) => (draft.materials.find((m) => m.id === seg.material_id) as { key: string }).key.split('/').pop());
+      return { task, visual, keys, timings };
+    };
+
+    const used = await runWithPlan(plan('1 red.mp4'));
+    expect(used.task.stages.draft.details).toMatchObject({ visual_plan: { used: true, source: 'gemini' } });
+    expect(used.keys).toEqual(['02-2_blue.mp4', '01-1_red.mp4']);
+    // the cut is at the second sentence (to the frame), each clip from its planned start
+    const second = used.timings.sentences[1].start_ms * 1000;
+    expect(Math.abs(used.visual[1].target.start_us - second)).toBeLessThanOrEqual(20_000);
+    expect(used.visual[1].source!.start_us).toBe(0);
+    expect(used.visual[0].source!.start_us + used.visual[0].source!.duration_us).toBeLessThanOrEqual(2_000_000);
+
+    const wrong = await runWithPlan(plan('3 missing.mp4'));
+    expect(wrong.task.stages.draft.details).toMatchObject({ visual_plan: { used: false, reason: expect.stringContaining('"3 missing.mp4"') } });
+    expect(wrong.keys).toEqual(['01-1_red.mp4', '02-2_blue.mp4']);
+  });
 });
