@@ -8,6 +8,7 @@ import { getObjectBytes, getObjectText, listKeys, putObject } from '../../shared
 import type { Draft, MediaSegment } from '../../shared/draft/draft.js';
 import type { NarrationTimings } from '../../shared/tts/narration-timings.js';
 import type { VisualPlan } from '../../shared/video-options.js';
+import { createDraftHandler } from '../../lambdas/draft/handler.js';
 import { startFakeHttpTts, type FakeHttpTts, type FakeSynthesis } from '../support/fake-tts-services.js';
 import { fakeWords } from '../support/fake-speech.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
@@ -253,5 +254,39 @@ describe('the timeline the Draft stage builds, in the mp4', () => {
     const wrong = await runWithPlan(plan('3 missing.mp4'));
     expect(wrong.task.stages.draft.details).toMatchObject({ visual_plan: { used: false, reason: expect.stringContaining('"3 missing.mp4"') } });
     expect(wrong.keys).toEqual(['01-1_red.mp4', '02-2_blue.mp4']);
+  });
+
+  it('builds the draft from the video_options the Draft state is given', async () => {
+    await put('sources/film/options/media/clip.mp4', 'red.mp4', 'video/mp4');
+    await put('sources/film/options/music/bgm.wav', 'music.wav', 'audio/wav');
+    stack.controls.closeGate('Draft');
+    const before = stack.controls.arrivalsAt('Draft');
+    const sub = await stack.post({ creator_id: 'film', video_id: 'options', export_video: false, source_text: 'One line only.' });
+    const taskId = sub.body.task_id as string;
+    await stack.controls.waitForArrivals('Draft', before + 1);
+    try {
+      // the state's own input, as the definition passes it, with the request's options
+      const out = await createDraftHandler(stack.runtime)({
+        task_id: taskId,
+        creator_id: 'film',
+        video_id: 'options',
+        export_video: false,
+        narration_key: `tasks/${taskId}/narration.wav`,
+        timings_key: `tasks/${taskId}/narration.timings.json`,
+        video_options: { visual_fit: 'cover', subtitle_style: 'boxed', music: null, music_volume: 0.5, source_audio_volume: 0.6 },
+      });
+      const draft = JSON.parse((await getObjectText(stack.runtime, out.draft_key))!) as Draft;
+      expect(draft.tracks.map((t) => t.name)).toEqual(['narration', 'visual', 'subtitles']); // music: null
+      expect(draft.tracks.find((t) => t.type === 'text')).toMatchObject({ style: 'boxed', position: 'bottom' });
+      expect(draft.tracks.find((t) => t.type === 'video')!.segments[0]).toMatchObject({ fit: 'cover', volume: 0.6 });
+    } finally {
+      stack.controls.openGate('Draft');
+    }
+    // without options (the state's input today), the defaults: the music, bold outlined captions, blur
+    const task = await stack.finished(taskId);
+    const draft = JSON.parse((await getObjectText(stack.runtime, `tasks/${task.task_id}/draft.json`))!) as Draft;
+    expect(draft.tracks.map((t) => t.name)).toEqual(['narration', 'visual', 'music', 'subtitles']);
+    expect(draft.tracks.find((t) => t.type === 'text')).toMatchObject({ style: 'bold_outline' });
+    expect(draft.tracks.find((t) => t.type === 'video')!.segments[0]).toMatchObject({ fit: 'blur', volume: 0 });
   });
 });
