@@ -115,7 +115,7 @@ function captionSegments(cues: Cue[], timings: DraftFacts['timings'], totalUs: n
 }
 
 /** The visual track's plan: the footage plan when it passes its checks, else name order. */
-function planVisuals(facts: DraftFacts, totalUs: number) {
+function planVisuals(facts: DraftFacts, totalUs: number, cues: Cue[]) {
   const media = facts.media ?? [];
   const visuals: TimelineVisual[] = media.map((m) => ({
     kind: m.kind,
@@ -142,7 +142,7 @@ function planVisuals(facts: DraftFacts, totalUs: number) {
     }
     visualPlan = { used: false, reason: check.reason };
   }
-  const cueStartsUs = cuesFromSentences(facts.timings.sentences).map((c) => us(c.start_ms));
+  const cueStartsUs = cues.map((c) => us(c.start_ms));
   const named = planNameOrder({ visuals, totalUs, fps: DRAFT_CANVAS.fps, seed: motionSeed(facts.taskId), cueStartsUs });
   for (const l of named.leftOut) leftOut.push({ name: media[l.visual].name, reason: l.reason });
   return { visuals, segments: named.segments, leftOut, visualPlan };
@@ -160,7 +160,7 @@ export function buildDraft(facts: DraftFacts): BuiltDraft {
   const duration_us = us(facts.narration.durationMs);
   const media = facts.media ?? [];
   const cues = cuesFromSentences(facts.timings.sentences);
-  const { segments, leftOut, visualPlan } = planVisuals(facts, duration_us);
+  const { segments, leftOut, visualPlan } = planVisuals(facts, duration_us, cues);
 
   const materials: DraftMaterial[] = [];
   const files: DraftMaterialFile[] = [];

@@ -180,16 +180,18 @@ export function planNameOrder(a: {
 } {
   const total = Math.max(0, Math.round(a.totalUs));
   const frameUs = 1_000_000 / a.fps;
+  const leftOut: LeftOutVisual[] = a.visuals.flatMap((v, i) => (naturalOf(v) > 0 ? [] : [{ visual: i, reason: 'the clip has no length' }]));
   const usable = a.visuals.map((v, i) => ({ v, i })).filter(({ v }) => naturalOf(v) > 0);
-  if (!usable.length || total === 0) return { segments: [], leftOut: [] };
+  if (!usable.length || total === 0) return { segments: [], leftOut };
   const kept: typeof usable = [];
-  const leftOut: LeftOutVisual[] = [];
+  let full = false;
   let sumMin = 0;
   for (const item of usable) {
-    if (leftOut.length === 0 && (kept.length === 0 || sumMin + minimumOf(item.v) <= total)) {
+    if (!full && (kept.length === 0 || sumMin + minimumOf(item.v) <= total)) {
       kept.push(item);
       sumMin += minimumOf(item.v);
     } else {
+      full = true;
       leftOut.push({
         visual: item.i,
         reason: `the narration (${(total / 1e6).toFixed(1)} s) is too short to show it as well (a still needs ${MIN_PICTURE_US / 1e6} s, a clip ${MIN_CLIP_US / 1e6} s)`,

@@ -141,6 +141,20 @@ describe('visuals in name order', () => {
     expect(other.map((s) => s.motion)).not.toEqual(segs.map((s) => s.motion));
   });
 
+  it('leaves out a clip without length, with the reason', () => {
+    const planned = planNameOrder({
+      visuals: [
+        { kind: 'clip', name: 'a', duration_us: 0 },
+        { kind: 'still', name: 'b' },
+      ],
+      totalUs: 3 * S,
+      fps: 25,
+      seed: 0,
+    });
+    expect(planned.leftOut).toEqual([{ visual: 0, reason: 'the clip has no length' }]);
+    expect(planned.segments.map((s) => s.visual)).toEqual([1]);
+  });
+
   it('moves cuts to a caption start nearby', () => {
     const planned = planNameOrder({
       visuals: [
