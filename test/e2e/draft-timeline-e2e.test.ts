@@ -9,6 +9,7 @@ import type { Draft, MediaSegment } from '../../shared/draft/draft.js';
 import type { NarrationTimings } from '../../shared/tts/narration-timings.js';
 import type { VisualPlan } from '../../shared/video-options.js';
 import { createDraftHandler } from '../../lambdas/draft/handler.js';
+import { snapshotSourceMusic } from '../../shared/draft/source-media.js';
 import { startFakeHttpTts, type FakeHttpTts, type FakeSynthesis } from '../support/fake-tts-services.js';
 import { fakeWords } from '../support/fake-speech.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
@@ -288,5 +289,27 @@ describe('the timeline the Draft stage builds, in the mp4', () => {
     expect(draft.tracks.map((t) => t.name)).toEqual(['narration', 'visual', 'music', 'subtitles']);
     expect(draft.tracks.find((t) => t.type === 'text')).toMatchObject({ style: 'bold_outline' });
     expect(draft.tracks.find((t) => t.type === 'video')!.segments[0]).toMatchObject({ fit: 'blur', volume: 0 });
+  });
+
+  it('picks the music: the named file, none for null, else the first in name order; gone or unusable means none, with the reason', async () => {
+    const music = 'sources/film/tunes/music/';
+    await put(`${music}a10.wav`, 'music.wav', 'audio/wav');
+    await put(`${music}a9.wav`, 'music.wav', 'audio/wav');
+    await putObject(stack.runtime, `${music}b.mp3`, 'lyrics, not sound', 'audio/mpeg');
+    const ids = { taskId: '019a0000-0000-7000-8000-00000000b6a1', creatorId: 'film', videoId: 'tunes' };
+
+    expect((await snapshotSourceMusic(stack.runtime, ids)).music).toMatchObject({
+      name: 'a9.wav',
+      duration_ms: 3000,
+      key: `tasks/${ids.taskId}/media/music-a9.wav`,
+    });
+    expect((await snapshotSourceMusic(stack.runtime, { ...ids, music: 'a10.wav' })).music).toMatchObject({ name: 'a10.wav' });
+    expect(await snapshotSourceMusic(stack.runtime, { ...ids, music: null })).toEqual({});
+    expect(await snapshotSourceMusic(stack.runtime, { ...ids, music: 'gone.mp3' })).toEqual({
+      ignored: { key: `${music}gone.mp3`, reason: 'the music file gone.mp3 is no longer there' },
+    });
+    expect(await snapshotSourceMusic(stack.runtime, { ...ids, music: 'b.mp3' })).toEqual({
+      ignored: { key: `${music}b.mp3`, code: 'unsupported_media_type', reason: expect.any(String) },
+    });
   });
 });
