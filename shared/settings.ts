@@ -166,7 +166,11 @@ const shape = {
     'redirect',
   ),
   presignSeconds: count(
-    { env: 'PRESIGN_SECONDS', readBy: ['api', ...EXPORT_WORKERS], description: "lifetime of presigned URLs: artifact redirects and the exporter's media" },
+    {
+      env: 'PRESIGN_SECONDS',
+      readBy: ['api', 'draft', ...EXPORT_WORKERS],
+      description: "lifetime of presigned URLs: artifact redirects, the exporter's media and the media checks' reads",
+    },
     900,
   ),
   exportTimeoutSeconds: count(
@@ -215,17 +219,25 @@ const shape = {
     'stream',
   ),
   mediaMaxBytes: positive(
-    { env: 'MEDIA_MAX_BYTES', readBy: ['api'], description: 'largest still or clip under `media/`, in bytes; a larger upload is refused with 413' },
+    {
+      env: 'MEDIA_MAX_BYTES',
+      readBy: ['api', 'draft'],
+      description: 'largest still or clip under `media/`, in bytes; a larger upload is refused with 413, a larger file left out at Draft',
+    },
     512 * 1024 * 1024,
   ),
   musicMaxBytes: positive(
-    { env: 'MUSIC_MAX_BYTES', readBy: ['api'], description: 'largest music file under `music/`, in bytes; a larger upload is refused with 413' },
+    {
+      env: 'MUSIC_MAX_BYTES',
+      readBy: ['api', 'draft'],
+      description: 'largest music file under `music/`, in bytes; a larger upload is refused with 413, a larger file left out at Draft',
+    },
     64 * 1024 * 1024,
   ),
   mediaMaxPixels: positive(
     {
       env: 'MEDIA_MAX_PIXELS',
-      readBy: ['api'],
+      readBy: ['api', 'draft'],
       description:
         "most pixels (width × height, read from the file's header before any decoder sees it) of a still or a clip's frame: a decompression bomb is refused",
     },

@@ -18,6 +18,7 @@ const draftSchema = z.looseObject({
       z.looseObject({ id: z.string(), type: z.literal('audio'), key: z.string(), content_type: z.string(), duration_us: z.number() }),
       z.looseObject({ id: z.string(), type: z.literal('generated_background'), colors: z.tuple([hexColor, hexColor]) }),
       z.looseObject({ id: z.string(), type: z.literal('image'), key: z.string(), content_type: z.string() }),
+      z.looseObject({ id: z.string(), type: z.literal('video'), key: z.string(), content_type: z.string() }),
       z.looseObject({ id: z.string(), type: z.literal('subtitles'), key: z.string(), content_type: z.string() }),
     ]),
   ),

@@ -1,15 +1,16 @@
 import { getObjectBytes, getObjectText, putObject } from '../../shared/artifacts.js';
-import { backgroundColors, buildDraft } from '../../shared/draft/build-draft.js';
+import { backgroundColors, buildDraft, type BuiltDraft } from '../../shared/draft/build-draft.js';
 import { backgroundMedia, storeCapcutDraftFolder, type CapcutFolderMedia } from '../../shared/draft/capcut-folder.js';
-import { planPictureSpans } from '../../shared/draft/picture-timeline.js';
-import { snapshotSourcePictures } from '../../shared/draft/source-media.js';
-import { cuesFromSentences, toSrt } from '../../shared/draft/subtitles.js';
+import { snapshotSourceMedia, snapshotSourceMusic, type IgnoredMedia } from '../../shared/draft/source-media.js';
+import { toSrt } from '../../shared/draft/subtitles.js';
 import { StageInputError } from '../../shared/errors.js';
 import { ARTIFACT, taskArtifactKey } from '../../shared/keys.js';
+import { sourceFolderPrefix } from '../../shared/media/media-name.js';
 import type { Runtime } from '../../shared/runtime.js';
 import { runStage, type StageEvent } from '../../shared/stage.js';
 import { markExportQueued } from '../../shared/task-record.js';
 import type { NarrationTimings } from '../../shared/tts/narration-timings.js';
+import { DEFAULT_VIDEO_OPTIONS, type VideoOptions } from '../../shared/video-options.js';
 
 /** Unused media files named in the task record (all are counted). */
 const MAX_IGNORED_LISTED = 20;
@@ -18,6 +19,8 @@ export interface DraftEvent extends StageEvent {
   export_video: boolean;
   narration_key: string;
   timings_key: string;
+  /** the request's look and sound of the video (absent: the defaults) */
+  video_options?: VideoOptions;
 }
 
 export interface DraftOutput {
@@ -26,15 +29,44 @@ export interface DraftOutput {
   duration_ms: number;
 }
 
-/**
- * Draft: narration timings (+ the creator's stills under `sources/<creator>/<video>/media/`) →
- * `draft.json` (timeline in µs), `subtitles.srt` from the same cues, and the same timeline as a
- * CapCut/JianYing draft folder `tasks/<id>/draft/{creator}_{video}_{task}/` (copied to
- * `DRAFT_LOCAL_DIR` when set).
- */
 /** The editor format the draft folder targets. */
 export const CAPCUT_DRAFT_FORMAT = 'JianYing Pro 5.9 (draft_content.json version 360000)';
 
+/**
+ * The draft folder's media: the narration, every material the timeline uses under `materials/`
+ * (or the generated background). Bytes are read from the task's copies here; for clips the
+ * folder writer can take the object key instead (`key`) once it streams, so no clip passes
+ * through this function's memory.
+ */
+async function draftFolderMedia(rt: Runtime, built: BuiltDraft, narration: Uint8Array, a: { creatorId: string; videoId: string; narrationType: string }) {
+  const media: CapcutFolderMedia[] = [{ materialId: 'narration', path: 'materials/narration.wav', bytes: narration, contentType: a.narrationType }];
+  for (const { materialId, file } of built.files) {
+    const bytes = await getObjectBytes(rt, file.key);
+    if (bytes === undefined) throw new StageInputError(`The task's copy ${file.key} is missing.`);
+    const size = 'width' in file ? { width: file.width, height: file.height } : {};
+    media.push({ materialId, path: `materials/${file.file_name}`, bytes, contentType: file.content_type, ...size });
+  }
+  if (built.draft.materials.some((m) => m.type === 'generated_background')) media.push(backgroundMedia('background', backgroundColors(a.creatorId, a.videoId)));
+  return media;
+}
+
+/** The footage plan artifact, if the story wrote one: parsed, or why it cannot be read. */
+async function readVisualPlan(rt: Runtime, taskId: string): Promise<{ plan: unknown } | { error: string } | undefined> {
+  const raw = await getObjectText(rt, taskArtifactKey(taskId, ARTIFACT.visualPlan));
+  if (raw === undefined) return undefined;
+  try {
+    return { plan: JSON.parse(raw) as unknown };
+  } catch {
+    return { error: 'the plan is not JSON' };
+  }
+}
+
+/**
+ * Draft: narration timings + the creator's media (`sources/<creator>/<video>/media/`, `music/`) +
+ * the footage plan, if any → `draft.json` (timeline in µs; see shared/draft/build-draft.ts),
+ * `subtitles.srt` from the same cues, and the same timeline as a CapCut/JianYing draft folder
+ * `tasks/<id>/draft/{creator}_{video}_{task}/` (copied to `DRAFT_LOCAL_DIR` when set).
+ */
 export function createDraftHandler(rt: Runtime) {
   return (event: DraftEvent): Promise<DraftOutput> =>
     runStage(rt, event, 'draft', async (log) => {
@@ -43,48 +75,37 @@ export function createDraftHandler(rt: Runtime) {
       const timings = JSON.parse(raw) as NarrationTimings;
       const narration = await getObjectBytes(rt, event.narration_key);
       if (narration === undefined) throw new StageInputError(`The narration of task ${event.task_id} is missing.`);
-      const cues = cuesFromSentences(timings.sentences);
-      const durationUs = Math.round(timings.duration_ms * 1000);
+      const options = event.video_options ?? DEFAULT_VIDEO_OPTIONS;
+      const ids = { taskId: event.task_id, creatorId: event.creator_id, videoId: event.video_id };
 
-      const { pictures: stills, ignored } = await snapshotSourcePictures(rt, { taskId: event.task_id, creatorId: event.creator_id, videoId: event.video_id });
-      const spans = planPictureSpans(stills.length, durationUs, cues);
-      const used = stills.slice(0, spans.length);
-      for (const unused of stills.slice(spans.length))
-        ignored.push({ key: unused.source_key, reason: 'the narration is too short to show every picture for 2 s' });
-      if (ignored.length) log.info('source media not used', { ignored: ignored.slice(0, MAX_IGNORED_LISTED), count: ignored.length });
-
+      const { media, ignored } = await snapshotSourceMedia(rt, ids);
+      const music = await snapshotSourceMusic(rt, { ...ids, music: options.music });
       const subtitlesKey = taskArtifactKey(event.task_id, ARTIFACT.subtitles);
       const draftKey = taskArtifactKey(event.task_id, ARTIFACT.draft);
-      const draft = buildDraft({
-        taskId: event.task_id,
-        creatorId: event.creator_id,
-        videoId: event.video_id,
-        language: timings.language,
+      const built = buildDraft({
+        ...ids,
         narration: { key: event.narration_key, contentType: timings.content_type, durationMs: timings.duration_ms },
+        timings,
         subtitlesKey,
-        cues,
-        pictures: used.map((p, i) => ({ key: p.key, content_type: p.content_type, width: p.width, height: p.height, span: spans[i] })),
+        media,
+        music: music.music,
+        options,
+        visualPlan: await readVisualPlan(rt, event.task_id),
       });
+      const { draft, cues } = built;
+      const mediaPrefix = sourceFolderPrefix(event.creator_id, event.video_id, 'media');
+      const notUsed: IgnoredMedia[] = [...ignored, ...built.leftOut.map((l) => ({ key: `${mediaPrefix}${l.name}`, reason: l.reason }))];
+      if (music.ignored) notUsed.push(music.ignored);
+      if (built.musicLeftOut && music.music)
+        notUsed.push({ key: sourceFolderPrefix(event.creator_id, event.video_id, 'music') + music.music.name, reason: built.musicLeftOut });
+      if (notUsed.length) log.info('source media not used', { ignored: notUsed.slice(0, MAX_IGNORED_LISTED), count: notUsed.length });
       await putObject(rt, subtitlesKey, toSrt(cues), 'application/x-subrip; charset=utf-8');
 
-      const media: CapcutFolderMedia[] = [
-        { materialId: 'narration', path: 'materials/narration.wav', bytes: narration, contentType: timings.content_type },
-        ...(used.length
-          ? used.map((p, i) => ({
-              materialId: `image-${i + 1}`,
-              path: `materials/${p.file_name}`,
-              bytes: p.bytes,
-              contentType: p.content_type,
-              width: p.width,
-              height: p.height,
-            }))
-          : [backgroundMedia('background', backgroundColors(event.creator_id, event.video_id))]),
-      ];
       const folder = await storeCapcutDraftFolder(rt, {
         draft,
         creatorId: event.creator_id,
         videoId: event.video_id,
-        media,
+        media: await draftFolderMedia(rt, built, narration, { creatorId: event.creator_id, videoId: event.video_id, narrationType: timings.content_type }),
         createdAtMs: rt.clock.now(),
         localDir: rt.settings.draftLocalDir || undefined,
       });
@@ -93,15 +114,19 @@ export function createDraftHandler(rt: Runtime) {
 
       // The next state puts the export message on the queue; the record says it waits there.
       if (event.export_video) await markExportQueued(rt, event.task_id);
+      const used = draft.materials;
       return {
         output: { draft_key: draftKey, subtitles_key: subtitlesKey, duration_ms: timings.duration_ms },
         details: {
           cues: cues.length,
           duration_ms: timings.duration_ms,
           draft_version: draft.version,
-          pictures: used.length,
+          pictures: used.filter((m) => m.type === 'image').length,
+          clips: used.filter((m) => m.type === 'video').length,
+          music: used.some((m) => m.id === 'music') ? { used: true, name: music.music?.name } : { used: false },
+          ...(built.visualPlan ? { visual_plan: built.visualPlan } : {}),
           // The first few, so a folder of a thousand clips cannot swell the task record.
-          ...(ignored.length ? { media_ignored: ignored.slice(0, MAX_IGNORED_LISTED), media_ignored_count: ignored.length } : {}),
+          ...(notUsed.length ? { media_ignored: notUsed.slice(0, MAX_IGNORED_LISTED), media_ignored_count: notUsed.length } : {}),
           capcut_draft: {
             folder: folder.folder,
             key_prefix: folder.key_prefix,

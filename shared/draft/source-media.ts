@@ -1,53 +1,43 @@
 /**
- * The creator's pictures for a video: stills under `sources/<creator_id>/<video_id>/media/`,
- * snapshotted into the task's own prefix (`tasks/<task_id>/media/`) so that a later upload cannot
- * change what a running or finished task shows.
+ * The creator's media for a video — stills and clips under `sources/<creator_id>/<video_id>/media/`,
+ * music under `…/music/` — checked and probed (`validateSourceMedia`: the same check as the upload
+ * routes, for files that arrived by a presigned POST too) and snapshotted into the task's own
+ * prefix (`tasks/<task_id>/media/`) by server-side copies, so that a later upload cannot change
+ * what a running or finished task shows and no file passes through this function's memory.
  */
-import { getObjectBytes, listKeys, putObject } from '../artifacts.js';
+import { CopyObjectCommand } from '@aws-sdk/client-s3';
+import { listKeys } from '../artifacts.js';
 import { taskArtifactKey } from '../keys.js';
-import { PREFIX } from '../resources/storage.js';
+import { extensionOf, sourceFolderPrefix } from '../media/media-name.js';
+import { validateSourceMedia, type MediaFacts } from '../media/validate-source-media.js';
 import type { Runtime } from '../runtime.js';
-import { readImageInfo, type ImageInfo } from './image-info.js';
+import type { DraftMediaFile, DraftMusicFile } from './build-draft.js';
 
-/** A still of the task, stored under its prefix. */
-export interface TaskPicture extends ImageInfo {
-  /** object key of the task's copy */
-  key: string;
-  /** file name inside the draft folder's `materials/` */
-  file_name: string;
-  /** where it came from */
-  source_key: string;
-  bytes: Uint8Array;
-}
-
-/** A file under `media/` that is not used, and why. */
+/** A file that is not used, and why. */
 export interface IgnoredMedia {
   key: string;
   reason: string;
+  /** the media check's code, when the file failed it */
+  code?: string;
 }
 
-/** At most this many pictures per video; more are listed as ignored. */
-export const MAX_PICTURES = 50;
-/** A picture larger than this is ignored (a still needs no more on a 1080x1920 frame). */
-export const MAX_PICTURE_BYTES = 20 * 1024 * 1024;
-
-const STILL = /\.(png|jpe?g|webp)$/i;
-const CLIP = /\.(mp4|mov|m4v|webm|mkv|avi|gif)$/i;
+/** At most this many stills and clips per video are checked; more are listed as ignored. */
+export const MAX_VISUALS = 50;
 
 /** Where a creator's media for a video waits. */
-export const sourceMediaPrefix = (creatorId: string, videoId: string) => `${PREFIX.sources}${creatorId}/${videoId}/media/`;
+export const sourceMediaPrefix = (creatorId: string, videoId: string) => sourceFolderPrefix(creatorId, videoId, 'media');
 
 /** Longest name kept from the creator's file, in characters (CJK: 120 bytes of UTF-8). */
 const MAX_NAME_CHARACTERS = 40;
 
 /**
- * The draft's file name of the task's `index`-th picture (1-based): `01-<name>.<extension>`, the
- * name taken from the creator's file so the editor shows it (`01-山.jpg` → `01-01-山.jpg`). Safe in
- * any file system, a tar and a draft path: Unicode letters, marks and digits (NFC), `_` and `-`;
- * anything else — separators, dots (no `..`), control and format characters, spaces, emoji —
- * becomes `_`. The number prefix keeps names unique and never a reserved Windows name.
+ * A draft file name from the creator's file: `<label>-<name>.<extension>`, the name taken from the
+ * creator's file so the editor shows it. Safe in any file system, a tar and a draft path: Unicode
+ * letters, marks and digits (NFC), `_` and `-`; anything else — separators, dots (no `..`), control
+ * and format characters, spaces, emoji — becomes `_`. The label keeps names unique and never a
+ * reserved Windows name.
  */
-export function pictureFileName(index: number, sourceKey: string, extension: string): string {
+export function materialFileName(label: string, sourceKey: string, extension: string, fallback = 'picture'): string {
   const base = sourceKey.slice(sourceKey.lastIndexOf('/') + 1).replace(/\.[^.]*$/, '');
   const safe = base
     .normalize('NFC')
@@ -58,51 +48,94 @@ export function pictureFileName(index: number, sourceKey: string, extension: str
     Array.from(safe)
       .slice(0, MAX_NAME_CHARACTERS)
       .join('')
-      .replace(/[_-]+$/, '') || 'picture';
-  return `${String(index).padStart(2, '0')}-${name}.${extension}`;
+      .replace(/[_-]+$/, '') || fallback;
+  return `${label}-${name}.${extension}`;
+}
+
+/** The draft's file name of the task's `index`-th visual (1-based): `01-山.jpg` → `01-01-山.jpg`. */
+export function pictureFileName(index: number, sourceKey: string, extension: string): string {
+  return materialFileName(String(index).padStart(2, '0'), sourceKey, extension);
+}
+
+/** File names in name order, numbers compared as numbers (`2.mp4` before `10.mp4`). */
+export const byMediaName = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
+
+/** S3's `CopySource`: bucket and key, each path segment percent-encoded (Unicode names, `#`, `?`, spaces). */
+const copySource = (bucket: string, key: string) => `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+
+async function copyIntoTask(rt: Runtime, from: string, to: string): Promise<void> {
+  await rt.s3.send(new CopyObjectCommand({ Bucket: rt.settings.bucketName, Key: to, CopySource: copySource(rt.settings.bucketName, from) }));
+}
+
+const nameOf = (key: string) => key.slice(key.lastIndexOf('/') + 1);
+
+function visualOf(facts: MediaFacts, a: { name: string; key: string; fileName: string }): DraftMediaFile | { reason: string } {
+  const width = facts.display_width ?? facts.width;
+  const height = facts.display_height ?? facts.height;
+  if (!width || !height) return { reason: 'the picture has no size' };
+  if (facts.kind === 'clip') {
+    return { name: a.name, kind: 'clip', key: a.key, file_name: a.fileName, content_type: facts.content_type, width, height, duration_ms: facts.duration_ms };
+  }
+  return { name: a.name, kind: 'still', key: a.key, file_name: a.fileName, content_type: facts.content_type, width, height };
 }
 
 /**
- * Copies the video's stills (PNG, JPEG, WebP; in name order, numbers compared as numbers) into
- * `tasks/<task_id>/media/`. Clips, other files, unreadable and oversized images are reported, not
- * used — the renderer lays stills only.
+ * Checks the video's stills and clips in name order and copies the usable ones to
+ * `tasks/<task_id>/media/<nn>-<name>.<ext>`. A file that fails the check is left out with the
+ * check's sentence; the task goes on with the rest.
  */
-export async function snapshotSourcePictures(
+export async function snapshotSourceMedia(
   rt: Runtime,
   a: { taskId: string; creatorId: string; videoId: string },
-): Promise<{ pictures: TaskPicture[]; ignored: IgnoredMedia[] }> {
+): Promise<{ media: DraftMediaFile[]; ignored: IgnoredMedia[] }> {
   const prefix = sourceMediaPrefix(a.creatorId, a.videoId);
-  const listed = (await listKeys(rt, prefix)).filter((o) => !o.key.endsWith('/'));
-  listed.sort((x, y) => x.key.localeCompare(y.key, 'en', { numeric: true }));
-  const pictures: TaskPicture[] = [];
+  const listed = (await listKeys(rt, prefix)).filter((o) => !o.key.slice(prefix.length).includes('/') && o.key.length > prefix.length);
+  listed.sort((x, y) => byMediaName(x.key.slice(prefix.length), y.key.slice(prefix.length)));
+  const media: DraftMediaFile[] = [];
   const ignored: IgnoredMedia[] = [];
   for (const object of listed) {
-    const name = object.key.slice(prefix.length);
-    if (!STILL.test(name)) {
-      ignored.push({
-        key: object.key,
-        reason: CLIP.test(name) ? 'video clips are not laid on the timeline yet (stills only)' : 'not a PNG, JPEG or WebP still',
-      });
+    if (media.length >= MAX_VISUALS) {
+      ignored.push({ key: object.key, reason: `more than ${MAX_VISUALS} stills and clips` });
       continue;
     }
-    if (pictures.length >= MAX_PICTURES) {
-      ignored.push({ key: object.key, reason: `more than ${MAX_PICTURES} pictures` });
+    const check = await validateSourceMedia(rt, { key: object.key, size: object.size });
+    if (!check.facts) {
+      ignored.push({ key: object.key, reason: check.unusable?.message ?? 'unusable', ...(check.unusable ? { code: check.unusable.code } : {}) });
       continue;
     }
-    if (object.size > MAX_PICTURE_BYTES) {
-      ignored.push({ key: object.key, reason: `larger than ${MAX_PICTURE_BYTES / 1024 / 1024} MB` });
-      continue;
-    }
-    const bytes = await getObjectBytes(rt, object.key);
-    const info = bytes && readImageInfo(bytes);
-    if (!bytes || !info) {
-      ignored.push({ key: object.key, reason: 'unreadable image (not PNG, JPEG or WebP data)' });
-      continue;
-    }
-    const fileName = pictureFileName(pictures.length + 1, object.key, info.extension);
+    const fileName = pictureFileName(media.length + 1, object.key, extensionOf(object.key));
     const key = taskArtifactKey(a.taskId, `media/${fileName}`);
-    await putObject(rt, key, bytes, info.content_type);
-    pictures.push({ ...info, key, file_name: fileName, source_key: object.key, bytes });
+    const visual = visualOf(check.facts, { name: nameOf(object.key), key, fileName });
+    if ('reason' in visual) {
+      ignored.push({ key: object.key, reason: visual.reason });
+      continue;
+    }
+    await copyIntoTask(rt, object.key, key);
+    media.push(visual);
   }
-  return { pictures, ignored };
+  return { media, ignored };
+}
+
+/**
+ * The task's music: the file the request names (`music`), none for `null`, or the first file
+ * under `music/` in name order. Checked and copied to `tasks/<task_id>/media/music-<name>.<ext>`;
+ * a named file that is gone or a file that fails the check means no music, with the reason.
+ */
+export async function snapshotSourceMusic(
+  rt: Runtime,
+  a: { taskId: string; creatorId: string; videoId: string; music?: string | null },
+): Promise<{ music?: DraftMusicFile; ignored?: IgnoredMedia }> {
+  if (a.music === null) return {};
+  const prefix = sourceFolderPrefix(a.creatorId, a.videoId, 'music');
+  const listed = (await listKeys(rt, prefix)).filter((o) => o.key.length > prefix.length && !o.key.slice(prefix.length).includes('/'));
+  listed.sort((x, y) => byMediaName(x.key.slice(prefix.length), y.key.slice(prefix.length)));
+  const wanted = a.music === undefined ? listed[0] : listed.find((o) => o.key.slice(prefix.length).normalize('NFC') === a.music!.normalize('NFC'));
+  if (!wanted) return a.music === undefined ? {} : { ignored: { key: `${prefix}${a.music}`, reason: `the music file ${a.music} is no longer there` } };
+  const check = await validateSourceMedia(rt, { key: wanted.key, size: wanted.size });
+  if (!check.facts)
+    return { ignored: { key: wanted.key, reason: check.unusable?.message ?? 'unusable', ...(check.unusable ? { code: check.unusable.code } : {}) } };
+  const fileName = materialFileName('music', wanted.key, extensionOf(wanted.key), 'music');
+  const key = taskArtifactKey(a.taskId, `media/${fileName}`);
+  await copyIntoTask(rt, wanted.key, key);
+  return { music: { name: nameOf(wanted.key), key, file_name: fileName, content_type: check.facts.content_type, duration_ms: check.facts.duration_ms } };
 }

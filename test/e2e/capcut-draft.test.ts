@@ -13,8 +13,7 @@ import { backgroundMedia, writeFolderAtomically, type CapcutFolderMedia } from '
 import type { Draft } from '../../shared/draft/draft.js';
 import { gradientPng } from '../../shared/draft/gradient-png.js';
 import { readImageInfo } from '../../shared/draft/image-info.js';
-import { MIN_PICTURE_US, planPictureSpans } from '../../shared/draft/picture-timeline.js';
-import { pictureFileName, snapshotSourcePictures } from '../../shared/draft/source-media.js';
+import { pictureFileName, snapshotSourceMedia } from '../../shared/draft/source-media.js';
 import type { Cue } from '../../shared/draft/subtitles.js';
 import { renderDraft } from '../../shared/render/render-draft.js';
 import { encodeWav } from '../../shared/tts/wav.js';
@@ -34,21 +33,21 @@ function picture(width: number, height: number, colors: [string, string]) {
 
 function draftWithPictures(count: number): { draft: Draft; media: CapcutFolderMedia[] } {
   const pictures = Array.from({ length: count }, (_, i) => picture(i % 2 ? 400 : 300, i % 2 ? 300 : 500, ['#102030', '#405060']));
-  const spans = planPictureSpans(pictures.length, DURATION_MS * 1000, CUES);
-  const draft = buildDraft({
+  const { draft } = buildDraft({
     taskId: TASK,
     creatorId: 'creator_1',
     videoId: 'video-7',
-    language: 'cmn',
     narration: { key: `tasks/${TASK}/narration.wav`, contentType: 'audio/wav', durationMs: DURATION_MS },
+    timings: { language: 'cmn', sentences: CUES.map((c) => ({ ...c, words: [] })) },
     subtitlesKey: `tasks/${TASK}/subtitles.srt`,
-    cues: CUES,
-    pictures: pictures.map((p, i) => ({
+    media: pictures.map((p, i) => ({
+      name: `0${i + 1}.png`,
+      kind: 'still',
       key: `tasks/${TASK}/media/0${i + 1}.png`,
+      file_name: `0${i + 1}-still.png`,
       content_type: p.content_type,
       width: p.width,
       height: p.height,
-      span: spans[i],
     })),
   });
   const media: CapcutFolderMedia[] = [
@@ -156,20 +155,6 @@ describe('CapCut / JianYing draft folder', () => {
 });
 
 describe('pictures on the timeline', () => {
-  it('spreads pictures over the narration, changing them at subtitle starts, ending exactly at its end', () => {
-    const spans = planPictureSpans(4, 12_000_000, CUES);
-    expect(spans).toHaveLength(4);
-    expect(spans[0].start_us).toBe(0);
-    for (let i = 1; i < spans.length; i++) {
-      expect(spans[i].start_us).toBe(spans[i - 1].start_us + spans[i - 1].duration_us);
-      expect(CUES.map((c) => c.start_ms * 1000)).toContain(spans[i].start_us);
-    }
-    expect(spans.reduce((sum, s) => sum + s.duration_us, 0)).toBe(12_000_000);
-    // More pictures than 2-second slots: only as many as fit.
-    expect(planPictureSpans(20, 7_000_000, [])).toHaveLength(Math.floor(7_000_000 / MIN_PICTURE_US));
-    expect(planPictureSpans(3, 1_000_000, [])).toEqual([{ start_us: 0, duration_us: 1_000_000 }]);
-  });
-
   it('reads the size of PNG, JPEG and WebP stills and refuses other bytes', () => {
     expect(readImageInfo(gradientPng(64, 48, '#000000', '#ffffff'))).toEqual({ content_type: 'image/png', extension: 'png', width: 64, height: 48 });
     // A baseline JPEG's first segments: SOI, APP0 (JFIF), then SOF0 with 480 x 640.
@@ -281,7 +266,7 @@ describe('picture file names in the draft', () => {
     // "Café" typed on a Mac arrives decomposed (e + combining acute).
     for (const name of ['01-山.png', '02-Cafe\u0301 au lait.png', '03-🎬.png']) await putObject(rt, `sources/c/v/media/${name}`, png, 'image/png');
 
-    const { pictures } = await snapshotSourcePictures(rt, { taskId: TASK, creatorId: 'c', videoId: 'v' });
+    const { media: pictures } = await snapshotSourceMedia(rt, { taskId: TASK, creatorId: 'c', videoId: 'v' });
 
     expect(pictures.map((p) => p.file_name)).toEqual(['01-01-山.png', '02-02-Caf\u00e9_au_lait.png', '03-03.png']);
     expect(pictures.map((p) => p.key)).toEqual(pictures.map((p) => `tasks/${TASK}/media/${p.file_name}`));

@@ -358,14 +358,14 @@ describe('the functions', () => {
     // fail is no state's function: the execution-ended rule invokes it
   };
 
-  it('run nodejs22.x on arm64 (x86_64 only for the ffmpeg worker, and the API and story, which probe media with the x86_64 ffprobe), traced, each with its own log group and retention', () => {
+  it('run nodejs22.x on arm64 (x86_64 only for the ffmpeg worker, and the API, story and Draft, which probe media with the x86_64 ffprobe), traced, each with its own log group and retention', () => {
     expect(Object.keys(stack.functions).sort()).toEqual(
       ['api', 'draft', 'exportDlq', 'export', 'fail', 'finalize', 'inbox', 'start', 'story', 'tts', 'webhook'].sort(),
     );
     for (const name of Object.keys(stack.functions) as PipelineFunctionName[]) {
       const p = fnProps(name);
       expect(p.Runtime, name).toBe('nodejs22.x');
-      expect(p.Architectures, name).toEqual([name === 'export' || name === 'api' || name === 'story' ? 'x86_64' : 'arm64']);
+      expect(p.Architectures, name).toEqual([['export', 'api', 'story', 'draft'].includes(name) ? 'x86_64' : 'arm64']);
       expect(p.TracingConfig, name).toEqual({ Mode: 'Active' });
       expect(p.LoggingConfig, name).toEqual({ LogGroup: { Ref: logicalId(stack.functions[name]!.logGroup) } });
       expect(json.Resources[logicalId(stack.functions[name]!.logGroup)].Properties!.RetentionInDays, name).toBe(30);
@@ -522,13 +522,13 @@ describe('least privilege', () => {
       LIST,
     ],
     tts: [...base('tts'), items('GetItem,UpdateItem', 'TASK'), items('GetItem,PutItem,UpdateItem,DeleteItem', 'RATE'), TASK_OBJECTS, LIST],
-    // Draft snapshots the creator's stills from sources/<creator>/<video>/media/ (read only).
+    // Draft snapshots the creator's media and music from sources/<creator>/<video>/media/ and music/ (read only).
     // Its editor-draft archive is a multipart upload (aborted when it fails).
     draft: [
       ...base('draft'),
       items('GetItem,UpdateItem', 'TASK'),
       's3:AbortMultipartUpload,s3:GetObject,s3:PutObject on <bucket>/tasks/*',
-      's3:GetObject on <bucket>/sources/*/media/*',
+      's3:GetObject on <bucket>/sources/*/media/* <bucket>/sources/*/music/*',
       LIST,
     ],
     finalize: [...base('finalize'), items('GetItem,UpdateItem', 'TASK'), items('DeleteItem', 'LOCK'), TASK_OBJECTS, LIST, WEBHOOK_SEND],

@@ -102,6 +102,11 @@ export function acknowledgeFunctionFindings(o: {
     objects(SOURCE_MEDIA_PATTERN),
     'The creator names their own clips at sources/<creator>/<video>/media/<file>; with Gemini the Story stage reads (never writes) them there to stream them to the Gemini Files API.',
   );
+  acknowledge(
+    f.draft!,
+    objects(SOURCE_MUSIC_PATTERN),
+    'The creator uploads background music per video at sources/<creator>/<video>/music/<file>, names chosen by the caller; Draft reads (never writes) only objects under a music/ folder of sources/.',
+  );
   for (const pattern of [SOURCE_MEDIA_PATTERN, SOURCE_MUSIC_PATTERN]) {
     acknowledge(
       f.api!,

@@ -10,13 +10,13 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { PREFIX, SOURCE_MEDIA_PATTERN } from '../../../shared/resources/storage.js';
+import { PREFIX, SOURCE_MEDIA_PATTERN, SOURCE_MUSIC_PATTERN } from '../../../shared/resources/storage.js';
+import { FFPROBE_FILES } from './entry-functions.js';
 import type { ItemKind } from '../../../shared/resources/table.js';
 import { PipelineFunction } from '../pipeline-function.js';
 import type { PipelineSettings } from '../pipeline-settings.js';
 import { StackRoom } from '../stable-logical-ids.js';
 import type { ItemAction, PipelineGrants } from './grants.js';
-import { FFPROBE_FILES } from './entry-functions.js';
 import type { PipelineQueues } from './queues.js';
 import { geminiApiKeySecret } from './secrets.js';
 import type { PipelineStorage } from './storage.js';
@@ -103,10 +103,13 @@ export class StageFunctions extends StackRoom {
     });
     this.draft = new PipelineFunction(this, 'DraftFunction', {
       entry: 'lambdas/draft/index.ts',
-      description: 'Draft state: builds draft.json and the subtitles',
-      memorySize: 512,
+      description: 'Draft state: checks and probes the creator media, builds draft.json, the subtitles and the editor draft',
+      // The draft folder holds the task's stills, clips and music while it is written.
+      memorySize: 1024,
       timeout: Duration.seconds(110),
-      architecture: arm,
+      // The media checks run the static ffprobe from npm, which is x86_64 only.
+      architecture: lambda.Architecture.X86_64,
+      files: FFPROBE_FILES,
       environment: common,
       logRetention,
     });
@@ -163,8 +166,9 @@ export class StageFunctions extends StackRoom {
     grants.allowItems(this.draft, { TASK: ['GetItem', 'UpdateItem'] });
     // The editor draft's archive is a multipart upload: a failed one is aborted, not left billed.
     grants.allowObjects(this.draft, ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], [PREFIX.tasks]);
-    // The creator's stills: Draft lists sources/<creator>/<video>/media/ and snapshots each one.
-    grants.allowObjects(this.draft, ['s3:GetObject'], [SOURCE_MEDIA_PATTERN]);
+    // The creator's media and music: Draft lists sources/<creator>/<video>/media/ and music/,
+    // checks each file and copies what it uses into the task's prefix (CopyObject reads the source).
+    grants.allowObjects(this.draft, ['s3:GetObject'], [SOURCE_MEDIA_PATTERN, SOURCE_MUSIC_PATTERN]);
     grants.allowListing(this.draft);
 
     grants.allowItems(this.finalize, { TASK: ['GetItem', 'UpdateItem'], LOCK: ['DeleteItem'] });
