@@ -38,13 +38,13 @@ export const CAPCUT_DRAFT_FORMAT = 'JianYing Pro 5.9 (draft_content.json version
  * folder writer can take the object key instead (`key`) once it streams, so no clip passes
  * through this function's memory.
  */
-async function draftFolderMedia(rt: Runtime, built: BuiltDraft, narration: Uint8Array, a: { creatorId: string; videoId: string; narrationType: string }) {
+function draftFolderMedia(built: BuiltDraft, narration: Uint8Array, a: { creatorId: string; videoId: string; narrationType: string }) {
   const media: CapcutFolderMedia[] = [{ materialId: 'narration', path: 'materials/narration.wav', bytes: narration, contentType: a.narrationType }];
+  // Clips, stills and music by their task copies: copied server-side into the folder and
+  // streamed into the archive, never held in memory.
   for (const { materialId, file } of built.files) {
-    const bytes = await getObjectBytes(rt, file.key);
-    if (bytes === undefined) throw new StageInputError(`The task's copy ${file.key} is missing.`);
     const size = 'width' in file ? { width: file.width, height: file.height } : {};
-    media.push({ materialId, path: `materials/${file.file_name}`, bytes, contentType: file.content_type, ...size });
+    media.push({ materialId, path: `materials/${file.file_name}`, key: file.key, contentType: file.content_type, ...size });
   }
   if (built.draft.materials.some((m) => m.type === 'generated_background')) media.push(backgroundMedia('background', backgroundColors(a.creatorId, a.videoId)));
   return media;
@@ -105,7 +105,7 @@ export function createDraftHandler(rt: Runtime) {
         draft,
         creatorId: event.creator_id,
         videoId: event.video_id,
-        media: await draftFolderMedia(rt, built, narration, { creatorId: event.creator_id, videoId: event.video_id, narrationType: timings.content_type }),
+        media: draftFolderMedia(built, narration, { creatorId: event.creator_id, videoId: event.video_id, narrationType: timings.content_type }),
         createdAtMs: rt.clock.now(),
         localDir: rt.settings.draftLocalDir || undefined,
       });

@@ -18,6 +18,7 @@ import type { Cue } from '../../shared/draft/subtitles.js';
 import { renderDraft } from '../../shared/render/render-draft.js';
 import { encodeWav } from '../../shared/tts/wav.js';
 import { s3rverEnv } from '../support/s3rver-env.js';
+import { DEFAULT_VIDEO_OPTIONS } from '../../shared/video-options.js';
 
 const TASK = '019a0000-0000-7000-8000-00000000c0de';
 const FOLDER = capcutFolderName({ creatorId: 'creator_1', videoId: 'video-7', taskId: TASK });
@@ -40,6 +41,7 @@ function draftWithPictures(count: number): { draft: Draft; media: CapcutFolderMe
     narration: { key: `tasks/${TASK}/narration.wav`, contentType: 'audio/wav', durationMs: DURATION_MS },
     timings: { language: 'cmn', sentences: CUES.map((c) => ({ ...c, words: [] })) },
     subtitlesKey: `tasks/${TASK}/subtitles.srt`,
+    options: { ...DEFAULT_VIDEO_OPTIONS, visual_fit: 'cover' },
     media: pictures.map((p, i) => ({
       name: `0${i + 1}.png`,
       kind: 'still',
@@ -105,7 +107,9 @@ describe('CapCut / JianYing draft folder', () => {
     );
     for (const track of content.tracks) for (const s of track.segments) expect(Number.isInteger(s.target_timerange.duration)).toBe(true);
     // Portrait and landscape stills are scaled to cover the 9:16 frame.
-    expect(video.segments.map((s: any) => s.clip.scale.x)).toEqual([1.0667, 2.3704, 1.0667]);
+    // Scale = the covering scale × the still's first motion frame (its Ken Burns start).
+    const starts = draft.tracks.flatMap((t) => (t.type === 'video' ? t.segments.map((s) => s.motion?.start.scale ?? 1) : []));
+    expect(video.segments.map((s: any) => s.clip.scale.x)).toEqual([1.0667, 2.3704, 1.0667].map((cover, i) => Math.round(cover * starts[i] * 1e4) / 1e4));
     // Subtitles: the text, styled, above the bottom overlay.
     const text = JSON.parse(content.materials.texts[0].content);
     expect(text.text).toBe(CUES[0].text);
