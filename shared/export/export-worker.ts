@@ -9,7 +9,15 @@ import type { Runtime } from '../runtime.js';
 import { emitMetric } from '../metrics.js';
 import { sleep as realSleep } from '../wait.js';
 import { commitExportedVideo, getTask, markExportQueued, markStageRunning } from '../task-record.js';
-import { ExportJobLostError, ExporterBusyError, ExporterUnavailableError, type ExportedVideo, type ExportJob, type Exporter } from './exporter.js';
+import {
+  ExportJobLostError,
+  ExportJobRejectedError,
+  ExporterBusyError,
+  ExporterUnavailableError,
+  type ExportedVideo,
+  type ExportJob,
+  type Exporter,
+} from './exporter.js';
 import { holdMessageLease, type MessageLease } from './message-lease.js';
 
 /** The message the Export state puts on the FIFO queue: ids, keys and the task token. */
@@ -429,6 +437,7 @@ async function driveJob(a: {
         }
         continue;
       }
+      if (error instanceof ExportJobRejectedError) return { kind: 'failed', retryable: false, error: error.message };
       if (error instanceof ExporterBusyError) {
         log.info('exporter busy with another job; waiting', { retry_after_seconds: error.retryAfterSeconds });
         await a.sleep(Math.min(a.maxBackoff, Math.max(250, error.retryAfterSeconds * 1000)), a.signal);

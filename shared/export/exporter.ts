@@ -98,6 +98,18 @@ export class ExporterAuthError extends ExporterUnavailableError {
  * The exporter has no record of a job it accepted earlier (it restarted, or evicted the job):
  * not a failure of the task — the worker submits the job again.
  */
+/**
+ * The exporter refused the job itself (a 4xx to the submit: a draft it cannot take). The same
+ * job would be refused again, so the attempt fails at once with the exporter's reason instead of
+ * being submitted forever.
+ */
+export class ExportJobRejectedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExportJobRejectedError';
+  }
+}
+
 export class ExportJobLostError extends Error {
   constructor(message: string) {
     super(message);

@@ -4,6 +4,7 @@ import { errorMessage } from '../errors.js';
 import { exportAuthHeader, type ExportAuthTokenSource } from './export-auth.js';
 import {
   ExportJobLostError,
+  ExportJobRejectedError,
   ExporterAuthError,
   ExporterBusyError,
   ExporterUnavailableError,
@@ -68,7 +69,7 @@ export class HttpExporter implements Exporter {
       throw new ExporterBusyError(`The export service is busy: ${text}`, Number.isFinite(retryAfter) ? retryAfter : 2);
     }
     if (res.status >= 500) throw new ExporterUnavailableError(`The export service answered ${res.status}: ${text}`);
-    throw new Error(`The export service refused the job (${res.status}): ${text}`);
+    throw new ExportJobRejectedError(`The export service refused the job (${res.status}): ${text.slice(0, 500)}`);
   }
 
   /** Throws {@link ExportJobLostError} when the service answers 404 (it no longer has the job). */

@@ -1,4 +1,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -300,4 +302,38 @@ describe('a hung exporter', () => {
     expect(hung.get(taskId)).toMatchObject({ polls: 1, cancelledAt: expect.any(Number) });
     expect(outcomes.filter((o) => o.task_id === taskId).map((o) => o.outcome)).toEqual(['retry_requested', 'succeeded']);
   }, 60_000);
+});
+
+describe('an exporter that refuses the job itself', () => {
+  let stack: TestStack;
+  let refuser: Server;
+  let submits = 0;
+
+  beforeAll(async () => {
+    // Answers every submit 400, as an export service does for a draft it cannot take.
+    refuser = createServer((req, res) => {
+      if (req.method === 'PUT') submits += 1;
+      req.resume();
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'invalid_job', message: 'material 1 has an unknown type' }));
+    });
+    await new Promise<void>((r) => refuser.listen(0, '127.0.0.1', r));
+    const port = (refuser.address() as AddressInfo).port;
+    stack = await startTestStack({ exportVideoUrl: `http://127.0.0.1:${port}`, extraEnv: { EXPORT_AUTH_TOKEN: EXPORT_TOKEN } });
+  });
+  afterAll(async () => {
+    await stack?.close();
+    await new Promise((r) => refuser?.close(r));
+  });
+
+  it("fails the task at export with the exporter's reason after one submit, instead of submitting it forever", async () => {
+    const sub = await stack.post({ creator_id: 'deadline', video_id: 'refused', source_text: 'The exporter refuses this job.' });
+    const task = await stack.finished(sub.body.task_id as string);
+
+    expect(task.status).toBe('FAILED');
+    expect(task.error).toMatchObject({ stage: 'export', code: 'export_failed' });
+    expect(task.error.message).toContain('material 1 has an unknown type');
+    expect(submits).toBe(1);
+    expect((await stack.itemKeys()).filter((k) => k.startsWith('LOCK#'))).toEqual([]);
+  });
 });
