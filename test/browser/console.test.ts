@@ -130,7 +130,14 @@ describe('the console', () => {
     expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
     expect(await stack.itemKeys()).not.toContain('LOCK#web#v1');
 
+    // The video options go with the request: a volume out of range gets the API's sentence too.
     await page.fill('#account_name', 'Morgenrot');
+    await page.fill('#music_volume', '2');
+    await page.click('#submit');
+    await eventually(() => page.locator('#submit-result .error-message').textContent()).toContain('music_volume must be at most 1 (full volume)');
+    await page.fill('#music_volume', '0.4');
+    await page.selectOption('#subtitle_style', 'word_highlight');
+    await page.selectOption('#visual_fit', 'cover');
     await page.setInputFiles('#media', join(media, 'sunrise.png'));
     await page.setInputFiles('#music', join(media, 'theme.wav'));
     await page.click('#submit');
@@ -143,6 +150,13 @@ describe('the console', () => {
       music: Array<{ file_name: string }>;
     };
     expect([listed.media.map((m) => m.file_name), listed.music.map((m) => m.file_name)]).toEqual([['sunrise.png'], ['theme.wav']]);
+    expect((await stack.getTask(taskId)).video_options).toEqual({
+      visual_fit: 'cover',
+      subtitle_style: 'word_highlight',
+      music: 'theme.wav',
+      music_volume: 0.4,
+      source_audio_volume: 0,
+    });
 
     // The player loads the video.
     const duration = await page.locator('#player').evaluate(

@@ -332,7 +332,7 @@ describe('an exporter that refuses the job itself', () => {
 
     expect(task.status).toBe('FAILED');
     expect(task.error).toMatchObject({ stage: 'export', code: 'export_failed' });
-    expect(task.error.message).toContain('material 1 has an unknown type');
+    expect(task.error?.message).toContain('material 1 has an unknown type');
     expect(submits).toBe(1);
     expect((await stack.itemKeys()).filter((k) => k.startsWith('LOCK#'))).toEqual([]);
   });

@@ -347,7 +347,13 @@ export const CONSOLE_SCRIPT = String.raw`(function () {
       el('div', { class: 'field' }, [el('label', null, [el('input', { type: 'checkbox', id: 'export_video', name: 'export_video', checked: true }), ' Export the video (mp4)'])]),
       field('Source text', el('textarea', { id: 'source_text', name: 'source_text', rows: 6 }), 'empty: the stored source.txt of this creator and video'),
       field('Media (stills, clips)', el('input', { type: 'file', id: 'media', name: 'media', multiple: true, accept: '.png,.jpg,.jpeg,.webp,.mp4,.mov,.webm' })),
-      field('Music', el('input', { type: 'file', id: 'music', name: 'music', accept: '.mp3,.wav,.m4a,.aac,.flac,.ogg' })),
+      field('Music', el('input', { type: 'file', id: 'music', name: 'music', accept: '.mp3,.wav,.m4a,.aac,.flac,.ogg' }), 'an uploaded file becomes the music of this task'),
+      field('Music choice', el('select', { id: 'music_choice', name: 'music_choice' }, [el('option', { value: '', text: 'the uploaded file, else the first under music/' }), el('option', { value: 'none', text: 'no music' })])),
+      field('Picture fit', el('select', { id: 'visual_fit', name: 'visual_fit' }, [el('option', { value: '', text: 'default (blur)' }), el('option', { value: 'blur', text: 'blur: whole, over a blurred copy' }), el('option', { value: 'cover', text: 'cover: fill the frame, cropped' })])),
+      field('Caption style', el('select', { id: 'subtitle_style', name: 'subtitle_style' }, [el('option', { value: '', text: 'default (bold_outline)' }), el('option', { value: 'plain', text: 'plain' }), el('option', { value: 'bold_outline', text: 'bold_outline' }), el('option', { value: 'boxed', text: 'boxed' }), el('option', { value: 'word_highlight', text: 'word_highlight' })])),
+      field('Music volume', el('input', { id: 'music_volume', name: 'music_volume', inputmode: 'decimal', autocomplete: 'off' }), '0–1, empty: 0.5'),
+      field('Clip sound volume', el('input', { id: 'source_audio_volume', name: 'source_audio_volume', inputmode: 'decimal', autocomplete: 'off' }), '0–1, empty: 0 (muted)'),
+      field('Webhook URL', el('input', { id: 'webhook_url', name: 'webhook_url', autocomplete: 'off' }), 'one signed POST when the task ends; its host must be allowed'),
       el('button', { type: 'submit', id: 'submit', text: 'Submit' }),
     ]);
     form.addEventListener('submit', function (ev) {
@@ -363,6 +369,12 @@ export const CONSOLE_SCRIPT = String.raw`(function () {
       if (account) body.account_name = account;
       var text = String(data.get('source_text') || '');
       if (text) body.source_text = text;
+      ['visual_fit', 'subtitle_style', 'webhook_url'].forEach(function (name) { var v = String(data.get(name) || ''); if (v) body[name] = v; });
+      // Numbers as numbers when they read as one, else as typed: the API's sentence explains.
+      ['music_volume', 'source_audio_volume'].forEach(function (name) { var v = String(data.get(name) || '').trim(); if (v) body[name] = v !== '' && isFinite(Number(v)) ? Number(v) : v; });
+      var musicFile = document.getElementById('music').files[0];
+      if (data.get('music_choice') === 'none') body.music = null;
+      else if (musicFile) body.music = musicFile.name;
       var uploads = [];
       Array.prototype.forEach.call(document.getElementById('media').files, function (f) { uploads.push({ folder: 'media', file: f }); });
       Array.prototype.forEach.call(document.getElementById('music').files, function (f) { uploads.push({ folder: 'music', file: f }); });
