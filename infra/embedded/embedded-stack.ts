@@ -40,6 +40,7 @@ import { STAGES, listTasks, markTaskFailed, type StageName } from '../../shared/
 import { startExportService } from './export-service.js';
 import { startLocalStepFunctions, type ExecutionSummary, type LambdaLike } from './step-functions/local-step-functions.js';
 import { createStateMachineHandlers } from './state-machine-handlers.js';
+import { EngineLane, taskIdOf } from './engine-lanes.js';
 import { TestControls, injectedError } from './test-controls.js';
 import { runAsPrincipal, type EmbeddedPrincipal } from './aws-principal.js';
 import { createExportQueues, ensureBucket, ensureTable } from './embedded-resources.js';
@@ -77,6 +78,11 @@ export interface EmbeddedStackOptions {
   onExportOutcome?: (outcome: ExportOutcome, messageBody: string) => void;
   /** more handler settings (e.g. GEMINI_API_KEY, STORY_RPM), merged into the handlers' environment */
   extraEnv?: Record<string, string>;
+  /**
+   * serve the in-process engines (eSpeak TTS, draft building) one task at a time in task-id order
+   * (default true; see engine-lanes.ts). False lets every invocation share them at once.
+   */
+  engineLanes?: boolean;
 }
 
 export interface EmbeddedStack {
@@ -293,13 +299,22 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
 
     // Handlers, invoked as Lambda invokes them.
     const handlers = createStateMachineHandlers(rt);
+    // CPU-bound engines of this process, one task at a time in submission order (a remote TTS
+    // service is not this process's CPU: its calls run side by side as on AWS).
+    const lanes: Partial<Record<StateMachineFunction, EngineLane>> = {};
+    if (options.engineLanes !== false) {
+      if (rt.settings.ttsProvider === 'espeak') lanes.tts = new EngineLane('tts');
+      lanes.draft = new EngineLane('draft');
+    }
     const lambdas: Record<string, LambdaLike> = {};
     for (const fn of STATE_MACHINE_FUNCTION_NAMES) {
       const handler = handlers[fn] as (event: unknown) => Promise<unknown>;
+      const lane = lanes[fn];
       lambdas[functionArn(fn)] = async (event) => {
         const fault = options.testControls ? controls.takeFault(STATE_OF_FUNCTION[fn]) : undefined;
         if (fault) throw injectedError(fault);
-        return as(fn, () => handler(event));
+        const invoke = () => as(fn, () => handler(event));
+        return lane ? lane.run(taskIdOf(event), invoke) : invoke();
       };
     }
     const placeholders = Object.fromEntries(STATE_MACHINE_FUNCTION_NAMES.map((fn) => [STATE_MACHINE_FUNCTIONS[fn], functionArn(fn)])) as Record<
