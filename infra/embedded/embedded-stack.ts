@@ -83,6 +83,12 @@ export interface EmbeddedStackOptions {
    * (default true; see engine-lanes.ts). False lets every invocation share them at once.
    */
   engineLanes?: boolean;
+  /**
+   * when the export agent hands the exporter its next job (shared/export/export-agent.ts): default
+   * `before-store` with the embedded export service (it keeps finished videos), `after-store` with
+   * an external exporter; `off` waits for each message.
+   */
+  exportNextJob?: 'before-store' | 'after-store' | 'off';
 }
 
 export interface EmbeddedStack {
@@ -385,6 +391,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
             waitTimeSeconds: 1,
             maxBackoffMs: options.exportMaxBackoffMs,
             onOutcome: options.onExportOutcome,
+            nextJob: options.exportNextJob ?? (exportService ? 'before-store' : 'after-store'),
           },
           abort.signal,
         ),

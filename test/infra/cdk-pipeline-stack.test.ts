@@ -516,6 +516,7 @@ describe('least privilege', () => {
       's3:AbortMultipartUpload,s3:GetObject,s3:PutObject on <bucket>/tasks/*',
       LIST,
       items('GetItem,UpdateItem', 'TASK'),
+      'dynamodb:Query on <Table.Arn>/index/gsi2',
       'sqs:ChangeMessageVisibility,sqs:DeleteMessage,sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:ReceiveMessage on <ExportQueue.Arn>',
     ],
     exportDlq: [
