@@ -496,6 +496,7 @@ describe('least privilege', () => {
       's3:GetObject on <bucket>/sources/*',
       LIST,
       'states:StartExecution on <StateMachine>',
+      'states:DescribeExecution on arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<StateMachine.Name>:*',
       'sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:SendMessage on <UndeliveredEvents.Arn>',
     ],
     start: [...base('start'), items('GetItem', 'TASK'), items('UpdateItem', 'LOCK')],
