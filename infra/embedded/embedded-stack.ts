@@ -40,7 +40,7 @@ import { STAGES, listTasks, markTaskFailed, type StageName } from '../../shared/
 import { startExportService } from './export-service.js';
 import { startLocalStepFunctions, type ExecutionSummary, type LambdaLike } from './step-functions/local-step-functions.js';
 import { createStateMachineHandlers } from './state-machine-handlers.js';
-import { EngineLane, taskIdOf } from './engine-lanes.js';
+import { EngineLane, NARRATION_TO_DRAFT_HOLD_MS, taskIdOf } from './engine-lanes.js';
 import { TestControls, injectedError } from './test-controls.js';
 import { runAsPrincipal, type EmbeddedPrincipal } from './aws-principal.js';
 import { createExportQueues, ensureBucket, ensureTable } from './embedded-resources.js';
@@ -306,11 +306,13 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     // Handlers, invoked as Lambda invokes them.
     const handlers = createStateMachineHandlers(rt);
     // CPU-bound engines of this process, one task at a time in submission order (a remote TTS
-    // service is not this process's CPU: its calls run side by side as on AWS).
-    const lanes: Partial<Record<StateMachineFunction, EngineLane>> = {};
+    // service is not this process's CPU: its calls run side by side as on AWS). One lane for
+    // both, held briefly after a narration for the same task's draft (engine-lanes.ts).
+    const lanes: Partial<Record<StateMachineFunction, { lane: EngineLane; holdMs?: number }>> = {};
     if (options.engineLanes !== false) {
-      if (rt.settings.ttsProvider === 'espeak') lanes.tts = new EngineLane('tts');
-      lanes.draft = new EngineLane('draft');
+      const engines = new EngineLane('local-engines');
+      lanes.draft = { lane: engines };
+      if (rt.settings.ttsProvider === 'espeak') lanes.tts = { lane: engines, holdMs: NARRATION_TO_DRAFT_HOLD_MS };
     }
     const lambdas: Record<string, LambdaLike> = {};
     for (const fn of STATE_MACHINE_FUNCTION_NAMES) {
@@ -320,7 +322,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
         const fault = options.testControls ? controls.takeFault(STATE_OF_FUNCTION[fn]) : undefined;
         if (fault) throw injectedError(fault);
         const invoke = () => as(fn, () => handler(event));
-        return lane ? lane.run(taskIdOf(event), invoke) : invoke();
+        return lane ? lane.lane.run(taskIdOf(event), invoke, { holdMs: lane.holdMs }) : invoke();
       };
     }
     const placeholders = Object.fromEntries(STATE_MACHINE_FUNCTION_NAMES.map((fn) => [STATE_MACHINE_FUNCTIONS[fn], functionArn(fn)])) as Record<

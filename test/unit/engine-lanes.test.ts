@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EngineLane, taskIdOf } from '../../infra/embedded/engine-lanes.js';
+import { EngineLane, taskIdOf, type LaneTimer } from '../../infra/embedded/engine-lanes.js';
 
 /** A piece of work that runs until the test ends it, recording when it started. */
 function gatedWork(log: string[], name: string) {
@@ -65,6 +65,42 @@ describe('EngineLane', () => {
     first.finish();
     await Promise.all(runs);
     expect(started).toEqual(['first', 'second', 'third']);
+  });
+
+  it("holds the lane after a task's narration for that task's draft, then serves the others", async () => {
+    const timers: Array<{ ms: number; fire: () => void; cleared: boolean }> = [];
+    const timer: LaneTimer = {
+      set: (ms, fire) => {
+        const t = { ms, fire, cleared: false };
+        timers.push(t);
+        return () => (t.cleared = true);
+      },
+    };
+    const lane = new EngineLane('engines', timer);
+    const started: string[] = [];
+    const ttsA = gatedWork(started, 'tts a');
+    const runs = [lane.run('a', ttsA.work, { holdMs: 250 }), lane.run('b', () => Promise.resolve(started.push('tts b')), { holdMs: 250 })];
+    ttsA.finish();
+    await runs[0];
+    await Promise.resolve();
+    // b waits although the lane is idle: a's draft is expected.
+    expect(started).toEqual(['tts a']);
+    expect(timers.map((t) => t.ms)).toEqual([250]);
+    const draftA = lane.run('a', () => Promise.resolve(started.push('draft a')));
+    await draftA;
+    await runs[1];
+    // the lane's own bookkeeping after b settles (its hold) runs in the next microtasks
+    await new Promise((r) => setImmediate(r));
+    expect(started).toEqual(['tts a', 'draft a', 'tts b']);
+    expect(timers[0].cleared).toBe(true);
+    expect(timers).toHaveLength(2);
+
+    // A draft that never comes: the hold runs out and the next task goes.
+    const late = lane.run('c', () => Promise.resolve(started.push('tts c')));
+    expect(started).toEqual(['tts a', 'draft a', 'tts b']);
+    timers[1].fire();
+    await late;
+    expect(started).toEqual(['tts a', 'draft a', 'tts b', 'tts c']);
   });
 
   it('reads the task id of a state input', () => {
