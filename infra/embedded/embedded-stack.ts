@@ -40,6 +40,7 @@ import { STAGES, listTasks, markTaskFailed, type StageName } from '../../shared/
 import { startExportService } from './export-service.js';
 import { startLocalStepFunctions, type ExecutionSummary, type LambdaLike } from './step-functions/local-step-functions.js';
 import { createStateMachineHandlers } from './state-machine-handlers.js';
+import { loadEspeakEngine } from '../../shared/tts/espeak-tts.js';
 import { EngineLane, NARRATION_TO_DRAFT_HOLD_MS, taskIdOf } from './engine-lanes.js';
 import { TestControls, injectedError } from './test-controls.js';
 import { runAsPrincipal, type EmbeddedPrincipal } from './aws-principal.js';
@@ -89,6 +90,11 @@ export interface EmbeddedStackOptions {
    * an external exporter; `off` waits for each message.
    */
   exportNextJob?: 'before-store' | 'after-store' | 'off';
+  /**
+   * load the eSpeak engine while the stack starts (in the background; `enginesReady` says when),
+   * so the first narration does not pay for it (default false; `npm start` and the bench: true)
+   */
+  warmEngines?: boolean;
 }
 
 export interface EmbeddedStack {
@@ -110,6 +116,8 @@ export interface EmbeddedStack {
   stopExportWorker(): Promise<void>;
   /** resolves when the given task's execution has ended and its logs are stored */
   settled(taskId: string): Promise<void>;
+  /** resolves once the engines `warmEngines` asked for are loaded (at once without it; a load failure is only logged) */
+  enginesReady: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -254,6 +262,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     env.EXPORT_VIDEO_URL = exportVideoUrl;
 
     const rt = createRuntime(env);
+    const enginesReady =
+      options.warmEngines && rt.settings.ttsProvider === 'espeak'
+        ? loadEspeakEngine().catch((error: unknown) => log.warn('eSpeak engine not loaded at start; the first narration loads it', { error }))
+        : Promise.resolve();
     // What an export agent on this machine needs (npm run export-agent): source this file. It
     // holds the exporter's secret, so only its owner may read it.
     const agentEnvFile = join(dataDir, 'export-agent.env');
@@ -468,6 +480,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       inboxIdle: async () => {
         await inboxQueue;
       },
+      enginesReady,
       settled: (taskId: string) =>
         settledTasks.has(taskId) ? Promise.resolve() : new Promise<void>((ok) => settledWaiters.set(taskId, [...(settledWaiters.get(taskId) ?? []), ok])),
       stop: closeAll,
