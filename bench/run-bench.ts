@@ -21,7 +21,7 @@ import { runOurDesign, runSolo, type OurDesignResult, type SoloResult } from './
 import { runRenderBench, type RenderBenchResult } from './parts/render.js';
 import { runSubmissionStorm, type StormResult } from './parts/submission-storm.js';
 import { machineInfo, sampleLoad } from './support/machine.js';
-import { judgeTargets, type TargetVerdict } from './targets.js';
+import { judgeTargets, physicalLimit, type TargetVerdict } from './targets.js';
 import { captionFor, renderTimelineSvg } from './timeline-svg.js';
 
 const { values: args } = parseArgs({
@@ -122,7 +122,8 @@ if (options.parts.includes('render')) {
 }
 
 const finishedAt = new Date();
-const targets = judgeTargets({ exportBound, storm, overhead });
+const limit = physicalLimit(exportBound, solo);
+const targets = judgeTargets({ exportBound, storm, overhead, limit });
 const results = {
   schema: 1,
   started_at: startedAt.toISOString(),
@@ -132,6 +133,8 @@ const results = {
   machine,
   load: wholeRun.stop(),
   export_bound: exportBound ?? null,
+  /** the export-bound makespan against solo time-to-first-draft + exporter busy (export and solo parts) */
+  physical_limit: limit,
   naive_vs_ours: naive ?? null,
   storm: storm ?? null,
   overhead: overhead ?? null,
@@ -144,6 +147,11 @@ writeFileSync(outPath, `${JSON.stringify(results, null, 2)}\n`);
 if (exportBound) writeFileSync(svgPath, renderTimelineSvg(exportBound.timeline, captionFor(exportBound, results.finished_at)));
 
 printTable({ exportBound, naive, storm, overhead, targets });
+if (limit) {
+  log(
+    `\nheadline: makespan / (solo time to first draft + exporter busy) = ${limit.makespan_ms} / (${limit.solo_time_to_first_draft_ms} + ${limit.exporter_busy_ms}) ms = ${limit.ratio}`,
+  );
+}
 if (render) printRender(render);
 log(
   `\nload average during the run: 1-min mean ${results.load.load1_mean} (min ${results.load.load1_min}, max ${results.load.load1_max}) on ${machine.logical_cpus} CPUs`,

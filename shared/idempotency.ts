@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DescribeExecutionCommand, ExecutionDoesNotExist } from '@aws-sdk/client-sfn';
+import { executionArnOf } from './cancel.js';
 import { epochSeconds } from './clock.js';
 import { InvalidRequestError, PipelineError } from './errors.js';
 import { idempotencyKey } from './keys.js';
@@ -67,15 +69,23 @@ export type Reservation = { kind: 'new'; taskId: string } | { kind: 'existing'; 
 
 /**
  * Whether the task a pending key names got as far as its execution. Its record is written just
- * before StartExecution and turns FAILED `start_failed` if that is refused; an execution ARN, a
- * stage that ran, or an end other than that refusal all mean StartExecution succeeded. (A record
- * still RUNNING, `submitted`, without an ARN is the one case the record cannot tell: it stays
- * "in progress" until the reservation lapses.)
+ * before StartExecution and turns FAILED `start_failed` if that is refused; a stage that ran, or
+ * an end other than that refusal, means StartExecution succeeded (so does an execution ARN, which
+ * only records of earlier versions carry). A record still RUNNING at `submitted` cannot tell:
+ * then the orchestrator is asked whether the execution, named by the task id, exists — a rare
+ * lookup (a retry whose key was not confirmed), so the submit path itself writes no ARN back.
  */
-function taskWasStarted(task: TaskRecord | undefined): boolean {
+async function taskWasStarted(rt: Runtime, task: TaskRecord | undefined): Promise<boolean> {
   if (!task) return false;
   if (task.status === 'FAILED' && task.error?.code === 'start_failed') return false;
-  return task.execution_arn !== undefined || task.stage !== 'submitted' || task.status !== 'RUNNING';
+  if (task.execution_arn !== undefined || task.stage !== 'submitted' || task.status !== 'RUNNING') return true;
+  try {
+    await rt.sfn.send(new DescribeExecutionCommand({ executionArn: executionArnOf(rt.settings.stateMachineArn, task.task_id) }));
+    return true;
+  } catch (error: unknown) {
+    if (error instanceof ExecutionDoesNotExist) return false;
+    throw error;
+  }
 }
 
 /**
@@ -117,7 +127,7 @@ export async function reserveIdempotencyKey(rt: Runtime, key: string, hash: stri
     if (item.body_hash !== hash) throw new IdempotencyKeyReusedError();
     return { kind: 'existing', taskId: item.task_id };
   }
-  if (taskWasStarted(await getTask(rt, item.task_id))) {
+  if (await taskWasStarted(rt, await getTask(rt, item.task_id))) {
     if (item.body_hash !== hash) throw new IdempotencyKeyReusedError();
     // Best effort: the record already leads here; confirming only saves the next lookup.
     await confirmIdempotencyKey(rt, key, item.task_id).catch(() => undefined);

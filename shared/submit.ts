@@ -1,6 +1,6 @@
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { isoNow } from './clock.js';
-import { DuplicateTaskError, MusicMissingError, SourceMissingError, StartExecutionFailedError, TaskNotRunningError, errorMessage } from './errors.js';
+import { DuplicateTaskError, MusicMissingError, SourceMissingError, StartExecutionFailedError, errorMessage } from './errors.js';
 import { newTaskId } from './ids.js';
 import { ARTIFACT, sourceKey, taskArtifactKey } from './keys.js';
 import { acquireVideoLock, releaseVideoLock } from './lock.js';
@@ -9,7 +9,7 @@ import { getObjectText, objectExists, putObject } from './artifacts.js';
 import { sourceFolderPrefix } from './media/media-name.js';
 import { videoOptionsOf, type RunRequest } from './request.js';
 import type { Runtime } from './runtime.js';
-import { getTask, markExecutionStarted, markTaskFailed, newTaskRecord, putNewTask, type TaskStatus } from './task-record.js';
+import { getTask, markTaskFailed, newTaskRecord, putNewTask, type TaskStatus } from './task-record.js';
 import { confirmIdempotencyKey, releaseIdempotencyKey, requestHash, reserveIdempotencyKey } from './idempotency.js';
 import type { ExecutionInput } from './state-machine.js';
 import { emitMetric } from './metrics.js';
@@ -152,13 +152,8 @@ async function startAdmittedTask(rt: Runtime, request: RunRequest, log: Logger, 
     await releaseVideoLock(rt, { creatorId, videoId, taskId });
     throw new StartExecutionFailedError('The pipeline could not start the task right now; nothing was kept. Try again shortly.', { cause: error });
   }
-  try {
-    await markExecutionStarted(rt, taskId, executionArn);
-  } catch (error: unknown) {
-    // The execution may already have ended (a fast failure); its record is terminal then. Any
-    // other failure is only a missing note: the task runs, cancel derives the ARN from its id.
-    if (!(error instanceof TaskNotRunningError)) taskLog.warn('execution ARN not recorded; the task runs', { error });
-  }
+  // The ARN is not written back to the record: the execution is named by the task id, so every
+  // reader derives it (executionArnOf), and a submission costs one write less.
   taskLog.info('task accepted', { execution_arn: executionArn, export_video: request.export_video });
   return { task_id: taskId, status: 'RUNNING', replayed: false };
 }

@@ -82,6 +82,7 @@ export interface TaskRecord {
   updated_at: string;
   ended_at?: string;
   cancelled_at?: string;
+  /** written by earlier versions only: the execution is named by the task id (executionArnOf) */
   execution_arn?: string;
   artifacts?: ArtifactEntry[];
   /** the fencing token of the creator+video lock this task acquired (see shared/lock.ts) */
@@ -239,10 +240,6 @@ export async function revokeTaskLock(rt: Runtime, taskId: string, a: { fence: nu
     if (isConditionFailure(error)) return false;
     throw error;
   }
-}
-
-export async function markExecutionStarted(rt: Runtime, taskId: string, executionArn: string): Promise<void> {
-  await updateWhileRunning(rt, taskId, { set: ['execution_arn = :arn'], values: { ':arn': executionArn } });
 }
 
 export async function markStageRunning(rt: Runtime, taskId: string, stage: StageName): Promise<void> {

@@ -26,7 +26,9 @@ export interface BenchStack extends EmbeddedStack {
 export async function startBenchStack(options: Partial<EmbeddedStackOptions> = {}): Promise<BenchStack> {
   setStdoutLogging(process.env.BENCH_LOGS === '1');
   const dataDir = mkdtempSync(join(tmpdir(), 'reel-bench-'));
-  const stack = await startEmbeddedStack({ port: 0, host: '127.0.0.1', ...options, dataDir });
+  // Warm like `npm start`: the solo part's p50 is a warm engine too.
+  const stack = await startEmbeddedStack({ port: 0, host: '127.0.0.1', warmEngines: true, ...options, dataDir });
+  await stack.enginesReady;
   const api = `${stack.apiUrl}/api/pipeline`;
   return {
     ...stack,

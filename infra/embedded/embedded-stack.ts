@@ -41,6 +41,8 @@ import { STAGES, listTasks, markTaskFailed, type StageName } from '../../shared/
 import { startExportService } from './export-service.js';
 import { startLocalStepFunctions, type ExecutionSummary, type LambdaLike } from './step-functions/local-step-functions.js';
 import { createStateMachineHandlers } from './state-machine-handlers.js';
+import { loadEspeakEngine } from '../../shared/tts/espeak-tts.js';
+import { EngineLane, NARRATION_TO_DRAFT_HOLD_MS, taskIdOf } from './engine-lanes.js';
 import { TestControls, injectedError } from './test-controls.js';
 import { runAsPrincipal, type EmbeddedPrincipal } from './aws-principal.js';
 import { createExportQueues, createWebhookQueue, ensureBucket, ensureTable } from './embedded-resources.js';
@@ -84,6 +86,22 @@ export interface EmbeddedStackOptions {
   /** DNS of webhook hosts, at submission and delivery (tests inject one); default the system's */
   webhookResolver?: HostResolver;
   onWebhookOutcome?: (outcome: DeliveryOutcome) => void;
+  /**
+   * serve the in-process engines (eSpeak TTS, draft building) one task at a time in task-id order
+   * (default true; see engine-lanes.ts). False lets every invocation share them at once.
+   */
+  engineLanes?: boolean;
+  /**
+   * when the export agent hands the exporter its next job (shared/export/export-agent.ts): default
+   * `before-store` with the embedded export service (it keeps finished videos), `after-store` with
+   * an external exporter; `off` waits for each message.
+   */
+  exportNextJob?: 'before-store' | 'after-store' | 'off';
+  /**
+   * load the eSpeak engine while the stack starts (in the background; `enginesReady` says when),
+   * so the first narration does not pay for it (default false; `npm start` and the bench: true)
+   */
+  warmEngines?: boolean;
 }
 
 export interface EmbeddedStack {
@@ -106,6 +124,8 @@ export interface EmbeddedStack {
   stopExportWorker(): Promise<void>;
   /** resolves when the given task's execution has ended and its logs are stored */
   settled(taskId: string): Promise<void>;
+  /** resolves once the engines `warmEngines` asked for are loaded (at once without it; a load failure is only logged) */
+  enginesReady: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -288,6 +308,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
 
     const rt = createRuntime(env);
     if (options.webhookResolver) rt.resolveHost = options.webhookResolver;
+    const enginesReady =
+      options.warmEngines && rt.settings.ttsProvider === 'espeak'
+        ? loadEspeakEngine().catch((error: unknown) => log.warn('eSpeak engine not loaded at start; the first narration loads it', { error }))
+        : Promise.resolve();
     // What an export agent on this machine needs (npm run export-agent): source this file. It
     // holds the exporter's secret, so only its owner may read it.
     const agentEnvFile = join(dataDir, 'export-agent.env');
@@ -339,13 +363,24 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
 
     // Handlers, invoked as Lambda invokes them.
     const handlers = createStateMachineHandlers(rt);
+    // CPU-bound engines of this process, one task at a time in submission order (a remote TTS
+    // service is not this process's CPU: its calls run side by side as on AWS). One lane for
+    // both, held briefly after a narration for the same task's draft (engine-lanes.ts).
+    const lanes: Partial<Record<StateMachineFunction, { lane: EngineLane; holdMs?: number }>> = {};
+    if (options.engineLanes !== false) {
+      const engines = new EngineLane('local-engines');
+      lanes.draft = { lane: engines };
+      if (rt.settings.ttsProvider === 'espeak') lanes.tts = { lane: engines, holdMs: NARRATION_TO_DRAFT_HOLD_MS };
+    }
     const lambdas: Record<string, LambdaLike> = {};
     for (const fn of STATE_MACHINE_FUNCTION_NAMES) {
       const handler = handlers[fn] as (event: unknown) => Promise<unknown>;
+      const lane = lanes[fn];
       lambdas[functionArn(fn)] = async (event) => {
         const fault = options.testControls ? controls.takeFault(STATE_OF_FUNCTION[fn]) : undefined;
         if (fault) throw injectedError(fault);
-        return as(fn, () => handler(event));
+        const invoke = () => as(fn, () => handler(event));
+        return lane ? lane.lane.run(taskIdOf(event), invoke, { holdMs: lane.holdMs }) : invoke();
       };
     }
     const placeholders = Object.fromEntries(STATE_MACHINE_FUNCTION_NAMES.map((fn) => [STATE_MACHINE_FUNCTIONS[fn], functionArn(fn)])) as Record<
@@ -416,6 +451,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
             waitTimeSeconds: 1,
             maxBackoffMs: options.exportMaxBackoffMs,
             onOutcome: options.onExportOutcome,
+            nextJob: options.exportNextJob ?? (exportService ? 'before-store' : 'after-store'),
           },
           abort.signal,
         ),
@@ -500,6 +536,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       inboxIdle: async () => {
         await inboxQueue;
       },
+      enginesReady,
       settled: (taskId: string) =>
         settledTasks.has(taskId) ? Promise.resolve() : new Promise<void>((ok) => settledWaiters.set(taskId, [...(settledWaiters.get(taskId) ?? []), ok])),
       stop: closeAll,

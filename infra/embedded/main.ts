@@ -39,6 +39,7 @@ const stack = await startEmbeddedStack({
   exportWorker: env.EXPORT_WORKER !== 'off',
   exportVideoUrl: env.EXPORT_VIDEO_URL || undefined,
   exportVisibilitySeconds: env.EXPORT_VISIBILITY_SECONDS ? Number(env.EXPORT_VISIBILITY_SECONDS) : undefined,
+  warmEngines: true,
   extraEnv,
 }).catch((error: unknown) => {
   // The one start-up failure a user causes and fixes alone: say so in one line, no stack trace.

@@ -17,7 +17,7 @@ import { createLogger } from '../../shared/logger.js';
 import { MAX_BODY_BYTES, MAX_SOURCE_TEXT_CHARS, assertId, parseRetryFilter, parseRunRequest } from '../../shared/request.js';
 import type { Runtime } from '../../shared/runtime.js';
 import { submitTask } from '../../shared/submit.js';
-import { TaskNotCancellableError, cancelTask } from '../../shared/cancel.js';
+import { TaskNotCancellableError, cancelTask, executionArnOf } from '../../shared/cancel.js';
 import { TaskNotRetryableError, retryTask } from '../../shared/retry.js';
 import { retryMatchingTasks } from '../../shared/retry-matching.js';
 import { ExportBacklogFullError, ExportBacklogGauge, loadExportBacklog } from '../../shared/export/export-backlog.js';
@@ -61,9 +61,11 @@ function errorResponse(c: Context, status: number, body: ErrorBody) {
 }
 
 /** The record as the API shows it: internal index keys dropped, links added. */
-function publicTask(task: TaskRecord, base: string) {
+function publicTask(task: TaskRecord, base: string, stateMachineArn: string) {
   const { pk: _pk, gsi1pk: _a, gsi1sk: _b, gsi2pk: _c, gsi2sk: _d, kind: _k, ...rest } = task;
-  return { ...rest, links: { self: `${base}/tasks/${task.task_id}` } };
+  // The execution is named by the task id: its ARN is derived, not stored at submit.
+  const executionArn = task.execution_arn ?? executionArnOf(stateMachineArn, task.task_id);
+  return { ...rest, execution_arn: executionArn, links: { self: `${base}/tasks/${task.task_id}` } };
 }
 
 /**
@@ -168,7 +170,7 @@ export function createApiApp(rt: Runtime) {
       throw new InvalidRequestError('limit must be a whole number from 1 to 100.', [{ field: 'limit', problem: 'out of range' }]);
     }
     const tasks = await listTasks(rt, { creatorId, videoId, status, limit: limitValue });
-    return c.json({ tasks: tasks.map((t) => publicTask(t, base)) });
+    return c.json({ tasks: tasks.map((t) => publicTask(t, base, rt.settings.stateMachineArn)) });
   });
 
   const loadTask = async (taskId: string) => {
@@ -182,7 +184,7 @@ export function createApiApp(rt: Runtime) {
     const task = await loadTask(c.req.param('task_id'));
     const artifacts = task.artifacts ?? (await listTaskArtifacts(rt, task));
     return c.json({
-      ...publicTask(task, base),
+      ...publicTask(task, base, rt.settings.stateMachineArn),
       artifacts: artifacts.map((a) => ({ ...a, url: `${base}/tasks/${task.task_id}/artifacts/${artifactPathOf(a.name)}` })),
     });
   });

@@ -1,6 +1,6 @@
 import { DeleteMessageCommand } from '@aws-sdk/client-sqs';
 import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
-import { getObjectText, objectExists, presignGet, putObjectStream } from '../artifacts.js';
+import { getObjectText, objectExists, putObjectStream } from '../artifacts.js';
 import type { Draft } from '../draft/draft.js';
 import { ExportFailedError, ExportRetryableError, LockLostError, TaskNotRunningError, errorMessage, errorName, isStaleTaskTokenError } from '../errors.js';
 import { ARTIFACT, attemptArtifactKey } from '../keys.js';
@@ -19,6 +19,7 @@ import {
   type Exporter,
 } from './exporter.js';
 import { holdMessageLease, type MessageLease } from './message-lease.js';
+import { exportJobOf, type NextJobHooks } from './next-export.js';
 
 /** The message the Export state puts on the FIFO queue: ids, keys and the task token. */
 export interface ExportMessage {
@@ -58,9 +59,11 @@ export interface ExportWorkerDeps {
   /** upper bound of the back-off while the exporter is busy or unreachable */
   maxBackoffMs?: number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** the export agent's planner of the next job (next-export.ts); the Lambda worker has none */
+  next?: NextJobHooks;
 }
 
-function parseMessage(body: string): ExportMessage | undefined {
+export function parseMessage(body: string): ExportMessage | undefined {
   try {
     const m = JSON.parse(body) as Partial<ExportMessage>;
     if (typeof m.task_id === 'string' && typeof m.task_token === 'string' && typeof m.draft_key === 'string') return m as ExportMessage;
@@ -224,12 +227,7 @@ async function runExport(
       await deleteMessage();
       return 'failed';
     }
-    const draft = JSON.parse(draftText) as Draft;
-    const media: Record<string, string> = {};
-    for (const m of draft.materials) if ('key' in m) media[m.id] = await presignGet(rt, m.key);
-    const editorDraft = draft.editor_draft
-      ? { format: draft.editor_draft.format, folder: draft.editor_draft.folder, archive_url: await presignGet(rt, draft.editor_draft.archive_key) }
-      : undefined;
+    const job = await exportJobOf(rt, JSON.parse(draftText) as Draft);
 
     const stillRunning = async () => (await getTask(rt, message.task_id))?.status === 'RUNNING';
     // The stage turns `running` once the exporter has accepted the job; while the exporter is busy
@@ -245,7 +243,7 @@ async function runExport(
       deps,
       log,
       taskId: message.task_id,
-      job: { draft, media, ...(editorDraft ? { editor_draft: editorDraft } : {}) },
+      job,
       stillRunning,
       onAccepted,
       onWaiting,
@@ -276,6 +274,8 @@ async function runExport(
       return 'failed';
     }
 
+    // The exporter is free: the next job may start now, while this one's video is fetched.
+    await deps.next?.renderEnded(message.task_id);
     let videoBytes: number;
     try {
       videoBytes = await storeFinalVideo(rt, { key: videoKey, video: await deps.exporter.video(message.task_id, signal), signal });
@@ -288,6 +288,7 @@ async function runExport(
       await deleteMessage();
       return 'retry_requested';
     }
+    await deps.next?.videoStored(message.task_id);
     const renderMs = rt.clock.now() - started;
     const lost = await commit(videoKey, { export_ms: renderMs, video_bytes: videoBytes, visibility_extensions: lease.renewals() });
     if (lost) return lockLost(lost);
@@ -378,6 +379,7 @@ async function driveJob(a: {
             return error instanceof LockLostError ? { kind: 'lock_lost', error } : { kind: 'cancelled' };
           }
           accepted = true;
+          deps.next?.jobAccepted(taskId);
         }
         log.info('export job accepted by the exporter', { resubmissions });
       }

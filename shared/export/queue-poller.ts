@@ -22,6 +22,8 @@ export interface QueuePollOptions {
   /** names the loop in its error lines, e.g. `export agent` */
   name: string;
   handle: (message: PolledMessage) => Promise<void>;
+  /** after a receive that returned no message */
+  onEmpty?: () => Promise<void>;
 }
 
 /**
@@ -39,6 +41,7 @@ export async function pollQueue(o: QueuePollOptions): Promise<void> {
         if (!m.Body || !m.ReceiptHandle) continue;
         await o.handle({ body: m.Body, receiptHandle: m.ReceiptHandle, attributes: m.Attributes });
       }
+      if (!out.Messages?.length && o.onEmpty) await o.onEmpty();
     } catch (error: unknown) {
       if (o.signal.aborted) break;
       o.log.error(`${o.name} error; retrying in 1 s`, { error });

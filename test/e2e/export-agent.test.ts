@@ -146,14 +146,18 @@ describe('export agent', () => {
     stacks.push(stack);
     const subs = await Promise.all([1, 2, 3].map((i) => stack.post({ creator_id: 'agent', video_id: `outage${i}`, source_text: `Outage ${i}.` })));
     const ids = subs.map((s) => s.body.task_id as string);
-    // Wait until the worker holds one of them and has noted the outage in its record.
+    // Wait until the worker holds one of them and has noted the outage in its record, and every
+    // draft is ready (the stack builds them one task at a time).
     let noted: string | undefined;
-    for (let i = 0; i < 300 && !noted; i++) {
+    let allQueued = false;
+    for (let i = 0; i < 300 && !(noted && allQueued); i++) {
+      allQueued = true;
       for (const id of ids) {
         const t = await stack.getTask(id);
         if (t.stages.export.error?.code === 'exporter_unavailable') noted = id;
+        if (t.stages.export.status !== 'queued') allQueued = false;
       }
-      if (!noted) await new Promise((r) => setTimeout(r, 100));
+      if (!(noted && allQueued)) await new Promise((r) => setTimeout(r, 100));
     }
     expect(noted).toBeDefined();
     const waiting = await Promise.all(ids.map((id) => stack.getTask(id)));

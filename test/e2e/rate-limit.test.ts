@@ -277,7 +277,14 @@ describe('the state machine rate-limit loop', () => {
       p === 'ExportQueueUrl' ? 'https://sqs.us-east-1.amazonaws.com/000000000000/q.fifo' : `arn:aws:lambda:us-east-1:000000000000:function:${p}`,
     ]),
   ) as Record<(typeof DEFINITION_PLACEHOLDERS)[number], string>;
-  const input = { task_id: 't1', creator_id: 'c', video_id: 'v', gender: 0, export_video: false, video_options: DEFAULT_VIDEO_OPTIONS };
+  const input = {
+    task_id: 't1',
+    creator_id: 'c',
+    video_id: 'v',
+    gender: 0,
+    export_video: false,
+    video_options: { ...DEFAULT_VIDEO_OPTIONS } as Record<string, string | number>,
+  };
 
   function run(maxWaits: number, storyAnswers: unknown[], ttsAnswers: unknown[]) {
     const definition = substituteDefinition(

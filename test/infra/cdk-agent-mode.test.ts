@@ -63,6 +63,7 @@ describe('agent mode with the http exporter, Gemini and Polly', () => {
         's3:AbortMultipartUpload,s3:GetObject,s3:PutObject on <bucket>/tasks/*',
         's3:ListBucket on <bucket>',
         'dynamodb:GetItem,dynamodb:UpdateItem on <Table.Arn> [ForAllValues:StringLike dynamodb:LeadingKeys=TASK#*]',
+        'dynamodb:Query on <Table.Arn>/index/gsi2',
       ].sort(),
     );
     expect(policy.Roles ?? policy.Users ?? policy.Groups).toBeUndefined();

@@ -509,6 +509,7 @@ describe('least privilege', () => {
       's3:GetObject on <bucket>/sources/*',
       LIST,
       'states:StartExecution on <StateMachine>',
+      'states:DescribeExecution on arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<StateMachine.Name>:*',
       'sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:SendMessage on <UndeliveredEvents.Arn>',
     ],
     start: [...base('start'), items('GetItem', 'TASK'), items('UpdateItem', 'LOCK')],
@@ -545,6 +546,7 @@ describe('least privilege', () => {
       's3:AbortMultipartUpload,s3:GetObject,s3:PutObject on <bucket>/tasks/*',
       LIST,
       items('GetItem,UpdateItem', 'TASK'),
+      'dynamodb:Query on <Table.Arn>/index/gsi2',
       'sqs:ChangeMessageVisibility,sqs:DeleteMessage,sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:ReceiveMessage on <ExportQueue.Arn>',
     ],
     exportDlq: [

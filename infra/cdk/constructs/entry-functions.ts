@@ -107,6 +107,8 @@ export class EntryFunctions extends StackRoom {
     grants.allowObjects(inbox, ['s3:GetObject'], [PREFIX.sources]);
     grants.allowListing(inbox);
     inbox.role.addToPolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [stateMachine.stateMachineArn] }));
+    // A repeated upload whose key was not confirmed asks whether its task's execution exists (shared/idempotency.ts).
+    inbox.role.addToPolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executionArns] }));
 
     // Every object created under inbox/ invokes the inbox function; events it cannot handle
     // after two retries wait in the undelivered-events queue.

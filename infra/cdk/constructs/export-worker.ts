@@ -15,6 +15,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { PREFIX } from '../../../shared/resources/storage.js';
+import { ALL_TASKS_INDEX } from '../../../shared/resources/table.js';
 import { PipelineFunction, type BundledFiles } from '../pipeline-function.js';
 import type { PipelineSettings } from '../pipeline-settings.js';
 import { StackRoom } from '../stable-logical-ids.js';
@@ -71,6 +72,8 @@ export class ExportWorker extends StackRoom {
       new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], resources: [grants.objectsUnder(PREFIX.tasks)] }),
       grants.bucketListing(),
       grants.itemStatement(['GetItem', 'UpdateItem'], ['TASK']),
+      // The agent finds the next queued export in the task index while one renders (shared/export/next-export.ts).
+      new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [`${storage.table.tableArn}/index/${ALL_TASKS_INDEX.indexName}`] }),
     ];
 
     if (settings.exportWorker === 'lambda') {
@@ -113,7 +116,7 @@ export class ExportWorker extends StackRoom {
 
     const stack = Stack.of(this);
     this.exportAgentPolicy = new iam.ManagedPolicy(this, 'ExportAgentPolicy', {
-      description: 'reel-pipeline export agent (runs next to the exporter): this queue, task tokens, tasks/ objects, TASK# items',
+      description: 'reel-pipeline export agent (runs next to the exporter): this queue, task tokens, tasks/ objects, TASK# items, the task index',
       statements: [
         new iam.PolicyStatement({
           actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],

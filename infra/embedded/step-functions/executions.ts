@@ -347,11 +347,16 @@ export class Executions {
 
   /** Stores the state the execution enters, with its input, while it runs. */
   private async recordProgress(record: ExecutionRecord, generation: number, events: EventLogs): Promise<void> {
+    // run() stored the state it starts from with its input: entering that state writes nothing new.
+    let startStored = true;
     for await (const event of events) {
       if (record.status !== 'RUNNING' || record.generation !== generation) break;
       record.historyEvents += 1;
       if (event.type !== 'StateEntered' || event.index !== undefined) continue;
       if (!isTopLevelState(this.definition, event.state.name)) continue;
+      const first = startStored;
+      startStored = false;
+      if (first && event.state.name === record.current?.state) continue;
       record.current = { state: event.state.name, input: event.state.input };
       this.save(record);
     }
