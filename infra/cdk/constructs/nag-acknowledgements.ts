@@ -126,4 +126,9 @@ export function acknowledgeFunctionFindings(o: {
     `AwsSolutions-IAM5[Resource::${nagArn(stack, o.executionArns)}]`,
     'Cancel stops the execution of one task; execution names are task ids created at submit time, so the resource is every execution of this one state machine (execution:<machine>:*), never another machine.',
   );
+  acknowledge(
+    f.inbox!,
+    `AwsSolutions-IAM5[Resource::${nagArn(stack, o.executionArns)}]`,
+    'A replayed request document whose idempotency key was never confirmed asks whether its task execution exists (DescribeExecution, read only); execution names are task ids, so the resource is every execution of this one state machine, never another machine.',
+  );
 }
