@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { expect } from 'vitest';
-import type { MediaSegment } from '../../shared/draft/draft.js';
+import type { TimeRange } from '../../shared/draft/draft.js';
 import type { FakeSynthesis } from './fake-tts-services.js';
 import { fakeWords } from './fake-speech.js';
 import { framePixels, meanColour, type FrameArea } from './video-frames.js';
@@ -67,7 +67,7 @@ export function bandLevelDb(video: string, hz: number, from: number, to: number)
 }
 
 /** For every cut of the visual track: the frame before shows more of the outgoing visual, the frame after more of the incoming one. */
-export function expectCutsWhereTheDraftSays(video: string, visual: MediaSegment[], colourOf: (seg: MediaSegment) => RGB) {
+export function expectCutsWhereTheDraftSays<S extends { target: TimeRange }>(video: string, visual: S[], colourOf: (seg: S) => RGB) {
   for (let i = 1; i < visual.length; i++) {
     const cut = visual[i].target.start_us / 1e6;
     const frame = Math.round(cut / FRAME_S);
