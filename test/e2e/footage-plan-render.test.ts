@@ -11,7 +11,8 @@ import type { VisualPlan } from '../../shared/video-options.js';
 import { generated, startFakeGeminiFiles, type FakeGenerateRequest } from '../support/fake-gemini-files.js';
 import { startFakeHttpTts, type FakeHttpTts } from '../support/fake-tts-services.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
-import { bandLevelDb, colourAt, expectCutsWhereTheDraftSays, FRAME_S, near, toneSpeech, type RGB } from '../support/timeline-checks.js';
+import { framePixels, type FrameArea } from '../support/video-frames.js';
+import { bandLevelDb, colourAt, distance, expectCutsWhereTheDraftSays, FRAME_S, near, toneSpeech, type RGB } from '../support/timeline-checks.js';
 
 /**
  * A footage plan from Gemini, through the whole embedded pipeline to the mp4: three solid-colour
@@ -25,6 +26,18 @@ const FFMPEG = (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { 
 const CREATOR = 'planner';
 const CLIPS: Record<string, RGB> = { 'a red.mp4': [255, 0, 0], 'b green.mp4': [0, 255, 0], 'c blue.mp4': [0, 0, 255] };
 const CLIP_US = 3_000_000;
+const CLIP_W = 320;
+const BAR_PX_PER_S = 100;
+/** A row of the canvas through the clip's time bar: a 320x180 clip fit whole (blur) is 1080 wide, centred, 3.375× (y 656–1264). */
+const BAR_ROW: FrameArea = { x: 0, y: 1190, w: 1080, h: 2 };
+
+/** Which second of its clip the frame at `seconds` shows: the width of the time bar, read in the canvas. */
+function clipSecondShown(video: string, seconds: number, clipColour: RGB): number {
+  const pixels = framePixels(video, seconds, BAR_ROW);
+  let bar = 0;
+  for (let i = 0; i < BAR_ROW.w * 3; i += 3) if (distance([pixels[i], pixels[i + 1], pixels[i + 2]], clipColour) > 150) bar++;
+  return bar / (BAR_ROW.w / CLIP_W) / BAR_PX_PER_S;
+}
 /** What Gemini answers: blue, then red, then green — the reverse of name order for the first two. */
 const PLAN = {
   sentences: [
@@ -49,20 +62,11 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'footage-plan-'));
   for (const [name, [r, g, b]] of Object.entries(CLIPS)) {
     const colour = `0x${[r, g, b].map((c) => c.toString(16).padStart(2, '0')).join('')}`;
+    // a white bar along the bottom, BAR_PX_PER_S wider each second: a frame tells which second of the clip it is
+    const bar = `[0][1]overlay=x='t*${BAR_PX_PER_S}-${CLIP_W}':y=140:eval=frame`;
     ffmpeg([
-      '-f',
-      'lavfi',
-      '-i',
-      `color=c=${colour}:s=320x180:r=25`,
-      '-t',
-      String(CLIP_US / 1e6),
-      '-c:v',
-      'libx264',
-      '-preset',
-      'ultrafast',
-      '-pix_fmt',
-      'yuv420p',
-      path.join(dir, name),
+      ...['-f', 'lavfi', '-i', `color=c=${colour}:s=${CLIP_W}x180:r=25`, '-f', 'lavfi', '-i', `color=c=white:s=${CLIP_W}x40:r=25`],
+      ...['-filter_complex', bar, '-t', String(CLIP_US / 1e6), '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', path.join(dir, name)],
     ]);
   }
   ffmpeg(['-f', 'lavfi', '-i', 'sine=f=440:r=44100:d=3', '-ac', '1', path.join(dir, 'bgm.wav')]);
@@ -154,14 +158,17 @@ describe('a footage plan from Gemini, in the draft and the mp4', () => {
     // clip (past its end first) when shorter than the sentence, cut when longer (docs/rendering.md)
     expect(visual.map(clipOf)).toEqual(plan.sentences.map((s) => s.clip));
     const frameUs = FRAME_S * 1e6;
-    const bounds = [...timings.sentences.map((s, k) => (k === 0 ? 0 : Math.round(s.start_ms / 40) * frameUs)), draft.duration_us];
-    visual.forEach((seg, k) => {
+    const starts = timings.sentences.map((s, k) => (k === 0 ? 0 : Math.round((s.start_ms * 1000) / frameUs) * frameUs));
+    const bounds = [...starts, draft.duration_us];
+    const expected = plan.sentences.map((s, k) => {
       const wanted = bounds[k + 1] - bounds[k];
-      expect(seg.target, `segment ${k + 1}`).toEqual({ start_us: bounds[k], duration_us: wanted });
-      const [from, to] = [plan.sentences[k].start_ms * 1000, plan.sentences[k].end_ms * 1000];
+      const [from, to] = [s.start_ms * 1000, s.end_ms * 1000];
       const end = to - from >= wanted ? from + wanted : Math.min(CLIP_US, from + wanted);
-      expect(seg.source, `segment ${k + 1}`).toEqual({ start_us: Math.max(0, end - wanted), duration_us: wanted });
+      return { clip: s.clip, target: { start_us: bounds[k], duration_us: wanted }, source: { start_us: Math.max(0, end - wanted), duration_us: wanted } };
     });
+    visual.forEach((seg, k) =>
+      expect({ target: seg.target, source: seg.source }, `segment ${k + 1}`).toEqual({ target: expected[k].target, source: expected[k].source }),
+    );
     // at least one range was extended and one cut short, so both rules are on show
     expect(visual[0].source!.start_us + visual[0].source!.duration_us).toBeGreaterThan(plan.sentences[0].end_ms * 1000);
     expect(visual[2].source!.duration_us).toBeLessThan((plan.sentences[2].end_ms - plan.sentences[2].start_ms) * 1000);
@@ -181,12 +188,14 @@ describe('a footage plan from Gemini, in the draft and the mp4', () => {
     // colour at the middle of each sentence's span, each cut at a sentence start to the frame
     const video = path.join(dir, `${task.task_id}.mp4`);
     await writeFile(video, (await getObjectBytes(stack.runtime, task.artifacts.find((a) => a.name === 'final_video.mp4')!.key))!);
-    const spans = plan.sentences.map((s, k) => ({ clip: s.clip, target: { start_us: bounds[k], duration_us: bounds[k + 1] - bounds[k] } }));
-    for (const span of spans) {
+    for (const span of expected) {
       const mid = (span.target.start_us + span.target.duration_us / 2) / 1e6;
       expect(near(colourAt(video, mid), CLIPS[span.clip]), `${span.clip} at ${mid} s: ${colourAt(video, mid).join(',')}`).toBe(true);
+      // and the planned part of it: the clip's time bar shows the source second the plan puts there
+      const second = (span.source.start_us + span.target.duration_us / 2) / 1e6;
+      expect(Math.abs(clipSecondShown(video, mid, CLIPS[span.clip]) - second), `${span.clip} at ${mid} s shows its second ${second}`).toBeLessThan(0.1);
     }
-    expectCutsWhereTheDraftSays(video, spans, (span) => CLIPS[span.clip]);
+    expectCutsWhereTheDraftSays(video, expected, (span) => CLIPS[span.clip]);
 
     // the music: lower under the first sentence than in the pause after it (the tone narration pauses 1.2 s)
     const [first, second] = timings.sentences;
