@@ -15,8 +15,9 @@ import { framePixels, type FrameArea } from '../support/video-frames.js';
 import { bandLevelDb, colourAt, distance, expectCutsWhereTheDraftSays, FRAME_S, near, toneSpeech, type RGB } from '../support/timeline-checks.js';
 
 /**
- * A footage plan from Gemini, through the whole embedded pipeline to the mp4: three solid-colour
- * clips (name order red, green, blue) and a tone as music are uploaded through the media routes,
+ * A footage plan from Gemini, through the whole embedded pipeline to the mp4: three colour clips
+ * (name order red, green, blue; a white bar in each grows with the clip's time) and a tone as
+ * music are uploaded through the media routes,
  * the task has no source text, the stand-in Gemini watches the clips and answers a plan that is
  * not name order, the tone narration speaks its sentences, and the export renders them. Then the
  * record, draft.json, the JianYing draft_content.json and the mp4 are held against the plan.
@@ -38,7 +39,7 @@ function clipSecondShown(video: string, seconds: number, clipColour: RGB): numbe
   for (let i = 0; i < BAR_ROW.w * 3; i += 3) if (distance([pixels[i], pixels[i + 1], pixels[i + 2]], clipColour) > 150) bar++;
   return bar / (BAR_ROW.w / CLIP_W) / BAR_PX_PER_S;
 }
-/** What Gemini answers: blue, then red, then green — the reverse of name order for the first two. */
+/** What Gemini answers: blue, then red, then green — not name order; the first two ranges shorter than their sentences, the last longer. */
 const PLAN = {
   sentences: [
     { text: 'Blue water.', clip: 'c blue.mp4', start_seconds: 1.0, end_seconds: 2.2 },
@@ -182,6 +183,7 @@ describe('a footage plan from Gemini, in the draft and the mp4', () => {
       expect(Math.abs(seg.target_timerange.start - ours.target.start_us), `editor segment ${k + 1} start`).toBeLessThanOrEqual(frameUs);
       expect(Math.abs(seg.target_timerange.duration - ours.target.duration_us), `editor segment ${k + 1} length`).toBeLessThanOrEqual(frameUs);
       expect(Math.abs(seg.source_timerange!.start - ours.source!.start_us), `editor segment ${k + 1} source`).toBeLessThanOrEqual(frameUs);
+      expect(Math.abs(seg.source_timerange!.duration - ours.source!.duration_us), `editor segment ${k + 1} source length`).toBeLessThanOrEqual(frameUs);
     });
 
     // the mp4, held against the plan and the narration (not against draft.json): the planned clip's
@@ -192,8 +194,8 @@ describe('a footage plan from Gemini, in the draft and the mp4', () => {
       const mid = (span.target.start_us + span.target.duration_us / 2) / 1e6;
       expect(near(colourAt(video, mid), CLIPS[span.clip]), `${span.clip} at ${mid} s: ${colourAt(video, mid).join(',')}`).toBe(true);
       // and the planned part of it: the clip's time bar shows the source second the plan puts there
-      const second = (span.source.start_us + span.target.duration_us / 2) / 1e6;
-      expect(Math.abs(clipSecondShown(video, mid, CLIPS[span.clip]) - second), `${span.clip} at ${mid} s shows its second ${second}`).toBeLessThan(0.1);
+      const clipSecond = (span.source.start_us + span.target.duration_us / 2) / 1e6;
+      expect(Math.abs(clipSecondShown(video, mid, CLIPS[span.clip]) - clipSecond), `${span.clip} at ${mid} s shows its second ${clipSecond}`).toBeLessThan(0.1);
     }
     expectCutsWhereTheDraftSays(video, expected, (span) => CLIPS[span.clip]);
 
