@@ -10,10 +10,10 @@ import type { NarrationTimings } from '../../shared/tts/narration-timings.js';
 import type { VisualPlan } from '../../shared/video-options.js';
 import { createDraftHandler } from '../../lambdas/draft/handler.js';
 import { snapshotSourceMusic } from '../../shared/draft/source-media.js';
-import { startFakeHttpTts, type FakeHttpTts, type FakeSynthesis } from '../support/fake-tts-services.js';
-import { fakeWords } from '../support/fake-speech.js';
+import { startFakeHttpTts, type FakeHttpTts } from '../support/fake-tts-services.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
-import { framePixels, meanColour, type FrameArea } from '../support/video-frames.js';
+import { BOTTOM, bandLevelDb, colourAt, distance, expectCutsWhereTheDraftSays, near, toneSpeech, TOP, type RGB } from '../support/timeline-checks.js';
+import { framePixels } from '../support/video-frames.js';
 
 /**
  * The Draft stage's timeline through the whole embedded pipeline: media generated here by ffmpeg
@@ -24,8 +24,6 @@ import { framePixels, meanColour, type FrameArea } from '../support/video-frames
  * sentences. Two short tasks (about 4 s each).
  */
 const FFMPEG = (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string }).path;
-const FRAME_S = 1 / 25;
-type RGB = [number, number, number];
 
 let tts: FakeHttpTts;
 let stack: TestStack;
@@ -34,24 +32,6 @@ let dir: string;
 function ffmpeg(args: string[]): void {
   const out = spawnSync(FFMPEG, ['-hide_banner', '-v', 'error', '-y', ...args]);
   if (out.status !== 0) throw new Error(`ffmpeg ${args.join(' ')}: ${out.stderr.toString()}`);
-}
-
-/** 16 kHz speech stand-in: a 2 kHz tone per word, 0.1 s between words, 1.2 s after a sentence. */
-function toneSpeech(text: string): FakeSynthesis {
-  const rate = 16_000;
-  const words: FakeSynthesis['words'] = [];
-  const spans: Array<[number, number]> = [];
-  let t = 0.15;
-  for (const w of fakeWords(text)) {
-    if (spans.length) t += /[.!?]$/.test(words[words.length - 1].text) ? 1.2 : 0.1;
-    words.push({ text: w, start_ms: Math.round(t * 1000), end_ms: Math.round((t + 0.3) * 1000) });
-    spans.push([t, t + 0.3]);
-    t += 0.3;
-  }
-  const samples = new Int16Array(Math.round((t + 0.3) * rate));
-  for (const [a, b] of spans)
-    for (let i = Math.round(a * rate); i < Math.round(b * rate); i++) samples[i] = Math.round(8000 * Math.sin((2 * Math.PI * 2000 * i) / rate));
-  return { samples, sampleRate: rate, words };
 }
 
 beforeAll(async () => {
@@ -96,50 +76,6 @@ async function runTask(creator: string, videoId: string, text: string) {
     return 'key' in m ? m.key.slice(m.key.lastIndexOf('/') + 1) : m.id;
   };
   return { task, draft, timings, video, visual, nameOf };
-}
-
-/** The first frame shown at or after frame `n` (a seek shows the first frame at or after the time asked). */
-const atFrame = (n: number) => n * FRAME_S - 0.01;
-const TOP: FrameArea = { x: 340, y: 300, w: 400, h: 300 };
-const BOTTOM: FrameArea = { x: 340, y: 1350, w: 400, h: 300 };
-const colourAt = (video: string, seconds: number, area = TOP): RGB => meanColour(framePixels(video, seconds, area));
-const distance = (a: RGB, b: RGB) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
-const near = (a: RGB, b: RGB, tolerance = 40) => distance(a, b) <= tolerance;
-
-/** Mean level (dB) between `from` and `to` seconds in a band around `hz`. */
-function bandLevelDb(video: string, hz: number, from: number, to: number): number {
-  const args = [
-    '-hide_banner',
-    '-ss',
-    String(from),
-    '-t',
-    String(to - from),
-    '-i',
-    video,
-    '-af',
-    `bandpass=f=${hz}:width_type=q:w=8,volumedetect`,
-    '-f',
-    'null',
-    '-',
-  ];
-  const out = spawnSync(FFMPEG, args);
-  const m = /mean_volume: (-?[\d.]+|-inf) dB/.exec(out.stderr.toString());
-  if (!m) throw new Error(out.stderr.toString());
-  return m[1] === '-inf' ? -200 : Number(m[1]);
-}
-
-/** For every cut of the visual track: the frame before shows more of the outgoing visual, the frame after more of the incoming one. */
-function expectCutsWhereTheDraftSays(video: string, visual: MediaSegment[], colourOf: (seg: MediaSegment) => RGB) {
-  for (let i = 1; i < visual.length; i++) {
-    const cut = visual[i].target.start_us / 1e6;
-    const frame = Math.round(cut / FRAME_S);
-    expect(Math.abs(frame * FRAME_S - cut)).toBeLessThan(1e-6); // cuts on whole frames
-    const [out, inc] = [colourOf(visual[i - 1]), colourOf(visual[i])];
-    const before = colourAt(video, atFrame(frame - 1));
-    const after = colourAt(video, atFrame(frame + 1));
-    expect(distance(before, out), `frame before cut ${i} at ${cut} s`).toBeLessThan(distance(before, inc));
-    expect(distance(after, inc), `frame after cut ${i} at ${cut} s`).toBeLessThan(distance(after, out));
-  }
 }
 
 describe('the timeline the Draft stage builds, in the mp4', () => {
