@@ -504,3 +504,34 @@ function decodeCursor(cursor: string): Record<string, unknown> {
   }
   throw new InvalidRequestError('cursor is not one this API handed out.', [{ field: 'cursor', problem: 'unreadable' }], 'invalid_cursor');
 }
+
+/**
+ * The tasks created at or after `since` (ISO time), newest last, with only the attributes of
+ * `projection`: one query of the all-tasks index, paged; `filter` narrows it at the store. For
+ * the export views (backlog, queue, next job), whose tasks are all younger than the execution
+ * timeout.
+ */
+export async function queryTasksCreatedSince<T>(
+  rt: Runtime,
+  q: { since: string; projection: string; names?: Record<string, string>; filter?: string; values?: Record<string, unknown> },
+): Promise<T[]> {
+  const out: T[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await rt.ddb.send(
+      new QueryCommand({
+        TableName: rt.settings.tableName,
+        IndexName: ALL_TASKS_INDEX.indexName,
+        KeyConditionExpression: `${ALL_TASKS_INDEX.partitionKey} = :pk AND ${ALL_TASKS_INDEX.sortKey} >= :since`,
+        ...(q.filter ? { FilterExpression: q.filter } : {}),
+        ExpressionAttributeValues: { ':pk': ALL_TASKS_INDEX_KEY, ':since': q.since, ...q.values },
+        ProjectionExpression: q.projection,
+        ...(q.names ? { ExpressionAttributeNames: q.names } : {}),
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    out.push(...((page.Items ?? []) as T[]));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return out;
+}

@@ -19,14 +19,11 @@
  * instances each count only their own burst until their next refresh: the bound is approximate
  * by at most one refresh period of submissions per instance.
  */
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from '../clock.js';
 import { PipelineError } from '../errors.js';
-import { ALL_TASKS_INDEX_KEY } from '../keys.js';
 import type { Runtime } from '../runtime.js';
 import { DEFAULT_DEFINITION_OPTIONS } from '../state-machine.js';
-import { ALL_TASKS_INDEX } from '../resources/table.js';
-import type { StageRecord, TaskStatus } from '../task-record.js';
+import { queryTasksCreatedSince, type StageRecord, type TaskStatus } from '../task-record.js';
 
 /** Successful exports the mean is taken over (the most recent ones). */
 export const EXPORT_MEAN_SAMPLES = 20;
@@ -83,23 +80,7 @@ export function estimateExportBacklog(tasks: BacklogTaskView[], opts: { assumedE
 export async function loadExportBacklog(rt: Runtime): Promise<ExportBacklogEstimate> {
   const lookbackMs = Math.max(DEFAULT_DEFINITION_OPTIONS.executionTimeoutSeconds, rt.settings.exportTimeoutSeconds) * 1000;
   const since = new Date(rt.clock.now() - lookbackMs).toISOString();
-  const tasks: BacklogTaskView[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await rt.ddb.send(
-      new QueryCommand({
-        TableName: rt.settings.tableName,
-        IndexName: ALL_TASKS_INDEX.indexName,
-        KeyConditionExpression: `${ALL_TASKS_INDEX.partitionKey} = :pk AND ${ALL_TASKS_INDEX.sortKey} >= :since`,
-        ExpressionAttributeValues: { ':pk': ALL_TASKS_INDEX_KEY, ':since': since },
-        ProjectionExpression: '#status, export_video, stages',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    tasks.push(...((page.Items ?? []) as BacklogTaskView[]));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  const tasks = await queryTasksCreatedSince<BacklogTaskView>(rt, { since, projection: '#status, export_video, stages', names: { '#status': 'status' } });
   return estimateExportBacklog(tasks, { assumedExportSeconds: rt.settings.exportAssumedSeconds });
 }
 

@@ -13,12 +13,9 @@
  * The order of the waiting tasks is the order their export messages joined the FIFO queue (its
  * one message group renders in that order), which is `stages.export.queued_at`.
  */
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { ALL_TASKS_INDEX_KEY } from '../keys.js';
-import { ALL_TASKS_INDEX } from '../resources/table.js';
 import type { Runtime } from '../runtime.js';
 import { DEFAULT_DEFINITION_OPTIONS } from '../state-machine.js';
-import type { StageRecord, TaskStatus } from '../task-record.js';
+import { queryTasksCreatedSince, type StageRecord, type TaskStatus } from '../task-record.js';
 import { estimateExportBacklog } from './export-backlog.js';
 
 /** The window the exporter's utilization is measured over. */
@@ -154,22 +151,10 @@ export async function loadExportQueue(rt: Runtime): Promise<ExportQueueView> {
   const lookbackMs = Math.max(DEFAULT_DEFINITION_OPTIONS.executionTimeoutSeconds, rt.settings.exportTimeoutSeconds, UTILIZATION_WINDOW_SECONDS) * 1000;
   const now = rt.clock.now();
   const since = new Date(now - lookbackMs).toISOString();
-  const tasks: ExportQueueTaskView[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await rt.ddb.send(
-      new QueryCommand({
-        TableName: rt.settings.tableName,
-        IndexName: ALL_TASKS_INDEX.indexName,
-        KeyConditionExpression: `${ALL_TASKS_INDEX.partitionKey} = :pk AND ${ALL_TASKS_INDEX.sortKey} >= :since`,
-        ExpressionAttributeValues: { ':pk': ALL_TASKS_INDEX_KEY, ':since': since },
-        ProjectionExpression: 'task_id, creator_id, video_id, account_name, #status, export_video, created_at, updated_at, ended_at, stages',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    tasks.push(...((page.Items ?? []) as ExportQueueTaskView[]));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  const tasks = await queryTasksCreatedSince<ExportQueueTaskView>(rt, {
+    since,
+    projection: 'task_id, creator_id, video_id, account_name, #status, export_video, created_at, updated_at, ended_at, stages',
+    names: { '#status': 'status' },
+  });
   return describeExportQueue(tasks, { now, assumedExportSeconds: rt.settings.exportAssumedSeconds });
 }

@@ -20,15 +20,13 @@
  * message comes. The exporter's single slot keeps zero overlap; a crash leaves the speculative
  * job to be adopted by its message after the restart.
  */
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { getObjectText, presignGet } from '../artifacts.js';
 import type { Draft } from '../draft/draft.js';
-import { ALL_TASKS_INDEX_KEY, ARTIFACT, taskArtifactKey } from '../keys.js';
+import { ARTIFACT, taskArtifactKey } from '../keys.js';
 import type { Logger } from '../logger.js';
-import { ALL_TASKS_INDEX } from '../resources/table.js';
 import type { Runtime } from '../runtime.js';
 import { DEFAULT_DEFINITION_OPTIONS } from '../state-machine.js';
-import { getTask } from '../task-record.js';
+import { getTask, queryTasksCreatedSince } from '../task-record.js';
 import type { ExportJob, Exporter } from './exporter.js';
 
 /** A job read and signed ahead of its message. */
@@ -62,24 +60,13 @@ interface QueuedView {
 export async function queuedExports(rt: Runtime): Promise<string[]> {
   const lookbackMs = Math.max(DEFAULT_DEFINITION_OPTIONS.executionTimeoutSeconds, rt.settings.exportTimeoutSeconds) * 1000;
   const since = new Date(rt.clock.now() - lookbackMs).toISOString();
-  const found: QueuedView[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await rt.ddb.send(
-      new QueryCommand({
-        TableName: rt.settings.tableName,
-        IndexName: ALL_TASKS_INDEX.indexName,
-        KeyConditionExpression: `${ALL_TASKS_INDEX.partitionKey} = :pk AND ${ALL_TASKS_INDEX.sortKey} >= :since`,
-        FilterExpression: '#status = :running AND stages.#export.#status = :queued',
-        ExpressionAttributeValues: { ':pk': ALL_TASKS_INDEX_KEY, ':since': since, ':running': 'RUNNING', ':queued': 'queued' },
-        ProjectionExpression: 'task_id, stages.#export.queued_at',
-        ExpressionAttributeNames: { '#status': 'status', '#export': 'export' },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    found.push(...((page.Items ?? []) as QueuedView[]));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  const found = await queryTasksCreatedSince<QueuedView>(rt, {
+    since,
+    filter: '#status = :running AND stages.#export.#status = :queued',
+    values: { ':running': 'RUNNING', ':queued': 'queued' },
+    projection: 'task_id, stages.#export.queued_at',
+    names: { '#status': 'status', '#export': 'export' },
+  });
   const at = (t: QueuedView) => t.stages?.export?.queued_at ?? '';
   return found.sort((a, b) => at(a).localeCompare(at(b)) || a.task_id.localeCompare(b.task_id)).map((t) => t.task_id);
 }
