@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Exporter } from '../../shared/export/exporter.js';
 import { defaultFfmpegPath } from '../../shared/render/ffmpeg-process.js';
 import { launchChromium } from '../support/chromium.js';
-import { gemini429, geminiText, startFakeGemini } from '../support/fake-gemini.js';
+import { gemini429, geminiText, startFakeGemini, standInGeminiEnv } from '../support/fake-gemini.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
 
 /**
@@ -38,10 +38,7 @@ beforeAll(async () => {
   );
   stack = await startTestStack({
     extraEnv: {
-      GEMINI_API_KEY: 'test-key',
-      GEMINI_BASE_URL: gemini.url,
-      STORY_LANGUAGE: 'en',
-      STORY_TARGET_CHARS: '200',
+      ...standInGeminiEnv(gemini.url),
       STORY_RPM: '6000',
       RATE_LIMIT_MAX_WAIT_SECONDS: '0.5',
     },

@@ -9,6 +9,7 @@ import { defaultFfmpegPath } from '../../shared/render/ffmpeg-process.js';
 import { FOOTAGE_PROMPT_VERSION } from '../../shared/story/gemini-story-provider.js';
 import type { VisualPlan } from '../../shared/video-options.js';
 import { generated, startFakeGeminiFiles } from '../support/fake-gemini-files.js';
+import { standInGeminiEnv } from '../support/fake-gemini.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
 
 /**
@@ -45,10 +46,7 @@ beforeAll(async () => {
   gemini = await startFakeGeminiFiles({ generate: textOrPlan(GOOD_PLAN) });
   stack = await startTestStack({
     extraEnv: {
-      GEMINI_API_KEY: 'test-key',
-      GEMINI_BASE_URL: gemini.url,
-      STORY_LANGUAGE: 'en',
-      STORY_TARGET_CHARS: '200',
+      ...standInGeminiEnv(gemini.url),
       STORY_RPM: '0',
       // no waiting inside the stage: a file still PROCESSING is handed back at once (1 s Wait)
       GEMINI_FILE_WAIT_SECONDS: '0',

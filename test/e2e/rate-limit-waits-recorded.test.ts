@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gemini429, geminiText, startFakeGemini } from '../support/fake-gemini.js';
+import { gemini429, geminiText, startFakeGemini, standInGeminiEnv } from '../support/fake-gemini.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
 
 /**
@@ -15,10 +15,7 @@ beforeAll(async () => {
   gemini = await startFakeGemini(() => (calls++ === 0 ? gemini429('1s') : geminiText('The river was calm that day.')));
   stack = await startTestStack({
     extraEnv: {
-      GEMINI_API_KEY: 'test-key',
-      GEMINI_BASE_URL: gemini.url,
-      STORY_LANGUAGE: 'en',
-      STORY_TARGET_CHARS: '200',
+      ...standInGeminiEnv(gemini.url),
       STORY_RPM: '6000',
       RATE_LIMIT_MAX_WAIT_SECONDS: '0.5',
     },

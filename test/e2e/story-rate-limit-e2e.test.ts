@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { performance } from 'node:perf_hooks';
 import { getObjectText } from '../../shared/artifacts.js';
 import { NARRATION_PROMPT_VERSION } from '../../shared/story/narration-prompt.js';
-import { gemini429, geminiPerDay, geminiText, PER_DAY_QUOTA, startFakeGemini, type GeminiReply } from '../support/fake-gemini.js';
+import { gemini429, geminiPerDay, geminiText, PER_DAY_QUOTA, startFakeGemini, type GeminiReply, standInGeminiEnv } from '../support/fake-gemini.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
 
 /**
@@ -29,10 +29,7 @@ beforeAll(async () => {
   });
   stack = await startTestStack({
     extraEnv: {
-      GEMINI_API_KEY: 'test-key',
-      GEMINI_BASE_URL: gemini.url,
-      STORY_LANGUAGE: 'en',
-      STORY_TARGET_CHARS: '200',
+      ...standInGeminiEnv(gemini.url),
       STORY_RPM: '6000',
       // half a second: the limiter's own waits (≤ 90 ms here) stay in the stage, any Gemini delay goes to the state machine
       RATE_LIMIT_MAX_WAIT_SECONDS: '0.5',

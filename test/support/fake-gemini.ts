@@ -138,3 +138,8 @@ export const gemini500 = (): GeminiReply => ({
     },
   },
 });
+
+/** The stack settings that point the story at a stand-in Gemini (English, short stories). */
+export function standInGeminiEnv(url: string): Record<string, string> {
+  return { GEMINI_API_KEY: 'test-key', GEMINI_BASE_URL: url, STORY_LANGUAGE: 'en', STORY_TARGET_CHARS: '200' };
+}
