@@ -1,6 +1,4 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +10,7 @@ import { createDraftHandler } from '../../lambdas/draft/handler.js';
 import { snapshotSourceMusic } from '../../shared/draft/source-media.js';
 import { startFakeHttpTts, type FakeHttpTts } from '../support/fake-tts-services.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
-import { BOTTOM, bandLevelDb, colourAt, distance, expectCutsWhereTheDraftSays, near, toneSpeech, TOP, type RGB } from '../support/timeline-checks.js';
+import { BOTTOM, bandLevelDb, ffmpeg, colourAt, distance, expectCutsWhereTheDraftSays, near, toneSpeech, TOP, type RGB } from '../support/timeline-checks.js';
 import { framePixels } from '../support/video-frames.js';
 
 /**
@@ -23,16 +21,10 @@ import { framePixels } from '../support/video-frames.js';
  * speech than in the pause. The narration is a fake TTS: 0.3 s tones per word, 1.2 s between
  * sentences. Two short tasks (about 4 s each).
  */
-const FFMPEG = (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string }).path;
 
 let tts: FakeHttpTts;
 let stack: TestStack;
 let dir: string;
-
-function ffmpeg(args: string[]): void {
-  const out = spawnSync(FFMPEG, ['-hide_banner', '-v', 'error', '-y', ...args]);
-  if (out.status !== 0) throw new Error(`ffmpeg ${args.join(' ')}: ${out.stderr.toString()}`);
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'draft-timeline-'));

@@ -1,6 +1,4 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +10,7 @@ import { generated, startFakeGeminiFiles, type FakeGenerateRequest } from '../su
 import { startFakeHttpTts, type FakeHttpTts } from '../support/fake-tts-services.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
 import { framePixels, type FrameArea } from '../support/video-frames.js';
-import { bandLevelDb, colourAt, distance, expectCutsWhereTheDraftSays, FRAME_S, near, toneSpeech, type RGB } from '../support/timeline-checks.js';
+import { bandLevelDb, colourAt, ffmpeg, distance, expectCutsWhereTheDraftSays, FRAME_S, near, toneSpeech, type RGB } from '../support/timeline-checks.js';
 
 /**
  * A footage plan from Gemini, through the whole embedded pipeline to the mp4: three colour clips
@@ -23,7 +21,6 @@ import { bandLevelDb, colourAt, distance, expectCutsWhereTheDraftSays, FRAME_S, 
  * record, draft.json, the JianYing draft_content.json and the mp4 are held against the plan.
  * One render of about 5 s.
  */
-const FFMPEG = (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string }).path;
 const CREATOR = 'planner';
 const CLIPS: Record<string, RGB> = { 'a red.mp4': [255, 0, 0], 'b green.mp4': [0, 255, 0], 'c blue.mp4': [0, 0, 255] };
 const CLIP_US = 3_000_000;
@@ -53,11 +50,6 @@ let gemini: Awaited<ReturnType<typeof startFakeGeminiFiles>>;
 let tts: FakeHttpTts;
 let stack: TestStack;
 let dir: string;
-
-function ffmpeg(args: string[]): void {
-  const out = spawnSync(FFMPEG, ['-hide_banner', '-v', 'error', '-y', ...args]);
-  if (out.status !== 0) throw new Error(`ffmpeg ${args.join(' ')}: ${out.stderr.toString()}`);
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'footage-plan-'));

@@ -8,6 +8,7 @@ import type { Draft, DraftMaterial, DraftTrack, MediaSegment, SubtitlePosition, 
 import { duckingKeyframes } from '../../shared/render/music-ducking.js';
 import { renderDraft } from '../../shared/render/render-draft.js';
 import { framePixels, meanColour, type FrameArea } from '../support/video-frames.js';
+import { bandLevelDb, ffmpeg } from '../support/timeline-checks.js';
 
 /**
  * The timeline the renderer draws: clips and stills at their times, motion, cross-fades, fit,
@@ -15,7 +16,6 @@ import { framePixels, meanColour, type FrameArea } from '../support/video-frames
  * rendered mp4 (pixels sampled at chosen times, band energy of the sound). Media are generated
  * by ffmpeg here; canvases are small (360x640) and renders 1–3 s.
  */
-const FFMPEG = (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string }).path;
 const FFPROBE = (createRequire(import.meta.url)('@ffprobe-installer/ffprobe') as { path: string }).path;
 const S = 1_000_000;
 const W = 360;
@@ -24,12 +24,6 @@ type RGB = [number, number, number];
 
 let dir: string;
 const file = (name: string) => path.join(dir, name);
-
-function ffmpeg(args: string[]): Buffer {
-  const out = spawnSync(FFMPEG, ['-hide_banner', '-v', 'error', '-y', ...args], { maxBuffer: 64 * 1024 * 1024 });
-  if (out.status !== 0) throw new Error(`ffmpeg ${args.join(' ')}: ${out.stderr.toString()}`);
-  return out.stdout;
-}
 
 /** A still picture from a lavfi source. */
 function still(name: string, source: string): string {
@@ -79,27 +73,6 @@ const count = (px: Buffer, test: (r: number, g: number, b: number) => boolean) =
   for (let i = 0; i < px.length; i += 3) if (test(px[i], px[i + 1], px[i + 2])) n++;
   return n;
 };
-
-/** Mean level (dB) of the sound between `from` and `to` seconds in a band around `hz`. */
-function bandLevelDb(video: string, hz: number, from: number, to: number): number {
-  const out = spawnSync(FFMPEG, [
-    '-hide_banner',
-    '-ss',
-    String(from),
-    '-t',
-    String(to - from),
-    '-i',
-    video,
-    '-af',
-    `bandpass=f=${hz}:width_type=q:w=8,volumedetect`,
-    '-f',
-    'null',
-    '-',
-  ]);
-  const m = /mean_volume: (-?[\d.]+|-inf) dB/.exec(out.stderr.toString());
-  if (!m) throw new Error(out.stderr.toString());
-  return m[1] === '-inf' ? -200 : Number(m[1]);
-}
 
 const seg = (id: string, material_id: string, start: number, duration: number, more: Partial<MediaSegment> = {}): MediaSegment => ({
   id,

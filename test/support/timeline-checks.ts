@@ -14,6 +14,13 @@ import { framePixels, meanColour, type FrameArea } from './video-frames.js';
 const FFMPEG = (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string }).path;
 
 /** One frame of the pipeline's canvas (25 fps), seconds. */
+/** Runs the pipeline's ffmpeg (quiet, overwriting), returning its stdout; throws with its stderr. */
+export function ffmpeg(args: string[]): Buffer {
+  const out = spawnSync(FFMPEG, ['-hide_banner', '-v', 'error', '-y', ...args], { maxBuffer: 64 * 1024 * 1024 });
+  if (out.status !== 0) throw new Error(`ffmpeg ${args.join(' ')}: ${out.stderr.toString()}`);
+  return out.stdout;
+}
+
 export const FRAME_S = 1 / 25;
 export type RGB = [number, number, number];
 
