@@ -21,6 +21,7 @@ const FILES = [
   'test/e2e/hostile-input.test.ts',
   'test/e2e/retry-task.test.ts',
   'test/e2e/source-media-hostile.test.ts',
+  'test/e2e/request-options.test.ts',
 ].filter((f) => existsSync(f));
 
 const report = join(mkdtempSync(join(tmpdir(), 'reel-reliability-')), 'rows.jsonl');

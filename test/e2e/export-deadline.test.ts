@@ -334,6 +334,15 @@ describe('an exporter that refuses the job itself', () => {
     expect(task.error).toMatchObject({ stage: 'export', code: 'export_failed' });
     expect(task.error?.message).toContain('material 1 has an unknown type');
     expect(submits).toBe(1);
-    expect((await stack.itemKeys()).filter((k) => k.startsWith('LOCK#'))).toEqual([]);
+    const locks = (await stack.itemKeys()).filter((k) => k.startsWith('LOCK#'));
+    expect(locks).toEqual([]);
+    recordReliability({
+      fault: 'the exporter refuses the job itself (4xx to the submit)',
+      runs: 1,
+      outcome: `task ${task.status} at ${task.error?.stage} (${task.error?.code}) with the exporter's reason after ${submits} submit`,
+      data_lost: 0,
+      duplicates: submits - 1,
+      locks_leaked: locks.length,
+    });
   });
 });
