@@ -41,14 +41,14 @@ const LOGICAL_ID_PREFIX: Record<FunctionName, string> = {
 
 /**
  * Used only when no template can be had: the sizes the stack declared when this file was
- * written (2026-11-27), with the default settings (Lambda export worker, builtin renderer).
+ * last changed (2026-12-01), with the default settings (Lambda export worker, builtin renderer).
  */
 export const FALLBACK_LAMBDA_CONFIGS: Record<FunctionName, LambdaConfig> = {
-  api: { memoryMb: 512, architecture: 'arm64' },
+  api: { memoryMb: 1024, architecture: 'x86_64' },
   start: { memoryMb: 256, architecture: 'arm64' },
-  story: { memoryMb: 512, architecture: 'arm64' },
+  story: { memoryMb: 512, architecture: 'x86_64' },
   tts: { memoryMb: 2048, architecture: 'arm64' },
-  draft: { memoryMb: 512, architecture: 'arm64' },
+  draft: { memoryMb: 1024, architecture: 'x86_64' },
   finalize: { memoryMb: 1024, architecture: 'arm64' },
   fail: { memoryMb: 256, architecture: 'arm64' },
   export: { memoryMb: 4096, architecture: 'x86_64' },

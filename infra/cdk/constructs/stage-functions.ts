@@ -104,7 +104,7 @@ export class StageFunctions extends StackRoom {
     this.draft = new PipelineFunction(this, 'DraftFunction', {
       entry: 'lambdas/draft/index.ts',
       description: 'Draft state: checks and probes the creator media, builds draft.json, the subtitles and the editor draft',
-      // The draft folder holds the task's stills, clips and music while it is written.
+      // ffprobe on each of the creator's files; the media themselves are copied and streamed, never held.
       memorySize: 1024,
       timeout: Duration.seconds(110),
       // The media checks run the static ffprobe from npm, which is x86_64 only.
