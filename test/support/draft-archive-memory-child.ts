@@ -14,6 +14,7 @@ import { setStdoutLogging } from '../../shared/logger.js';
 import { createRuntime } from '../../shared/runtime.js';
 import { encodeWav } from '../../shared/tts/wav.js';
 import { s3rverEnv } from './s3rver-env.js';
+import { sampleMemoryGrowth } from './memory-growth.js';
 
 const args = JSON.parse(process.argv[2] ?? '{}') as { s3Endpoint: string; bucket: string; taskId: string; clipKey: string };
 setStdoutLogging(false);
@@ -50,15 +51,7 @@ const draft: Draft = {
 // Warm-up: load the S3 client's machinery before the baseline.
 await objectExists(rt, `${args.clipKey}.warm-up`);
 globalThis.gc?.();
-const baseline = process.memoryUsage();
-let peakRss = baseline.rss;
-let peakArrayBuffers = baseline.arrayBuffers;
-const sample = () => {
-  const now = process.memoryUsage();
-  peakRss = Math.max(peakRss, now.rss);
-  peakArrayBuffers = Math.max(peakArrayBuffers, now.arrayBuffers);
-};
-const sampler = setInterval(sample, 5);
+const memory = sampleMemoryGrowth();
 
 const result = await storeCapcutDraftFolder(rt, {
   draft,
@@ -71,9 +64,5 @@ const result = await storeCapcutDraftFolder(rt, {
   createdAtMs: Date.UTC(2026, 0, 2),
 });
 const manifest = await buildManifest(rt, { task_id: args.taskId, final_video_key: undefined });
-sample();
-clearInterval(sampler);
-process.stdout.write(
-  `${JSON.stringify({ sent, archive_key: result.archive_key, manifest, rss_growth: peakRss - baseline.rss, array_buffers_growth: peakArrayBuffers - baseline.arrayBuffers })}\n`,
-  () => process.exit(0),
-);
+const growth = memory.stop();
+process.stdout.write(`${JSON.stringify({ sent, archive_key: result.archive_key, manifest, ...growth })}\n`, () => process.exit(0));

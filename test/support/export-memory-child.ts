@@ -13,6 +13,7 @@ import { HttpExporter } from '../../shared/export/http-exporter.js';
 import { setStdoutLogging } from '../../shared/logger.js';
 import { createRuntime, type Runtime } from '../../shared/runtime.js';
 import { s3rverEnv } from './s3rver-env.js';
+import { sampleMemoryGrowth } from './memory-growth.js';
 
 const args = JSON.parse(process.argv[2] ?? '{}') as { s3Endpoint: string; bucket: string; exporterUrl: string; taskId: string; draftKey: string };
 setStdoutLogging(false);
@@ -49,15 +50,7 @@ const rt: Runtime = {
 await objectExists(rt, `${args.draftKey}.warm-up`);
 await (await fetch(`${args.exporterUrl}/warm-up`)).text();
 globalThis.gc?.();
-const baseline = process.memoryUsage();
-let peakRss = baseline.rss;
-let peakArrayBuffers = baseline.arrayBuffers;
-const sample = () => {
-  const now = process.memoryUsage();
-  peakRss = Math.max(peakRss, now.rss);
-  peakArrayBuffers = Math.max(peakArrayBuffers, now.arrayBuffers);
-};
-const sampler = setInterval(sample, 5);
+const memory = sampleMemoryGrowth();
 
 const outcome = await processExportMessage(
   { rt, exporter: new HttpExporter(args.exporterUrl, 'memory-test-secret'), queueUrl: 'https://sqs/queue.fifo', visibilitySeconds: 3600, pollSeconds: 1 },
@@ -66,10 +59,6 @@ const outcome = await processExportMessage(
     receiptHandle: 'receipt',
   },
 );
-sample();
-clearInterval(sampler);
+const growth = memory.stop();
 // Exit at once: kept-alive connections would hold the process for seconds.
-process.stdout.write(
-  `${JSON.stringify({ outcome, sent, rss_growth: peakRss - baseline.rss, array_buffers_growth: peakArrayBuffers - baseline.arrayBuffers })}\n`,
-  () => process.exit(0),
-);
+process.stdout.write(`${JSON.stringify({ outcome, sent, ...growth })}\n`, () => process.exit(0));
