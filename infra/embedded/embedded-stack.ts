@@ -42,7 +42,7 @@ import { startExportService } from './export-service.js';
 import { startLocalStepFunctions, type ExecutionSummary, type LambdaLike } from './step-functions/local-step-functions.js';
 import { createStateMachineHandlers } from './state-machine-handlers.js';
 import { loadEspeakEngine } from '../../shared/tts/espeak-tts.js';
-import { EngineLane, NARRATION_TO_DRAFT_HOLD_MS, taskIdOf } from './engine-lanes.js';
+import { EngineLane, NEXT_STAGE_HOLD_MS, taskIdOf } from './engine-lanes.js';
 import { TestControls, injectedError } from './test-controls.js';
 import { runAsPrincipal, type EmbeddedPrincipal } from './aws-principal.js';
 import { createExportQueues, createWebhookQueue, ensureBucket, ensureTable } from './embedded-resources.js';
@@ -363,14 +363,17 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
 
     // Handlers, invoked as Lambda invokes them.
     const handlers = createStateMachineHandlers(rt);
-    // CPU-bound engines of this process, one task at a time in submission order (a remote TTS
-    // service is not this process's CPU: its calls run side by side as on AWS). One lane for
-    // both, held briefly after a narration for the same task's draft (engine-lanes.ts).
+    // The stages that work in this process, one task at a time in submission order: the offline
+    // story, eSpeak TTS and draft building (a remote story or TTS service is not this process's
+    // CPU: its calls run side by side as on AWS). One lane for all of them, held briefly after a
+    // task's stage for the same task's next one (engine-lanes.ts).
     const lanes: Partial<Record<StateMachineFunction, { lane: EngineLane; holdMs?: number }>> = {};
     if (options.engineLanes !== false) {
       const engines = new EngineLane('local-engines');
       lanes.draft = { lane: engines };
-      if (rt.settings.ttsProvider === 'espeak') lanes.tts = { lane: engines, holdMs: NARRATION_TO_DRAFT_HOLD_MS };
+      if (rt.settings.ttsProvider === 'espeak') lanes.tts = { lane: engines, holdMs: NEXT_STAGE_HOLD_MS };
+      // The offline story's next stage is the narration: hold for it only when it is in the lane too.
+      if (!rt.settings.geminiApiKey && !rt.settings.geminiApiKeySecretArn) lanes.story = { lane: engines, holdMs: lanes.tts ? NEXT_STAGE_HOLD_MS : undefined };
     }
     const lambdas: Record<string, LambdaLike> = {};
     for (const fn of STATE_MACHINE_FUNCTION_NAMES) {

@@ -1,32 +1,33 @@
 /**
- * The embedded stack runs every handler in one process, so CPU-bound local engines (the eSpeak
- * TTS engine, draft building) are shared by all running tasks. Left alone, twenty narrations
- * advance sentence by sentence together and all finish at the end, and the exporter waits for
- * the first draft as long as for the last. On AWS each invocation is its own Lambda and this
- * cannot happen; here a lane serves one invocation at a time and, when it frees, the waiting
- * invocation with the smallest task id goes next. Task ids are UUIDv7 and sort by submission
- * time, so the first submitted task gets through first and its export starts about as soon as a
- * task run alone would have it ready:
+ * The embedded stack runs every handler in one process, so the stages that work in this process
+ * (the offline story, the eSpeak TTS engine, draft building) share its one event loop among all
+ * running tasks. Left alone, twenty tasks advance together — twenty stories, then twenty
+ * narrations sentence by sentence — and all finish at the end, so the exporter waits for the
+ * first draft as long as for the last. On AWS each invocation is its own Lambda and this cannot
+ * happen; here a lane serves one invocation at a time and, when it frees, the waiting invocation
+ * with the smallest task id goes next. Task ids are UUIDv7 and sort by submission time, so the
+ * first submitted task gets through first and its export starts about as soon as a task run
+ * alone would have it ready:
  *
  * ```text
- *  shared engine:  Tts a b c a b c a b c │ Draft a b c      first export after ≈ 3 × one Tts
- *  one lane:       Tts a a a │ b b b │ c c c                first export after one Tts + Draft
- *                            Draft a │ Draft b │ Draft c
+ *  shared loop:  Story a b c │ Tts a b c a b c │ Draft a b c    first export after all of it
+ *  one lane:     Story a, Tts a, Draft a │ Story b, Tts b, Draft b │ …
+ *                                        first export after one task's Story + Tts + Draft
  * ```
  *
- * TTS and Draft share ONE lane: eSpeak blocks the event loop a sentence at a time, so a draft
- * built beside another task's narration waits behind every sentence at each of its awaits (it took
- * ten times its solo time that way). When a task's narration ends, the lane is held for that
- * task's draft for a moment (`holdMs`: the state machine's step from Tts to Draft takes a few
- * milliseconds), so the next narration does not slip in between; a draft that does not come
- * (the narration failed, or waits out a rate limit) frees the lane when the hold runs out.
+ * The stages share ONE lane: eSpeak blocks the event loop a sentence at a time, so a draft or a
+ * story run beside another task's narration waits behind every sentence at each of its awaits (a
+ * draft took ten times its solo time that way). When a task's stage ends, the lane is held for
+ * that task's next stage for a moment (`holdMs`: the state machine's step from one stage to the
+ * next takes a few milliseconds), so another task does not slip in between; a stage that does
+ * not come (the task failed, or waits out a rate limit) frees the lane when the hold runs out.
  *
  * The total work is the same; only its order changes. Nothing in the handlers knows about lanes:
  * the stack's Lambda adapter wraps the invocation.
  */
 
-/** How long the lane waits for a task's draft after its narration (the Tts → Draft step takes milliseconds). */
-export const NARRATION_TO_DRAFT_HOLD_MS = 250;
+/** How long the lane waits for a task's next stage (Story → Tts → Draft steps take milliseconds). */
+export const NEXT_STAGE_HOLD_MS = 250;
 
 /** One waiting invocation. */
 interface Waiter {
