@@ -40,6 +40,13 @@ function clientConfig(env: Env, endpointVariable: string) {
   };
 }
 
+/**
+ * Each command's middleware chain is built once per client, not at every send (a quarter of the
+ * SDK's CPU per call, measured on S3 PutObject). Middleware added to such a client later is
+ * skipped until its cache is dropped. The DynamoDB document client refuses this option.
+ */
+const CACHED_MIDDLEWARE = { cacheMiddleware: true };
+
 export function createRuntime(env: Env = process.env, clock: Clock = systemClock): Runtime {
   const settings = readSettings(env);
   const ddb = DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig(env, 'AWS_ENDPOINT_URL_DYNAMODB')), {
@@ -49,10 +56,14 @@ export function createRuntime(env: Env = process.env, clock: Clock = systemClock
     settings,
     clock,
     ddb,
-    s3: new S3Client({ ...clientConfig(env, 'AWS_ENDPOINT_URL_S3'), forcePathStyle: settings.s3ForcePathStyle }),
+    s3: new S3Client({ ...clientConfig(env, 'AWS_ENDPOINT_URL_S3'), ...CACHED_MIDDLEWARE, forcePathStyle: settings.s3ForcePathStyle }),
     // With an endpoint configured (an emulator), requests go there, not to the queue URL's host.
-    sqs: new SQSClient({ ...clientConfig(env, 'AWS_ENDPOINT_URL_SQS'), ...(env.AWS_ENDPOINT_URL_SQS ? { useQueueUrlAsEndpoint: false } : {}) }),
-    sfn: new SFNClient(clientConfig(env, 'AWS_ENDPOINT_URL_SFN')),
+    sqs: new SQSClient({
+      ...clientConfig(env, 'AWS_ENDPOINT_URL_SQS'),
+      ...CACHED_MIDDLEWARE,
+      ...(env.AWS_ENDPOINT_URL_SQS ? { useQueueUrlAsEndpoint: false } : {}),
+    }),
+    sfn: new SFNClient({ ...clientConfig(env, 'AWS_ENDPOINT_URL_SFN'), ...CACHED_MIDDLEWARE }),
   };
 }
 

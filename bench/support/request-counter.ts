@@ -83,6 +83,8 @@ export function countRequests(rt: Runtime): { snapshot(): RequestCounts; reset()
       // After the document client has marshalled the input, before it is serialized.
       { step: 'serialize', priority: 'high', name: `benchRequestCounter-${service}` },
     );
+    // The runtime's clients cache each command's middleware chain (cacheMiddleware): rebuild them with the counter.
+    (client as { handlers?: unknown }).handlers = undefined;
   };
   install('dynamodb', rt.ddb as unknown as Stackable);
   install('s3', rt.s3 as unknown as Stackable);

@@ -223,6 +223,16 @@ const recorderMiddleware: InitializeMiddleware<object, MetadataBearer> = (next, 
 export function recordCallsOf(client: ClientLike): void {
   if (client.middlewareStack.identify().some((entry) => entry.startsWith(MIDDLEWARE_NAME))) return;
   client.middlewareStack.add(recorderMiddleware, { step: 'initialize', name: MIDDLEWARE_NAME, priority: 'high' });
+  dropCachedMiddleware(client);
+}
+
+/**
+ * The runtime's clients cache each command's middleware chain at its first send
+ * (`cacheMiddleware`), so a chain built before the recorder was added would skip it: the smithy
+ * client rebuilds them when its cache is gone.
+ */
+export function dropCachedMiddleware(client: object): void {
+  (client as { handlers?: unknown }).handlers = undefined;
 }
 
 /**
