@@ -41,7 +41,7 @@ import { STAGES, listTasks, markTaskFailed, type StageName } from '../../shared/
 import { startExportService } from './export-service.js';
 import { startLocalStepFunctions, type ExecutionSummary, type LambdaLike } from './step-functions/local-step-functions.js';
 import { createStateMachineHandlers } from './state-machine-handlers.js';
-import { loadEspeakEngine } from '../../shared/tts/espeak-tts.js';
+import { warmEspeakEngine } from '../../shared/tts/espeak-tts.js';
 import { EngineLane, NEXT_STAGE_HOLD_MS, taskIdOf } from './engine-lanes.js';
 import { TestControls, injectedError } from './test-controls.js';
 import { runAsPrincipal, type EmbeddedPrincipal } from './aws-principal.js';
@@ -124,7 +124,7 @@ export interface EmbeddedStack {
   stopExportWorker(): Promise<void>;
   /** resolves when the given task's execution has ended and its logs are stored */
   settled(taskId: string): Promise<void>;
-  /** resolves once the engines `warmEngines` asked for are loaded (at once without it; a load failure is only logged) */
+  /** resolves once the engines `warmEngines` asked for are loaded and warm (at once without it; a failure is only logged) */
   enginesReady: Promise<void>;
   stop(): Promise<void>;
 }
@@ -310,7 +310,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     if (options.webhookResolver) rt.resolveHost = options.webhookResolver;
     const enginesReady =
       options.warmEngines && rt.settings.ttsProvider === 'espeak'
-        ? loadEspeakEngine().catch((error: unknown) => log.warn('eSpeak engine not loaded at start; the first narration loads it', { error }))
+        ? warmEspeakEngine().catch((error: unknown) => log.warn('eSpeak engine not warmed at start; the first narration loads it', { error }))
         : Promise.resolve();
     // What an export agent on this machine needs (npm run export-agent): source this file. It
     // holds the exporter's secret, so only its owner may read it.
