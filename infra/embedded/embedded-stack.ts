@@ -3,7 +3,6 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import type { Worker } from 'node:worker_threads';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -43,7 +42,7 @@ import { loadEspeakEngine } from '../../shared/tts/espeak-tts.js';
 import { EngineLane, NARRATION_TO_DRAFT_HOLD_MS, taskIdOf } from './engine-lanes.js';
 import { TestControls, injectedError } from './test-controls.js';
 import { runAsPrincipal, type EmbeddedPrincipal } from './aws-principal.js';
-import { startEmulatorThreads } from './emulator-threads.js';
+import { startEmulatorThreads, type EmulatorThread } from './emulator-threads.js';
 import { createExportQueues, createWebhookQueue, ensureBucket, ensureTable } from './embedded-resources.js';
 import { runWebhookConsumer } from '../../shared/webhook/webhook-consumer.js';
 import type { DeliveryOutcome } from '../../shared/webhook/webhook-delivery.js';
@@ -126,7 +125,7 @@ export interface EmbeddedStack {
   /** resolves once the engines `warmEngines` asked for are loaded (at once without it; a load failure is only logged) */
   enginesReady: Promise<void>;
   /** the worker threads dynalite, s3rver and fauxqs run on (emulator-threads.ts) */
-  emulatorThreads: readonly Worker[];
+  emulatorThreads: readonly EmulatorThread[];
   stop(): Promise<void>;
 }
 

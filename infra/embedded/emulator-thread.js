@@ -8,7 +8,8 @@
  * loader of the process that starts it (tsx, vitest), and it imports only the emulators' packages.
  *
  * Messages to the parent:
- *   { type: 'ready', ports: { dynamodb?, s3?, sqs? } }   all named emulators listen
+ *   { type: 'ready', ports: { dynamodb?, s3?, sqs? },    all named emulators listen; the kernel's
+ *     osThreadId }                                       id of this thread (Linux), else null
  *   { type: 's3-event', seq, event }                     an object write under one of `s3EventPrefixes`
  *   { type: 'stopped' }                                  every emulator closed (answer to 'stop')
  * Messages from the parent:
@@ -20,6 +21,7 @@
  * parent's own loop, where the event was handled before the answer was written.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 
@@ -83,7 +85,16 @@ if (emulators.includes('sqs')) {
   closers.push(() => server.stop());
 }
 
-port.postMessage({ type: 'ready', ports });
+/** `/proc/thread-self` links to `<pid>/task/<tid>` (Linux); elsewhere there is no such id to give. */
+function osThreadId() {
+  try {
+    return Number(readlinkSync('/proc/thread-self').split('/').pop()) || null;
+  } catch {
+    return null;
+  }
+}
+
+port.postMessage({ type: 'ready', ports, osThreadId: osThreadId() });
 
 let stopping;
 function stop() {

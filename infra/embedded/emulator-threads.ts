@@ -5,15 +5,30 @@ import { createLogger } from '../../shared/logger.js';
 export type EmulatorName = 'dynamodb' | 's3' | 'sqs';
 
 /**
- * Which emulators share a thread. One thread for the three: a submission costs the API's loop
- * (SDK clients, HTTP, the Step Functions API, the Start state) about as much CPU as the
- * emulators' answers together, so on two cores one emulator thread beside the main loop keeps
- * both busy; more threads would only compete with the main loop for the same two cores
- * (docs/performance.md, "Submission storm").
+ * Which emulators share a thread. One thread for the three: per submission the main loop (API,
+ * SDK clients, the Step Functions API, the Start state) is busy about 10 ms and the emulators
+ * about 5–6 ms together, so one emulator thread beside the main loop uses both cores; a second
+ * one (dynalite | s3rver + fauxqs) only added a third loop competing for the same two cores —
+ * measured, the 200-burst answered in 2.35–2.38 s instead of 2.12 s and the p99 at 50/s was 85–153
+ * ms instead of 61–78 ms (docs/performance.md, "Emulators on their own thread").
  */
 export const EMULATOR_THREAD_LAYOUT: readonly (readonly EmulatorName[])[] = [['dynamodb', 's3', 'sqs']];
 
-type ThreadMessage = { type: 'ready'; ports: Partial<Record<EmulatorName, number>> } | { type: 's3-event'; seq: number; event: unknown } | { type: 'stopped' };
+type ThreadMessage =
+  | { type: 'ready'; ports: Partial<Record<EmulatorName, number>>; osThreadId: number | null }
+  | { type: 's3-event'; seq: number; event: unknown }
+  | { type: 'stopped' };
+
+/** One thread the emulators run on. */
+export interface EmulatorThread {
+  worker: Worker;
+  emulators: readonly EmulatorName[];
+  /**
+   * the kernel's id of the thread (Linux: its CPU time is in `/proc/self/task/<id>/stat`, apart
+   * from the process's other threads); null where there is no `/proc/thread-self`
+   */
+  osThreadId: number | null;
+}
 
 export interface EmulatorThreadsOptions {
   host: string;
@@ -21,13 +36,11 @@ export interface EmulatorThreadsOptions {
   dataDir: string;
   /** object writes under these key prefixes are reported to `onS3Event`; others are not sent across */
   s3EventPrefixes: readonly string[];
-  layout?: readonly (readonly EmulatorName[])[];
 }
 
 export interface EmulatorThreads {
   ports: Record<EmulatorName, number>;
-  /** the worker threads the emulators run on (their `performance.eventLoopUtilization()` is their busy time) */
-  threads: readonly Worker[];
+  threads: readonly EmulatorThread[];
   /**
    * s3rver's `'event'` for an object write (S3 event notification records), for writes under
    * `s3EventPrefixes`. The write is answered only after the listener has returned. Events raised
@@ -50,7 +63,7 @@ export async function startEmulatorThreads(options: EmulatorThreadsOptions): Pro
   const log = createLogger({ stage: 'embedded-stack' });
   let s3Listener: ((event: unknown) => void) | undefined;
   let stopping = false;
-  const started: Array<{ worker: Worker; exited: Promise<void>; hasExited: () => boolean }> = [];
+  const started: Array<EmulatorThread & { exited: Promise<void>; hasExited: () => boolean }> = [];
   const ports: Partial<Record<EmulatorName, number>> = {};
 
   const startThread = async (emulators: readonly EmulatorName[]) => {
@@ -68,7 +81,8 @@ export async function startEmulatorThreads(options: EmulatorThreadsOptions): Pro
         ok();
       }),
     );
-    started.push({ worker, exited, hasExited: () => exitedFlag });
+    const thread = { worker, emulators, osThreadId: null as number | null, exited, hasExited: () => exitedFlag };
+    started.push(thread);
     worker.on('error', (error: unknown) => log.error('an emulator thread failed', { emulators: emulators.join(','), error }));
     worker.on('message', (message: ThreadMessage) => {
       if (message.type !== 's3-event') return;
@@ -78,17 +92,18 @@ export async function startEmulatorThreads(options: EmulatorThreadsOptions): Pro
         worker.postMessage({ type: 's3-event-taken', seq: message.seq });
       }
     });
-    const ready = await new Promise<Partial<Record<EmulatorName, number>>>((ok, fail) => {
+    const ready = await new Promise<Extract<ThreadMessage, { type: 'ready' }>>((ok, fail) => {
       const onMessage = (message: ThreadMessage) => {
         if (message.type !== 'ready') return;
         worker.off('message', onMessage);
-        ok(message.ports);
+        ok(message);
       };
       worker.on('message', onMessage);
       worker.once('error', fail);
       worker.once('exit', (code) => fail(new Error(`the emulator thread (${emulators.join(', ')}) exited with ${code} while starting`)));
     });
-    Object.assign(ports, ready);
+    Object.assign(ports, ready.ports);
+    thread.osThreadId = ready.osThreadId;
   };
 
   const stop = async () => {
@@ -104,7 +119,7 @@ export async function startEmulatorThreads(options: EmulatorThreadsOptions): Pro
   };
 
   try {
-    for (const emulators of options.layout ?? EMULATOR_THREAD_LAYOUT) await startThread(emulators);
+    for (const emulators of EMULATOR_THREAD_LAYOUT) await startThread(emulators);
   } catch (error: unknown) {
     await stop();
     throw error;
@@ -116,7 +131,7 @@ export async function startEmulatorThreads(options: EmulatorThreadsOptions): Pro
   }
   return {
     ports: ports as Record<EmulatorName, number>,
-    threads: started.map((t) => t.worker),
+    threads: started.map(({ worker, emulators, osThreadId }) => ({ worker, emulators, osThreadId })),
     onS3Event: (listener) => {
       s3Listener = listener;
     },

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -101,9 +101,16 @@ describe('the emulator thread', () => {
     const s = await startTestStack();
     const threads = s.emulatorThreads;
     expect(threads.length).toBeGreaterThan(0);
-    expect(threads.every((t) => t.threadId > 0)).toBe(true);
+    expect(threads.every((t) => t.worker.threadId > 0)).toBe(true);
+    // Linux names each thread's kernel id, so a measurement can read that thread's CPU time alone.
+    if (existsSync('/proc/thread-self')) {
+      for (const { osThreadId } of threads) {
+        expect(osThreadId).not.toBe(process.pid);
+        expect(existsSync(`/proc/self/task/${osThreadId}/stat`)).toBe(true);
+      }
+    }
     await s.close();
-    expect(threads.map((t) => t.threadId)).toEqual(threads.map(() => -1));
+    expect(threads.map((t) => t.worker.threadId)).toEqual(threads.map(() => -1));
     expect(added(before, process.getActiveResourcesInfo())).toEqual([]);
   });
 
@@ -127,7 +134,7 @@ describe('the emulator thread', () => {
     const removeSink = addLogSink((line) => void lines.push(line));
     try {
       const s = await startTestStack();
-      await Promise.all(s.emulatorThreads.map((t) => t.terminate()));
+      await Promise.all(s.emulatorThreads.map((t) => t.worker.terminate()));
       expect(lines.some((l) => l.level === 'ERROR' && String(l.message).includes('emulator thread ended'))).toBe(true);
       const answer = await s.post({ creator_id: 'after', video_id: 'crash', source_text: 'No table to write to.', export_video: false });
       expect(answer.status).toBeGreaterThanOrEqual(500);
