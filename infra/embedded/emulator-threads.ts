@@ -88,6 +88,8 @@ export async function startEmulatorThreads(options: EmulatorThreadsOptions): Pro
       if (message.type !== 's3-event') return;
       try {
         s3Listener?.(message.event);
+      } catch (error: unknown) {
+        log.error('the S3 event listener failed', { error });
       } finally {
         worker.postMessage({ type: 's3-event-taken', seq: message.seq });
       }

@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { getObjectText } from '../../shared/artifacts.js';
 import { addLogSink, type LogLine } from '../../shared/logger.js';
+import { startEmulatorThreads } from '../../infra/embedded/emulator-threads.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
 
 /**
@@ -141,6 +142,26 @@ describe('the emulator thread', () => {
       await s.close();
     } finally {
       removeSink();
+    }
+  });
+
+  it('logs a failing S3 event listener as an error and still answers the write', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'reel-emulators-'));
+    dirs.push(dataDir);
+    const lines: LogLine[] = [];
+    const removeSink = addLogSink((line) => void lines.push(line));
+    const emulators = await startEmulatorThreads({ host: '127.0.0.1', dataDir, s3EventPrefixes: ['inbox/'] });
+    try {
+      emulators.onS3Event(() => {
+        throw new Error('listener broke');
+      });
+      const s3 = `http://127.0.0.1:${emulators.ports.s3}`;
+      expect((await fetch(`${s3}/probe-bucket`, { method: 'PUT' })).status).toBe(200);
+      expect((await fetch(`${s3}/probe-bucket/inbox/doc.json`, { method: 'PUT', body: '{}' })).status).toBe(200);
+      expect(lines.some((l) => l.level === 'ERROR' && l.message === 'the S3 event listener failed')).toBe(true);
+    } finally {
+      removeSink();
+      await emulators.stop();
     }
   });
 });
