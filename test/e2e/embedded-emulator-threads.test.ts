@@ -130,11 +130,14 @@ describe('the emulator thread', () => {
     expect(await getObjectText(second.runtime, 'sources/restart/kept/source.txt')).toBe('Kept across a restart.');
   });
 
-  it('dying is logged as an error; calls then fail instead of hanging and stop() still ends the stack', async () => {
+  it('dying is logged as an error; calls then fail instead of hanging, stop() still ends the stack and a restart finds the data', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'reel-emulators-'));
+    dirs.push(dataDir);
     const lines: LogLine[] = [];
     const removeSink = addLogSink((line) => void lines.push(line));
     try {
-      const s = await startTestStack();
+      const s = await startTestStack({ dataDir });
+      await s.runtime.ddb.send(new PutCommand({ TableName: s.runtime.settings.tableName, Item: { pk: 'PROBE#crash', kept: 'yes' } }));
       await Promise.all(s.emulatorThreads.map((t) => t.worker.terminate()));
       expect(lines.some((l) => l.level === 'ERROR' && String(l.message).includes('emulator thread ended'))).toBe(true);
       const answer = await s.post({ creator_id: 'after', video_id: 'crash', source_text: 'No table to write to.', export_video: false });
@@ -143,6 +146,9 @@ describe('the emulator thread', () => {
     } finally {
       removeSink();
     }
+    const again = await stack({ dataDir });
+    const item = await again.runtime.ddb.send(new GetCommand({ TableName: again.runtime.settings.tableName, Key: { pk: 'PROBE#crash' } }));
+    expect(item.Item?.kept).toBe('yes');
   });
 
   it('logs a failing S3 event listener as an error and still answers the write', async () => {
