@@ -79,10 +79,13 @@ if (emulators.includes('s3')) {
 }
 
 if (emulators.includes('sqs')) {
-  const { startFauxqs } = await import('fauxqs');
-  const server = await startFauxqs({ port: 0, logger: false });
-  ports.sqs = server.port;
-  closers.push(() => server.stop());
+  // Its app rather than startFauxqs(), which listens on every interface: the SQS endpoint the
+  // stack hands out is the loopback address.
+  const { buildApp } = await import('fauxqs');
+  const app = buildApp({ logger: false });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  ports.sqs = app.server.address().port;
+  closers.push(() => app.close());
 }
 
 /** `/proc/thread-self` links to `<pid>/task/<tid>` (Linux); elsewhere there is no such id to give. */

@@ -151,6 +151,19 @@ describe('the emulator thread', () => {
     expect(item.Item?.kept).toBe('yes');
   });
 
+  it('listens on the loopback address only: DynamoDB, S3 and SQS refuse 127.0.0.2', async () => {
+    const s = await stack();
+    // Linux routes all of 127/8 to loopback: a socket bound to 0.0.0.0 answers on 127.0.0.2, one bound to 127.0.0.1 does not.
+    for (const endpoint of [s.env.AWS_ENDPOINT_URL_DYNAMODB, s.env.AWS_ENDPOINT_URL_S3, s.env.AWS_ENDPOINT_URL_SQS]) {
+      const other = endpoint.replace('127.0.0.1', '127.0.0.2');
+      const error = await fetch(other).then(
+        () => undefined,
+        (e: unknown) => e as { cause?: { code?: string } },
+      );
+      expect({ endpoint, code: error?.cause?.code }).toEqual({ endpoint, code: 'ECONNREFUSED' });
+    }
+  });
+
   it('logs a failing S3 event listener as an error and still answers the write', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'reel-emulators-'));
     dirs.push(dataDir);
