@@ -2,7 +2,8 @@
  * The embedded stack's AWS emulators on a worker thread of their own (started by
  * emulator-threads.ts): dynalite (DynamoDB, LevelDB under `dataDir/dynamodb`), s3rver (S3, files
  * under `dataDir/s3`) and fauxqs (SQS), whichever `workerData.emulators` names. Their request
- * handling is most of a submission's CPU; here it runs beside the API's event loop, not on it.
+ * handling is about a third of a submission's CPU; here it runs beside the API's event loop, not
+ * on it.
  *
  * Plain JavaScript on purpose: a worker's entry is loaded by Node itself, not by the TypeScript
  * loader of the process that starts it (tsx, vitest), and it imports only the emulators' packages.
