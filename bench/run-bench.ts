@@ -21,6 +21,7 @@ import { runOurDesign, runSolo, type OurDesignResult, type SoloResult } from './
 import { runRenderBench, type RenderBenchResult } from './parts/render.js';
 import { runSubmissionStorm, type StormResult } from './parts/submission-storm.js';
 import { machineInfo, sampleLoad } from './support/machine.js';
+import type { ThreadSplit } from './support/thread-split.js';
 import { judgeTargets, physicalLimit, type TargetVerdict } from './targets.js';
 import { captionFor, renderTimelineSvg } from './timeline-svg.js';
 
@@ -183,6 +184,10 @@ function printTable(r: {
 }): void {
   const rows: Array<[string, string]> = [];
   const s = (v: number | null | undefined, unit = '') => (v === null || v === undefined ? 'n/a' : `${v}${unit}`);
+  const threads = (t: ThreadSplit | undefined) =>
+    t
+      ? `CPU ${s(t.main_cpu_ms)} / ${s(t.emulators_cpu_ms)} / ${s(t.other_threads_cpu_ms)} ms, loop busy ${t.main_loop_busy_ms} / ${t.emulator_loops_busy_ms} ms`
+      : 'n/a';
   const sec = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : `${(v / 1000).toFixed(2)} s`);
   const e = r.exportBound;
   if (e) {
@@ -230,6 +235,7 @@ function printTable(r: {
     rows.push(['  time until the last answer', s(b.time_to_last_answer_ms, ' ms')]);
     rows.push(['  latency p50 / p95 / p99', `${s(b.latency.p50_ms, ' ms')} / ${s(b.latency.p95_ms, ' ms')} / ${s(b.latency.p99_ms, ' ms')}`]);
     rows.push(['  server CPU per submission', s(b.server_cpu_ms_per_submission, ' ms')]);
+    rows.push(['    main thread / emulator thread / other threads', threads(b.threads_ms_per_submission)]);
     rows.push([
       '  one execution per creator+video',
       `${b.exactly_one_execution_per_video ? 'yes' : 'NO'} (${b.executions_started} executions; 409s name the holder: ${b.rejections_name_the_holder ? 'yes' : 'NO'})`,
@@ -241,6 +247,7 @@ function printTable(r: {
     ]);
     rows.push(['  latency p50 / p95 / p99', `${s(su.latency.p50_ms, ' ms')} / ${s(su.latency.p95_ms, ' ms')} / ${s(su.latency.p99_ms, ' ms')}`]);
     rows.push(['  server CPU per submission', s(su.server_cpu_ms_per_submission, ' ms')]);
+    rows.push(['    main thread / emulator thread / other threads', threads(su.threads_ms_per_submission)]);
   }
   const o = r.overhead;
   if (o) {

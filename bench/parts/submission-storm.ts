@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { DescribeExecutionCommand, ListExecutionsCommand, type ExecutionListItem } from '@aws-sdk/client-sfn';
 import type { LoadPlan, LoadResult } from '../load-generator.js';
 import { startBenchStack, type BenchStack } from '../support/bench-stack.js';
+import { sampleThreadSplit, type ThreadSplit } from '../support/thread-split.js';
 import { sampleLoad, type LoadSummary } from '../support/machine.js';
 import { latencySummary, max, round1 } from '../support/stats.js';
 import { withDeadline } from './our-design.js';
@@ -44,6 +45,8 @@ export interface StormResult {
     executions_started: number;
     /** CPU time of the stack's process (API, emulators, interpreter, Start states) per submission */
     server_cpu_ms_per_submission: number;
+    /** that CPU by thread (main, emulators, the rest), and how long their event loops were busy, per submission */
+    threads_ms_per_submission: ThreadSplit;
     videos_with_exactly_one_execution: number;
     exactly_one_execution_per_video: boolean;
     load: LoadSummary;
@@ -64,6 +67,8 @@ export interface StormResult {
     executions_started: number;
     /** CPU time of the stack's process per submission: its ceiling is 1000 / this per second and core */
     server_cpu_ms_per_submission: number;
+    /** that CPU by thread (main, emulators, the rest), and how long their event loops were busy, per submission */
+    threads_ms_per_submission: ThreadSplit;
     load: LoadSummary;
   };
 }
@@ -105,8 +110,10 @@ export async function runSubmissionStorm(opts: StormOptions, progress: (line: st
     progress(`  burst: ${opts.burst} simultaneous submissions (${distinct} creator+video pairs)`);
     let load = sampleLoad();
     let cpu = process.cpuUsage();
+    let split = sampleThreadSplit(stack.emulatorThreads);
     const burst = await runLoad(burstPlan);
     const burstCpu = cpuMs(process.cpuUsage(cpu));
+    const burstSplit = split.stop(opts.burst);
     const burstLoad = load.stop();
     const holderOf = new Map<string, string>();
     burst.results.forEach((r) => {
@@ -137,8 +144,10 @@ export async function runSubmissionStorm(opts: StormOptions, progress: (line: st
     progress(`  sustained: ${opts.rate}/s for ${opts.seconds} s (${planned} submissions, open loop)`);
     load = sampleLoad();
     cpu = process.cpuUsage();
+    split = sampleThreadSplit(stack.emulatorThreads);
     const sustained = await runLoad(sustainedPlan);
     const sustainedCpu = cpuMs(process.cpuUsage(cpu));
+    const sustainedSplit = split.stop(sustained.results.length);
     const sustainedLoad = load.stop();
     const steadyAccepted = sustained.results.filter((r) => r.status === 202);
     await withDeadline(
@@ -164,6 +173,7 @@ export async function runSubmissionStorm(opts: StormOptions, progress: (line: st
         latency: censoredLatency(burst.results, BURST_TIMEOUT_MS),
         executions_started: burstExecutions.length,
         server_cpu_ms_per_submission: Math.round((burstCpu / opts.burst) * 10) / 10,
+        threads_ms_per_submission: burstSplit,
         videos_with_exactly_one_execution: exactlyOne,
         exactly_one_execution_per_video: exactlyOne === distinct && burstExecutions.length === distinct,
         load: burstLoad,
@@ -182,6 +192,7 @@ export async function runSubmissionStorm(opts: StormOptions, progress: (line: st
         latency: censoredLatency(sustained.results, SUSTAINED_TIMEOUT_MS),
         executions_started: steadyExecutions.length,
         server_cpu_ms_per_submission: Math.round((sustainedCpu / Math.max(1, sustained.results.length)) * 10) / 10,
+        threads_ms_per_submission: sustainedSplit,
         load: sustainedLoad,
       },
     };

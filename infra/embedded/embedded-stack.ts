@@ -6,9 +6,6 @@ import { join, resolve } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
-import { startFauxqs } from 'fauxqs';
-import S3rver from 's3rver';
 import { createApiApp } from '../../lambdas/api/app.js';
 import { createInboxHandler, type InboxS3Event } from '../../lambdas/inbox/handler.js';
 import { putObject } from '../../shared/artifacts.js';
@@ -46,6 +43,7 @@ import { EngineLane, NEXT_STAGE_HOLD_MS, taskIdOf } from './engine-lanes.js';
 import { FifoLimiter, SUBMISSIONS_IN_FLIGHT } from './submission-limiter.js';
 import { TestControls, injectedError } from './test-controls.js';
 import { runAsPrincipal, type EmbeddedPrincipal } from './aws-principal.js';
+import { startEmulatorThreads, type EmulatorThread } from './emulator-threads.js';
 import { createExportQueues, createWebhookQueue, ensureBucket, ensureTable } from './embedded-resources.js';
 import { runWebhookConsumer } from '../../shared/webhook/webhook-consumer.js';
 import type { DeliveryOutcome } from '../../shared/webhook/webhook-delivery.js';
@@ -127,6 +125,8 @@ export interface EmbeddedStack {
   settled(taskId: string): Promise<void>;
   /** resolves once the engines `warmEngines` asked for are loaded and warm (at once without it; a failure is only logged) */
   enginesReady: Promise<void>;
+  /** the worker threads dynalite, s3rver and fauxqs run on (emulator-threads.ts) */
+  emulatorThreads: readonly EmulatorThread[];
   stop(): Promise<void>;
 }
 
@@ -189,9 +189,10 @@ async function failTasksWithoutExecution(rt: Runtime, executions: ExecutionSumma
 }
 
 /**
- * The whole pipeline in one process: dynalite (DynamoDB), s3rver (S3, file-backed), fauxqs
- * (SQS FIFO), the local Step Functions API running the shared definition, the same handlers
- * that Lambda runs, the export agent, the single-threaded export service and the HTTP API.
+ * The whole pipeline in one process: dynalite (DynamoDB), s3rver (S3, file-backed) and fauxqs
+ * (SQS FIFO) on a worker thread of their own; on this thread the local Step Functions API
+ * running the shared definition, the same handlers that Lambda runs, the export agent, the
+ * single-threaded export service and the HTTP API.
  */
 export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise<EmbeddedStack> {
   const log = createLogger({ stage: 'embedded-stack' });
@@ -230,21 +231,9 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
   };
 
   try {
-    // DynamoDB
-    const ddbServer = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, path: join(dataDir, 'dynamodb') });
-    await new Promise<void>((ok) => ddbServer.listen(0, host, () => ok()));
-    closers.push(() => new Promise<void>((ok) => ddbServer.close(() => ok())));
-    const ddbAddress = ddbServer.address();
-    const ddbPort = typeof ddbAddress === 'object' && ddbAddress ? ddbAddress.port : 0;
-
-    // S3 (objects as files under dataDir/s3)
-    const s3rver = new S3rver({ port: 0, address: host, silent: true, directory: join(dataDir, 's3') });
-    const s3Address = await s3rver.run();
-    closers.push(() => s3rver.close());
-
-    // SQS
-    const sqsServer = await startFauxqs({ port: 0, logger: false });
-    closers.push(() => sqsServer.stop());
+    // DynamoDB, S3 (objects as files under dataDir/s3) and SQS, on a thread of their own.
+    const emulators = await startEmulatorThreads({ host, dataDir, s3EventPrefixes: [PREFIX.inbox] });
+    closers.push(() => emulators.stop());
 
     const definitionOptions: DefinitionOptions = { ...DEFAULT_DEFINITION_OPTIONS, ...options.definition };
     const sfnPort = await freePort(host);
@@ -252,9 +241,9 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       AWS_REGION: REGION,
       AWS_ACCESS_KEY_ID: 'S3RVER',
       AWS_SECRET_ACCESS_KEY: 'S3RVER',
-      AWS_ENDPOINT_URL_DYNAMODB: `http://${host}:${ddbPort}`,
-      AWS_ENDPOINT_URL_S3: `http://${host}:${s3Address.port}`,
-      AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${sqsServer.port}`,
+      AWS_ENDPOINT_URL_DYNAMODB: `http://${host}:${emulators.ports.dynamodb}`,
+      AWS_ENDPOINT_URL_S3: `http://${host}:${emulators.ports.s3}`,
+      AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${emulators.ports.sqs}`,
       AWS_ENDPOINT_URL_SFN: `http://${host}:${sfnPort}`,
       S3_FORCE_PATH_STYLE: 'true',
       TABLE_NAME,
@@ -504,7 +493,8 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       inboxQueue = inboxQueue.then(() => run).catch((error: unknown) => log.error('inbox trigger failed', { error }));
       return run;
     };
-    s3rver.on('event', (raw: InboxS3Event) => {
+    emulators.onS3Event((event) => {
+      const raw = event as InboxS3Event;
       const records = (raw.Records ?? [])
         .filter((r) => r.s3.object.key.startsWith(PREFIX.inbox))
         // AWS URL-encodes keys in event notifications (spaces as "+"); s3rver does not.
@@ -553,6 +543,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
         await inboxQueue;
       },
       enginesReady,
+      emulatorThreads: emulators.threads,
       settled: (taskId: string) =>
         settledTasks.has(taskId) ? Promise.resolve() : new Promise<void>((ok) => settledWaiters.set(taskId, [...(settledWaiters.get(taskId) ?? []), ok])),
       stop: closeAll,
