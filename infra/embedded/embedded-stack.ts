@@ -40,7 +40,6 @@ import { startLocalStepFunctions, type ExecutionSummary, type LambdaLike } from 
 import { createStateMachineHandlers } from './state-machine-handlers.js';
 import { warmEspeakEngine } from '../../shared/tts/espeak-tts.js';
 import { EngineLane, NEXT_STAGE_HOLD_MS, taskIdOf } from './engine-lanes.js';
-import { FifoLimiter, SUBMISSIONS_IN_FLIGHT } from './submission-limiter.js';
 import { TestControls, injectedError } from './test-controls.js';
 import { runAsPrincipal, type EmbeddedPrincipal } from './aws-principal.js';
 import { startEmulatorThreads, type EmulatorThread } from './emulator-threads.js';
@@ -509,20 +508,8 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     const root = createApiApp(rt);
     if (options.testControls) root.route('/__test', controls.routes());
     // The test controls are the test's own hand, not the API function's.
-    // Submissions a few at a time in arrival order (submission-limiter.ts); with the test
-    // controls, `SubmitReceived` counts the ones that arrived and a closed `Submit` gate holds the admitted ones.
-    const submissions = new FifoLimiter(SUBMISSIONS_IN_FLIGHT);
-    apiFetch = (request, ...rest) => {
-      const path = new URL(request.url).pathname;
-      if (path.startsWith('/__test')) return root.fetch(request, ...rest);
-      if (request.method !== 'POST' || path !== '/api/pipeline/run') return as('api', () => root.fetch(request, ...rest));
-      const received = options.testControls ? controls.beforeTask('SubmitReceived', 'submission') : undefined;
-      return submissions.run(async () => {
-        await received;
-        if (options.testControls) await controls.beforeTask('Submit', 'submission');
-        return as('api', () => root.fetch(request, ...rest));
-      });
-    };
+    apiFetch = (request, ...rest) =>
+      new URL(request.url).pathname.startsWith('/__test') ? root.fetch(request, ...rest) : as('api', () => root.fetch(request, ...rest));
     closers.push(closeServer);
     serverInClosers = true;
 

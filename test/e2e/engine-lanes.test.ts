@@ -67,25 +67,3 @@ describe('engine lanes of the embedded stack', () => {
     expect(blocks[1].id < blocks[2].id).toBe(true);
   });
 });
-
-describe('submissions of the embedded stack', () => {
-  it('works on two submissions at a time; the others wait in arrival order and are all answered', async () => {
-    const received = stack.controls.arrivalsAt('SubmitReceived');
-    const admitted = stack.controls.arrivalsAt('Submit');
-    stack.controls.closeGate('Submit');
-    const answers = Promise.all(
-      ['in-1', 'in-2', 'in-3', 'in-4', 'in-5'].map((video) => stack.post({ creator_id: 'limit', video_id: video, export_video: false, source_text: TEXT })),
-    );
-    await stack.controls.waitForArrivals('SubmitReceived', received + 5);
-    await stack.controls.waitForArrivals('Submit', admitted + 2);
-    // All five arrived; only two are being worked on, the three others wait for a place.
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(stack.controls.arrivalsAt('Submit')).toBe(admitted + 2);
-    stack.controls.openGate('Submit');
-    const all = await answers;
-    expect(all.map((a) => a.status)).toEqual([202, 202, 202, 202, 202]);
-    expect(new Set(all.map((a) => a.body.task_id)).size).toBe(5);
-    expect(stack.controls.arrivalsAt('Submit')).toBe(admitted + 5);
-    await Promise.all(all.map((a) => stack.finished(a.body.task_id as string)));
-  });
-});
