@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { BatchWriteItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -7,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAsPrincipal, type EmbeddedPrincipal } from '../../infra/embedded/aws-principal.js';
 import { BUCKET_NAME, EXPORT_QUEUE, REGION, TABLE_NAME } from '../../infra/embedded/embedded-names.js';
 import { getObjectBytes, listKeys, presignGet } from '../../shared/artifacts.js';
-import { createRuntime, type Runtime } from '../../shared/runtime.js';
+import type { Runtime } from '../../shared/runtime.js';
+import { notFoundRuntime } from '../support/not-found-runtime.js';
 import { recordCallsOfRuntime, takeRecordedCalls, type RecordedCall } from '../support/aws-call-recorder.js';
 import { deniedCalls, describeDenied, synthesizedPolicies, type DeploymentProps, type SynthesizedPolicies } from '../support/iam-call-check.js';
 import { isAllowed, type ResolvedStatement } from '../support/iam-policy.js';
@@ -19,34 +18,17 @@ import { isAllowed, type ResolvedStatement } from '../support/iam-policy.js';
  * The SDK talks to a loopback server that answers 404 to everything: calls are recorded whatever
  * their outcome, and no emulator is needed.
  */
-let server: Server;
 let rt: Runtime;
+let closeServer: () => Promise<void>;
 
 beforeAll(async () => {
-  server = createServer((_req, res) => {
-    res.writeHead(404, { 'content-type': 'application/xml' });
-    res.end('<Error><Code>NoSuchKey</Code><Message>none</Message></Error>');
-  });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', () => ok()));
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  rt = createRuntime({
-    AWS_REGION: REGION,
-    AWS_ACCESS_KEY_ID: 'x',
-    AWS_SECRET_ACCESS_KEY: 'x',
-    AWS_ENDPOINT_URL_DYNAMODB: endpoint,
-    AWS_ENDPOINT_URL_S3: endpoint,
-    AWS_ENDPOINT_URL_SQS: endpoint,
-    AWS_ENDPOINT_URL_SFN: endpoint,
-    S3_FORCE_PATH_STYLE: 'true',
-    TABLE_NAME,
-    BUCKET_NAME,
-  });
+  ({ rt, close: closeServer } = await notFoundRuntime({ region: REGION, tableName: TABLE_NAME, bucketName: BUCKET_NAME }));
   recordCallsOfRuntime(rt);
 });
 afterAll(async () => {
   // These calls are this file's own fixtures, made to be refused: not for the after-file check.
   takeRecordedCalls();
-  await new Promise<void>((ok) => server.close(() => ok()));
+  await closeServer();
 });
 
 /** Runs `work` as `principal` and returns the calls it made. */

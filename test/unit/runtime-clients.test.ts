@@ -1,44 +1,25 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, type Runtime } from '../../shared/runtime.js';
+import type { Runtime } from '../../shared/runtime.js';
+import { notFoundRuntime } from '../support/not-found-runtime.js';
 import { dropCachedMiddleware } from '../support/aws-call-recorder.js';
 
 /**
  * The runtime's SDK clients build each command's middleware chain once (`cacheMiddleware`), not
  * at every send. The price: middleware added to a client afterwards (the tests' call recorder,
- * the benchmark's request counter) is skipped until the cache is dropped, which both do. The SDK
- * talks to a loopback server that answers 404 to everything.
+ * the benchmark's request counter) is skipped until the cache is dropped, which both do.
  */
-let server: Server;
 let rt: Runtime;
+let closeServer: () => Promise<void>;
 
 beforeAll(async () => {
-  server = createServer((_req, res) => {
-    res.writeHead(404, { 'content-type': 'application/xml' });
-    res.end('<Error><Code>NoSuchKey</Code><Message>none</Message></Error>');
-  });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', () => ok()));
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  rt = createRuntime({
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'x',
-    AWS_SECRET_ACCESS_KEY: 'x',
-    AWS_ENDPOINT_URL_DYNAMODB: endpoint,
-    AWS_ENDPOINT_URL_S3: endpoint,
-    AWS_ENDPOINT_URL_SFN: endpoint,
-    AWS_ENDPOINT_URL_SQS: endpoint,
-    S3_FORCE_PATH_STYLE: 'true',
-    TABLE_NAME: 'table',
-    BUCKET_NAME: 'bucket',
-  });
+  ({ rt, close: closeServer } = await notFoundRuntime({ tableName: 'table', bucketName: 'bucket' }));
 });
 afterAll(async () => {
-  await new Promise<void>((ok) => server.close(() => ok()));
+  await closeServer();
 });
 
 /** Adds a middleware that counts the sends it sees. */
