@@ -126,6 +126,8 @@ export interface EmbeddedStack {
   enginesReady: Promise<void>;
   /** the worker threads dynalite, s3rver and fauxqs run on (emulator-threads.ts) */
   emulatorThreads: readonly EmulatorThread[];
+  /** resolves when an emulator thread ended on its own (its services refuse every call from then on); never after a clean stop */
+  emulatorsEnded: Promise<{ emulators: readonly string[]; exitCode: number }>;
   stop(): Promise<void>;
 }
 
@@ -506,7 +508,14 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
 
     // HTTP API
     const root = createApiApp(rt);
-    if (options.testControls) root.route('/__test', controls.routes());
+    if (options.testControls) {
+      root.route('/__test', controls.routes());
+      // The emulator thread crashing, as a test needs it (`npm start` then stops with a line and exit code 1).
+      root.post('/__test/emulator-threads/end', async (c) => {
+        await Promise.all(emulators.threads.map((t) => t.worker.terminate()));
+        return c.json({ ended: emulators.threads.length });
+      });
+    }
     // The test controls are the test's own hand, not the API function's.
     apiFetch = (request, ...rest) =>
       new URL(request.url).pathname.startsWith('/__test') ? root.fetch(request, ...rest) : as('api', () => root.fetch(request, ...rest));
@@ -531,6 +540,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       },
       enginesReady,
       emulatorThreads: emulators.threads,
+      emulatorsEnded: emulators.ended,
       settled: (taskId: string) =>
         settledTasks.has(taskId) ? Promise.resolve() : new Promise<void>((ok) => settledWaiters.set(taskId, [...(settledWaiters.get(taskId) ?? []), ok])),
       stop: closeAll,

@@ -49,6 +49,8 @@ export interface EmulatorThreads {
   onS3Event(listener: (event: unknown) => void): void;
   /** closes every emulator (their data stays on disk) and ends their threads; also after a thread died */
   stop(): Promise<void>;
+  /** resolves when a thread ends on its own (a crash), not by `stop()`; never otherwise */
+  ended: Promise<{ emulators: readonly EmulatorName[]; exitCode: number }>;
 }
 
 const ENTRY = new URL('./emulator-thread.js', import.meta.url);
@@ -65,6 +67,8 @@ export async function startEmulatorThreads(options: EmulatorThreadsOptions): Pro
   let stopping = false;
   const started: Array<EmulatorThread & { exited: Promise<void>; hasExited: () => boolean }> = [];
   const ports: Partial<Record<EmulatorName, number>> = {};
+  let endedOnItsOwn: (why: { emulators: readonly EmulatorName[]; exitCode: number }) => void = () => {};
+  const ended = new Promise<{ emulators: readonly EmulatorName[]; exitCode: number }>((resolve) => (endedOnItsOwn = resolve));
 
   const startThread = async (emulators: readonly EmulatorName[]) => {
     const worker = new Worker(ENTRY, {
@@ -76,8 +80,10 @@ export async function startEmulatorThreads(options: EmulatorThreadsOptions): Pro
     const exited = new Promise<void>((ok) =>
       worker.once('exit', (code) => {
         exitedFlag = true;
-        if (!stopping)
+        if (!stopping) {
           log.error('an emulator thread ended: calls to its services fail from now on; restart the stack', { emulators: emulators.join(','), exit_code: code });
+          endedOnItsOwn({ emulators, exitCode: code });
+        }
         ok();
       }),
     );
@@ -133,5 +139,6 @@ export async function startEmulatorThreads(options: EmulatorThreadsOptions): Pro
       s3Listener = listener;
     },
     stop,
+    ended,
   };
 }

@@ -58,6 +58,18 @@ log.info('reel-pipeline is listening', {
 process.stderr.write(`\nreel-pipeline listening on ${stack.apiUrl}  (POST ${stack.apiUrl}/api/pipeline/run) — Ctrl-C to stop\n\n`);
 
 let stopping = false;
+// A dead emulator thread leaves a stack that answers 5xx to everything: stop, say so in one line
+// and exit 1, so whoever started it (a user, a supervisor) starts it again; the data is on disk
+// and running tasks continue from it.
+void stack.emulatorsEnded.then(async ({ emulators, exitCode }) => {
+  if (stopping) return;
+  stopping = true;
+  process.stderr.write(
+    `reel-pipeline stopped: its emulator thread (${emulators.join(', ')}) ended with code ${exitCode}. What it stored is kept in ${env.DATA_DIR ?? '.data'}; start it again (npm start) and running tasks continue.\n`,
+  );
+  await stack.stop().catch(() => undefined);
+  process.exit(1);
+});
 const shutdown = async (signal: string) => {
   if (stopping) return;
   stopping = true;

@@ -59,4 +59,43 @@ describe('npm start', () => {
     expect(stderr.trim()).toBe('reel-pipeline cannot start: PORT must be a port number from 0 to 65535, got "eighty".');
     expect(code).toBe(1);
   }, 40_000);
+
+  it('stops with one line naming the emulator thread and exits 1 when that thread dies, keeping the data', async () => {
+    const dataDir = join(root, 'emulators-end');
+    const port = await freePort();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'infra/embedded/main.ts'], {
+      env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', EXPORT_WORKER: 'off', PORT: String(port), DATA_DIR: dataDir, PIPELINE_TEST_CONTROLS: '1' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    const listening = new Promise<void>((ok) =>
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (stderr.includes('reel-pipeline listening on')) ok();
+      }),
+    );
+    const closed = new Promise<number | null>((ok) => child.on('close', ok));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    try {
+      await listening;
+      const res = await fetch(`http://127.0.0.1:${port}/__test/emulator-threads/end`, { method: 'POST' });
+      expect(res.status).toBe(200);
+      expect(await closed).toBe(1);
+    } finally {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+    }
+    expect(stderr).toContain(
+      `reel-pipeline stopped: its emulator thread (dynamodb, s3, sqs) ended with code 1. What it stored is kept in ${dataDir}; start it again (npm start) and running tasks continue.`,
+    );
+    expect(existsSync(join(dataDir, 'dynamodb'))).toBe(true);
+  }, 40_000);
 });
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((ok) => probe.listen(0, '127.0.0.1', ok));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise<void>((ok) => probe.close(() => ok()));
+  return port;
+}
