@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../support/stack.js';
 import { recordReliability } from '../support/reliability.js';
+import { RefusalTally } from '../support/refusal-tally.js';
 
-const tally = { runs: 0, answered4xx: 0, written: 0 };
+const tally = new RefusalTally(() => stack);
 
 /** Bad input gets a clear 4xx with a stable code and a sentence, and writes nothing. */
 let stack: TestStack;
@@ -69,17 +70,12 @@ const cases: Array<{ name: string; status: number; code: string; body?: unknown;
 
 describe('hostile and malformed submissions', () => {
   it.each(cases)('answers $status ($code) to $name and writes nothing', async (c) => {
-    const objectsBefore = await stack.objectKeys();
-    const itemsBefore = await stack.itemKeys();
-    const res = await stack.post(c.body, {
-      raw: c.raw ?? JSON.stringify(c.body),
-      headers: c.contentType ? { 'content-type': c.contentType } : {},
-    });
-    const objectsAfter = await stack.objectKeys();
-    const itemsAfter = await stack.itemKeys();
-    tally.runs += 1;
-    if (res.status >= 400 && res.status < 500) tally.answered4xx += 1;
-    tally.written += objectsAfter.length - objectsBefore.length + itemsAfter.length - itemsBefore.length;
+    const { res, objectsBefore, itemsBefore } = await tally.send(() =>
+      stack.post(c.body, {
+        raw: c.raw ?? JSON.stringify(c.body),
+        headers: c.contentType ? { 'content-type': c.contentType } : {},
+      }),
+    );
     expect(res.status).toBe(c.status);
     expect(res.body.error).toBe(c.code);
     expect(typeof res.body.message).toBe('string');
@@ -93,7 +89,7 @@ describe('hostile and malformed submissions', () => {
     recordReliability({
       fault: `${cases.length} hostile or malformed submissions (traversal, NUL, look-alikes, 10 kB ids, wrong types, __proto__, junk, bad JSON, over 1 MiB)`,
       runs: tally.runs,
-      outcome: `${tally.answered4xx}/${tally.runs} answered 4xx with a code and a sentence; objects or items written: ${tally.written}`,
+      outcome: tally.outcome(),
       data_lost: 0,
       duplicates: 0,
       locks_leaked: (await stack.itemKeys()).filter((k) => k.startsWith('LOCK#')).length,

@@ -9,6 +9,7 @@ import { getObjectText } from '../../shared/artifacts.js';
 import { defaultFfmpegPath } from '../../shared/render/ffmpeg-process.js';
 import { DEFAULT_VIDEO_OPTIONS } from '../../shared/video-options.js';
 import { recordReliability } from '../support/reliability.js';
+import { RefusalTally } from '../support/refusal-tally.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
 
 /**
@@ -21,7 +22,7 @@ let stack: TestStack;
 let dir: string;
 const api = () => `${stack.apiUrl}/api/pipeline`;
 const ok = { creator_id: 'c-opt', video_id: 'v-opt', export_video: false, source_text: 'A line.' };
-const tally = { runs: 0, answered4xx: 0, written: 0 };
+const tally = new RefusalTally(() => stack);
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'request-options-'));
@@ -73,14 +74,7 @@ const hostile: Array<{ name: string; status: number; code: string; body: Record<
 
 describe('hostile video options', () => {
   it.each(hostile)('answers $status ($code) to $name and writes nothing', async (c) => {
-    const objectsBefore = await stack.objectKeys();
-    const itemsBefore = await stack.itemKeys();
-    const res = await stack.post({ ...ok, ...c.body });
-    const objectsAfter = await stack.objectKeys();
-    const itemsAfter = await stack.itemKeys();
-    tally.runs += 1;
-    if (res.status >= 400 && res.status < 500) tally.answered4xx += 1;
-    tally.written += objectsAfter.length - objectsBefore.length + itemsAfter.length - itemsBefore.length;
+    const { res, objectsBefore, objectsAfter, itemsBefore, itemsAfter } = await tally.send(() => stack.post({ ...ok, ...c.body }));
     expect(res.status).toBe(c.status);
     expect(res.body.error).toBe(c.code);
     expect(String(res.body.message).length).toBeGreaterThan(20);
@@ -93,7 +87,7 @@ describe('hostile video options', () => {
     recordReliability({
       fault: `${hostile.length} hostile video options (unknown styles, volumes out of range or of the wrong type, missing or escaping music names)`,
       runs: tally.runs,
-      outcome: `${tally.answered4xx}/${tally.runs} answered 4xx with a code and a sentence; objects or items written: ${tally.written}`,
+      outcome: tally.outcome(),
       data_lost: 0,
       duplicates: 0,
       locks_leaked: 0,
